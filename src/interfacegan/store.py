@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -232,12 +233,19 @@ class SampleStore:
         for k in range(self.num_chunks):
             yield (k, *self.chunk_range(k))
 
-    def remove_partial_files(self) -> int:
-        """Delete temporary files a killed writer may have left behind; returns how many."""
-        removed = 0
+    def remove_partial_files(self, older_than_s: float = 600.0) -> int:
+        """Delete temporary files a killed writer left behind; returns how many.
+
+        Only files older than `older_than_s` go, so a live writer on another machine keeps its own.
+        """
+        removed, now = 0, time.time()
         for p in self.path.rglob("*.partial"):
-            p.unlink(missing_ok=True)
-            removed += 1
+            try:
+                if now - p.stat().st_mtime > older_than_s:
+                    p.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
         return removed
 
     def delete(self, name: str) -> None:

@@ -1,0 +1,134 @@
+"""Commands that fill and inspect sample stores: sample, score, info, import-official, export-official."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from interfacegan.cli import app
+from interfacegan.cli.options import make_truncation, parse_named_paths, parse_shard
+
+console = Console()
+
+
+@app.command()
+def sample(
+    model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH to a checkpoint.")],
+    num: Annotated[int, typer.Option(help="Number of samples N.")],
+    out: Annotated[Path, typer.Option(help="Run directory (a zarr store); an existing one is resumed.")],
+    seed: Annotated[int, typer.Option(help="Seed of the latent codes.")] = 0,
+    space: Annotated[list[str], typer.Option(help="Code spaces to save besides z (w, wp); repeatable.")] = [],
+    save_images: Annotated[bool, typer.Option("--images", help="Also store full-size images.")] = False,
+    thumbnails: Annotated[Optional[int], typer.Option(help="Store images as SIZE x SIZE thumbnails.")] = None,
+    truncation_psi: Annotated[float, typer.Option(help="W truncation psi (style models).")] = 1.0,
+    truncation_cutoff: Annotated[Optional[int], typer.Option(help="Truncate only the first N W+ layers.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Generator batch size.")] = 256,
+    chunk_rows: Annotated[int, typer.Option(help="Rows per store chunk (the unit of resume).")] = 1024,
+    shard: Annotated[str, typer.Option(help="I/K: fill only chunk k with k % K == I (one per machine).")] = "0/1",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+):
+    """Sample latent codes (and optionally images) into a resumable store."""
+    from interfacegan.models import load_model
+    from interfacegan.sampling import sample_to_store
+
+    if num <= 0:
+        from interfacegan.errors import InterfaceGANError
+
+        raise InterfaceGANError(f"--num must be positive, got {num}")
+    truncation = make_truncation(truncation_psi, truncation_cutoff)
+    shard_pair = parse_shard(shard)
+    generator = load_model(model, device=device)
+    store = sample_to_store(
+        generator, out, num=num, seed=seed, spaces=space, truncation=truncation, save_images=save_images,
+        thumbnail_size=thumbnails, batch_size=batch_size, chunk_rows=chunk_rows, shard=shard_pair,
+        progress=not quiet,
+    )  # fmt: skip
+    left = len(store.pending_chunks("sample"))
+    status = "complete" if left == 0 else f"{left} chunks left for other shards"
+    console.print(f"[green]sampled[/] {store.num} codes into {store.path} ({status})")
+
+
+@app.command()
+def score(
+    run: Annotated[Path, typer.Argument(help="Run directory made by `interfacegan sample`.")],
+    scorer: Annotated[list[str], typer.Option(help="face, identity, onnx:PATH, csv:PATH, module:function.")],
+    prefix: Annotated[str, typer.Option(help="Prefix for the stored score names.")] = "",
+    overwrite: Annotated[bool, typer.Option(help="Recompute scores that already exist.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Synthesis batch size.")] = 128,
+    shard: Annotated[str, typer.Option(help="I/K: score only chunk k with k % K == I.")] = "0/1",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+):
+    """Score every sample of a run with one or more scorers (resumable)."""
+    from interfacegan.scoring import load_scorer
+    from interfacegan.scoring.run import score_store
+    from interfacegan.store import SampleStore
+
+    store = SampleStore.open(run)
+    shard_pair = parse_shard(shard)
+    scorers = [load_scorer(spec) for spec in scorer]
+    for s in scorers:
+        names = score_store(
+            store, s, prefix=prefix, overwrite=overwrite, batch_size=batch_size, shard=shard_pair,
+            device=device, progress=not quiet,
+        )  # fmt: skip
+        console.print(f"[green]scored[/] {', '.join(names) or '(features only)'} with {s.name} v{s.version}")
+
+
+@app.command()
+def info(run: Annotated[Path, typer.Argument(help="Run directory.")]):
+    """Show what a run holds: model, seed, spaces, scores and progress."""
+    import numpy as np
+
+    from interfacegan.store import SampleStore
+
+    store = SampleStore.open(run, mode="r")
+    meta = store.meta
+    console.print(f"[bold]{store.path}[/]: {store.num} samples of {meta['model']} (seed {meta.get('seed')})")
+    console.print(f"spaces: {', '.join(store.spaces)}; images: {meta.get('image_size') or 'none'}")
+    done = store.done_chunks("sample")
+    console.print(f"sampled chunks: {int(done.sum())}/{store.num_chunks}")
+    if store.score_names:
+        table = Table("score", "scorer", "valid", "mean", "std", "min", "max")
+        for name, values in store.scores().items():
+            valid = values[np.isfinite(values)]
+            scorer = store.score_info(name)
+            stats = [f"{f(valid):.4g}" if len(valid) else "-" for f in (np.mean, np.std, np.min, np.max)]
+            table.add_row(name, f"{scorer.get('scorer')} v{scorer.get('version')}", str(len(valid)), *stats)
+        console.print(table)
+
+
+@app.command("import-official")
+def import_official_command(
+    out: Annotated[Path, typer.Option(help="New run directory to create.")],
+    codes: Annotated[list[str], typer.Option(help="SPACE=PATH of an official codes .npy, e.g. z=z.npy.")],
+    scores: Annotated[list[str], typer.Option(help="NAME=PATH of an (N,1) scores .npy.")] = [],
+    model: Annotated[str, typer.Option(help="Spec of the model the codes belong to.")] = "unknown",
+    seed: Annotated[Optional[int], typer.Option(help="Seed, if known.")] = None,
+):
+    """Create a run from the official InterFaceGAN `.npy` codes and scores."""
+    from interfacegan.interop import import_official
+
+    store = import_official(out, parse_named_paths(codes, "--codes"), parse_named_paths(scores, "--scores"), model, seed)
+    console.print(f"[green]imported[/] {store.num} samples into {store.path}")
+
+
+@app.command("export-official")
+def export_official_command(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+    out: Annotated[Path, typer.Option(help="Directory for the .npy files.")],
+    space: Annotated[list[str], typer.Option(help="Spaces to export (default: all).")] = [],
+    attribute: Annotated[list[str], typer.Option(help="Scores to export (default: all).")] = [],
+):
+    """Write codes and scores as the `.npy` files the official InterFaceGAN code reads."""
+    from interfacegan.interop import export_official
+    from interfacegan.store import SampleStore
+
+    store = SampleStore.open(run, mode="r")
+    for path in export_official(store, out, space or None, attribute or None):
+        console.print(f"wrote {path}")

@@ -1,0 +1,111 @@
+"""Bring data from the official InterFaceGAN repository in, and send ours out in its formats.
+
+The official code keeps latent codes as `z.npy` / `w.npy` (N, d) or `wp.npy` (N, num_ws, d), and one
+attribute's scores as a `.npy` of shape (N, 1). Arrays are read memory-mapped and copied chunk by chunk,
+so importing 500K samples needs no more memory than one chunk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from interfacegan.atomic import atomic_path
+from interfacegan.errors import InterfaceGANError
+from interfacegan.store import DEFAULT_CHUNK_ROWS, SampleStore
+
+IMPORT_TASK = "sample"
+
+
+def _load_npy(path: str | Path, what: str) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise InterfaceGANError(f"{what} file {path} does not exist")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise InterfaceGANError(f"{path} is not a plain .npy array ({exc})") from None
+
+
+def import_official(
+    out: str | Path,
+    codes: dict[str, str | Path],
+    scores: dict[str, str | Path] | None = None,
+    model: str = "unknown",
+    seed: int | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> SampleStore:
+    """Create a store at `out` from official `.npy` files: codes {space: path}, scores {attribute: path}.
+
+    `model` is the spec of the generator the codes belong to (needed later to synthesize or edit).
+    """
+    if Path(out).exists() and any(Path(out).iterdir()):
+        raise InterfaceGANError(f"{out} exists and is not empty: choose a new output directory")
+    if not codes:
+        raise InterfaceGANError("give at least one codes file (e.g. --codes z.npy)")
+    arrays = {space: _load_npy(p, f"{space} codes") for space, p in codes.items()}
+    score_arrays = {name: _load_npy(p, f"{name} scores") for name, p in (scores or {}).items()}
+    num = len(next(iter(arrays.values())))
+    for name, arr in {**arrays, **score_arrays}.items():
+        if len(arr) != num:
+            raise InterfaceGANError(f"{name} has {len(arr)} rows but the codes have {num}: files must match")
+    for name, arr in score_arrays.items():
+        if arr.ndim == 2 and arr.shape[1] != 1 or arr.ndim > 2:
+            raise InterfaceGANError(f"scores {name!r} have shape {arr.shape}: expected (N,) or (N, 1)")
+    for space, arr in arrays.items():
+        expected = 3 if space == "wp" else 2
+        if arr.ndim != expected:
+            raise InterfaceGANError(f"{space} codes have shape {arr.shape}: expected {expected} dimensions")
+    meta = {
+        "model": model,
+        "model_info": {"name": model, "spec": model, "resolution": None},
+        "num": num,
+        "seed": seed,
+        "spaces": sorted(arrays),
+        "truncation": {"psi": 1.0, "cutoff": None},
+        "image_size": None,
+        "chunk_rows": chunk_rows,
+        "imported_from": {k: str(Path(v).resolve()) for k, v in {**codes, **(scores or {})}.items()},
+    }
+    with atomic_path(out) as tmp:
+        store = SampleStore.create(tmp, num, meta, chunk_rows=chunk_rows)
+        for space, arr in arrays.items():
+            store.ensure_array(f"codes/{space}", arr.shape[1:], "float32")
+        for name in score_arrays:
+            store.ensure_array(f"scores/{name}", (), "float32", attrs={"scorer": "imported", "version": "1"})
+        for k, start, stop in store.iter_chunks():
+            for space, arr in arrays.items():
+                store.write_rows(f"codes/{space}", start, np.asarray(arr[start:stop], dtype=np.float32))
+            for name, arr in score_arrays.items():
+                store.write_rows(f"scores/{name}", start, np.asarray(arr[start:stop], np.float32).reshape(-1))
+            store.mark_done(IMPORT_TASK, k)
+    return SampleStore.open(out)
+
+
+def export_official(
+    store: SampleStore, out_dir: str | Path, spaces: list[str] | None = None, attributes: list[str] | None = None
+) -> list[Path]:
+    """Write `<space>.npy` (N, ...) and `<attribute>_scores.npy` (N, 1) files the official code reads."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for space in spaces or store.spaces:
+        arr = store.codes_array(space)
+        written.append(_export_array(out_dir / f"{space}.npy", arr.shape, store, lambda s, a=arr: a[s]))
+    for name in attributes if attributes is not None else store.score_names:
+        arr = store.scores([name])  # validates the name
+        written.append(
+            _export_array(out_dir / f"{name}_scores.npy", (store.num, 1), store, lambda s, n=name: arr[n][s, None])
+        )
+    return written
+
+
+def _export_array(path: Path, shape, store: SampleStore, read) -> Path:
+    with atomic_path(path) as tmp:
+        target = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=tuple(shape))
+        for _, start, stop in store.iter_chunks():
+            target[start:stop] = read(slice(start, stop))
+        target.flush()
+        del target
+    return path

@@ -1,0 +1,127 @@
+"""Score every sample of a store with a scorer, chunk by chunk, resumably (what `interfacegan score` runs).
+
+Images come from the store when it holds them at full resolution, otherwise they are re-synthesized from the
+stored z codes with the run's model (same truncation), which is cheaper than storing them for most models.
+Scalar outputs go to `scores/<name>`, vector outputs to `features/<name>`, each tagged with the scorer's name
+and version; a chunk is flagged done only after all its outputs are written.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+from interfacegan.errors import InterfaceGANError
+from interfacegan.models import Generator, Truncation, load_model
+from interfacegan.progress import progress_bar
+from interfacegan.scoring.base import Scorer
+from interfacegan.store import SampleStore
+
+
+def score_task(scorer: Scorer, prefix: str = "") -> str:
+    return f"score-{prefix}{scorer.name}"
+
+
+def _prepare_outputs(store: SampleStore, scorer: Scorer, prefix: str, overwrite: bool) -> dict[str, str]:
+    """Create (or check) one array per scorer output; returns {output: array path}."""
+    paths = {}
+    for output, tail in scorer.outputs.items():
+        group = "scores" if tail == () else "features"
+        path = f"{group}/{prefix}{output}"
+        if store.has(path):
+            info = store.score_info(prefix + output)
+            if overwrite:
+                store.delete(path)
+            elif (info.get("scorer"), info.get("version")) != (scorer.name, scorer.version):
+                raise InterfaceGANError(
+                    f"{store.path} already has {path!r} from scorer {info.get('scorer')} v{info.get('version')}: "
+                    "pass --overwrite to replace it or --prefix to keep both"
+                )
+        attrs = {"scorer": scorer.name, "version": scorer.version, "output": output}
+        store.ensure_array(path, tuple(tail), "float32", attrs=attrs)
+        paths[output] = path
+    return paths
+
+
+class ImageSource:
+    """Images of store rows: read from the store, or synthesized from its z codes with its model."""
+
+    def __init__(self, store: SampleStore, model: Generator | None = None, batch_size: int = 128, device=None):
+        self.store = store
+        self.batch_size = batch_size
+        meta = store.meta
+        self.from_store = store.has_images and meta.get("image_size") == meta["model_info"]["resolution"]
+        self.model = model
+        if not self.from_store and self.model is None:
+            if meta["model"] == "unknown":
+                raise InterfaceGANError(
+                    f"{store.path} has no images and no model to synthesize them: re-import it with --model SPEC"
+                )
+            self.model = load_model(meta["model"], device=device)
+        self.truncation = Truncation(**meta.get("truncation", {}))
+
+    def images(self, start: int, stop: int) -> np.ndarray:
+        if self.from_store:
+            return self.store.images(slice(start, stop))
+        z = self.store.codes("z", slice(start, stop))
+        return self.model.synthesize(z, "z", batch_size=self.batch_size, truncation=self.truncation)
+
+
+def score_store(
+    store: SampleStore,
+    scorer: Scorer,
+    model: Generator | None = None,
+    prefix: str = "",
+    overwrite: bool = False,
+    batch_size: int = 128,
+    shard: tuple[int, int] = (0, 1),
+    device=None,
+    progress: bool = True,
+) -> list[str]:
+    """Add `scorer`'s outputs for every sample of `store`; resumes where a previous call stopped.
+
+    Returns the names of the scalar scores written. `model` overrides the run's model (e.g. already loaded).
+    """
+    if not store.is_complete("sample"):
+        raise InterfaceGANError(f"{store.path} is not completely sampled: finish `interfacegan sample` first")
+    task = score_task(scorer, prefix)
+    if overwrite:
+        store.delete(f"progress/{task}")
+    paths = _prepare_outputs(store, scorer, prefix, overwrite)
+    source = ImageSource(store, model, batch_size, device) if scorer.needs_images else None
+    pending = store.pending_chunks(task, shard)
+    done_rows = store.num - sum(store.chunk_range(k)[1] - store.chunk_range(k)[0] for k in pending)
+    with ThreadPoolExecutor(max_workers=1) as writer, progress_bar(
+        f"scoring ({scorer.name})", total=store.num, completed=done_rows, enabled=progress
+    ) as bar:
+        in_flight: Future | None = None
+        for k in pending:
+            start, stop = store.chunk_range(k)
+            images = source.images(start, stop) if source is not None else None
+            result = scorer.score(images, np.arange(start, stop))
+            _check_result(scorer, result, stop - start)
+            if in_flight is not None:
+                in_flight.result()
+            in_flight = writer.submit(_write, store, task, k, start, paths, result)
+            in_flight.add_done_callback(lambda f, n=stop - start: f.exception() or bar.advance(n))
+        if in_flight is not None:
+            in_flight.result()
+    return [f"{prefix}{name}" for name in scorer.attributes]
+
+
+def _check_result(scorer: Scorer, result: dict[str, np.ndarray], rows: int) -> None:
+    for output, tail in scorer.outputs.items():
+        if output not in result:
+            raise InterfaceGANError(f"scorer {scorer.name!r} returned no {output!r} output")
+        shape = tuple(np.shape(result[output]))
+        if shape != (rows, *tail):
+            raise InterfaceGANError(
+                f"scorer {scorer.name!r} returned {output!r} of shape {shape}, expected {(rows, *tail)}"
+            )
+
+
+def _write(store: SampleStore, task: str, k: int, start: int, paths: dict[str, str], result) -> None:
+    for output, path in paths.items():
+        store.write_rows(path, start, np.asarray(result[output], dtype=np.float32))
+    store.mark_done(task, k)

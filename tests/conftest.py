@@ -1,0 +1,46 @@
+"""Shared fixtures: small stores made with the toy generator, so tests stay fast and answers are known."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interfacegan.models import ToyGenerator
+from interfacegan.sampling import sample_to_store
+
+BIN = Path(sys.executable).parent
+
+
+def cli_path() -> str:
+    """The installed `interfacegan` console script next to this interpreter."""
+    return str(BIN / "interfacegan")
+
+
+@pytest.fixture
+def toy() -> ToyGenerator:
+    return ToyGenerator(z_dim=16, num_attributes=3, seed=0)
+
+
+@pytest.fixture
+def toy_run(tmp_path, toy):
+    """A completed 2,000-sample toy run with the toy scores attached."""
+    from interfacegan.scoring.run import score_store
+    from interfacegan.scoring.toy import ToyScorer
+
+    store = sample_to_store(toy, tmp_path / "run", num=2000, seed=3, chunk_rows=256, progress=False)
+    score_store(store, ToyScorer(), model=toy, progress=False)
+    return store
+
+
+@pytest.fixture(autouse=True)
+def _quiet_threads():
+    """Keep torch on few threads: tests run beside each other on small CI machines."""
+    import torch
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    yield
+    np.seterr(all="warn")

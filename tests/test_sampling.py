@@ -1,0 +1,173 @@
+"""Sampling into the store: determinism, resume after a crash or kill -9, shards, bounded memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from interfacegan.errors import InterfaceGANError
+from interfacegan.models import ToyGenerator, gaussian_codes, load_model
+from interfacegan.sampling import SAMPLE_TASK, sample_to_store
+from interfacegan.store import SampleStore
+from tests.conftest import cli_path
+
+
+def test_codes_do_not_depend_on_how_they_are_chunked():
+    full = gaussian_codes(7, 0, 5000, 8)
+    pieces = np.concatenate([gaussian_codes(7, a, min(a + 333, 5000), 8) for a in range(0, 5000, 333)])
+    np.testing.assert_array_equal(full, pieces)
+    assert not np.array_equal(full, gaussian_codes(8, 0, 5000, 8))
+    assert abs(full.mean()) < 0.02 and abs(full.std() - 1) < 0.02
+
+
+def test_same_seed_gives_bit_identical_codes_and_images():
+    model = load_model("dcgan-digiface", device="cpu")
+    z1, z2 = model.sample(6, seed=11), model.sample(6, seed=11)
+    np.testing.assert_array_equal(z1, z2)
+    a = model.synthesize(z1, batch_size=4)
+    b = model.synthesize(z2, batch_size=6)
+    assert a.dtype == np.uint8 and a.shape == (6, 64, 64, 3)
+    np.testing.assert_array_equal(a, b)
+    assert a.std() > 20  # real faces, not a constant image
+
+
+def test_store_holds_codes_images_and_metadata(tmp_path, toy):
+    store = sample_to_store(toy, tmp_path / "run", num=1000, seed=5, spaces=["w", "wp"], save_images=True,
+                            chunk_rows=128, progress=False)  # fmt: skip
+    assert store.spaces == ["w", "wp", "z"]
+    np.testing.assert_array_equal(store.codes("z"), toy.sample(1000, seed=5))
+    np.testing.assert_allclose(store.codes("w"), toy.map(toy.sample(1000, 5), "w"), rtol=1e-6)
+    assert store.codes("wp").shape == (1000, toy.num_ws, toy.w_dim)
+    np.testing.assert_array_equal(store.images(slice(10, 20)), toy.synthesize(toy.sample(1000, 5)[10:20]))
+    meta = SampleStore.open(tmp_path / "run").meta
+    assert meta["model"] == "toy" and meta["seed"] == 5 and meta["num"] == 1000
+    assert meta["created"] and meta["spaces"] == ["z", "w", "wp"]
+    assert store.is_complete(SAMPLE_TASK)
+
+
+def test_resume_rewrites_a_chunk_that_was_half_written(tmp_path, toy):
+    reference = sample_to_store(toy, tmp_path / "ref", num=900, seed=2, save_images=True, chunk_rows=100,
+                                progress=False)  # fmt: skip
+    store = sample_to_store(toy, tmp_path / "run", num=900, seed=2, save_images=True, chunk_rows=100,
+                            progress=False)  # fmt: skip
+    # Simulate a crash in the middle of chunk 4: garbage rows, flag cleared.
+    store.write_rows("codes/z", 400, np.full((50, toy.z_dim), 99.0, np.float32))
+    store.group["progress/sample"][4] = 0
+    resumed = sample_to_store(toy, tmp_path / "run", num=900, seed=2, save_images=True, chunk_rows=100,
+                              progress=False)  # fmt: skip
+    np.testing.assert_array_equal(resumed.codes("z"), reference.codes("z"))
+    np.testing.assert_array_equal(resumed.images(slice(None)), reference.images(slice(None)))
+
+
+def test_shards_fill_disjoint_chunks_and_together_equal_one_run(tmp_path, toy):
+    for index in range(3):
+        store = sample_to_store(toy, tmp_path / "run", num=1000, seed=4, chunk_rows=64, shard=(index, 3),
+                                progress=False)  # fmt: skip
+        done = store.done_chunks(SAMPLE_TASK)
+        assert done.sum() == sum(1 for k in range(store.num_chunks) if k % 3 <= index)
+    np.testing.assert_array_equal(store.codes("z"), toy.sample(1000, seed=4))
+
+
+def test_refuses_other_arguments_unknown_model_and_bad_num(tmp_path, toy):
+    sample_to_store(toy, tmp_path / "run", num=100, seed=1, progress=False)
+    with pytest.raises(InterfaceGANError, match="other arguments: seed 1 .asked 2."):
+        sample_to_store(toy, tmp_path / "run", num=100, seed=2, progress=False)
+    with pytest.raises(InterfaceGANError, match="other arguments: num 100 .asked 200."):
+        sample_to_store(toy, tmp_path / "run", num=200, seed=1, progress=False)
+    with pytest.raises(InterfaceGANError, match="unknown model 'stylegan9'"):
+        load_model("stylegan9")
+    with pytest.raises(InterfaceGANError, match="must be positive"):
+        sample_to_store(toy, tmp_path / "other", num=0, progress=False)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    with pytest.raises(InterfaceGANError, match="not empty"):
+        sample_to_store(toy, tmp_path / "full", num=10, progress=False)
+    with pytest.raises(InterfaceGANError, match="no latent space 'w'"):
+        sample_to_store(load_model("dcgan-digiface", device="cpu"), tmp_path / "dc", num=10, spaces=["w"],
+                        progress=False)  # fmt: skip
+
+
+def _run_cli(*args, **kwargs):
+    return subprocess.run([cli_path(), *args], capture_output=True, text=True, **kwargs)
+
+
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
+    cases = [
+        (["sample", "--model", "nope", "--num", "5", "--out", str(tmp_path / "a")], "unknown model 'nope'"),
+        (["sample", "--model", "toy", "--num", "0", "--out", str(tmp_path / "a")], "--num must be positive"),
+        (["sample", "--model", "toy", "--num", "5", "--out", str(tmp_path / "a"), "--shard", "3/2"], "bad --shard"),
+        (["score", str(tmp_path / "missing"), "--scorer", "toy"], "does not exist"),
+        (["info", str(tmp_path)], "is not an interfacegan sample store"),
+    ]
+    for args, message in cases:
+        result = _run_cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "a").exists()
+
+
+KILL_SCRIPT = """
+import sys
+from interfacegan.models import ToyGenerator
+from interfacegan.sampling import sample_to_store
+sample_to_store(ToyGenerator(z_dim=64, resolution=16), sys.argv[1], num=int(sys.argv[2]), seed=9,
+                save_images=True, chunk_rows=128, batch_size=128, progress=False)
+"""
+
+
+def test_kill_minus_9_then_resume_equals_uninterrupted(tmp_path):
+    """The real thing: a sampling process killed with SIGKILL mid-run, then run again with the same arguments."""
+    num = 20_000
+    target = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(target), str(num)])
+    flags = target / "progress" / "sample" / "c"
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if flags.is_dir() and len(list(flags.iterdir())) >= 3:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    interrupted = SampleStore.open(target)
+    done = interrupted.done_chunks(SAMPLE_TASK)
+    assert 0 < done.sum() < interrupted.num_chunks, "the process should have been killed mid-run"
+
+    subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(target), str(num)], check=True)
+    subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path / "clean"), str(num)], check=True)
+    resumed, clean = SampleStore.open(target), SampleStore.open(tmp_path / "clean")
+    assert resumed.is_complete(SAMPLE_TASK)
+    np.testing.assert_array_equal(resumed.codes("z"), clean.codes("z"))
+    np.testing.assert_array_equal(resumed.images(slice(None)), clean.images(slice(None)))
+    assert not np.isnan(resumed.codes("z")).any()
+
+
+MEMORY_SCRIPT = """
+import resource, sys
+from interfacegan.models import ToyGenerator
+from interfacegan.sampling import sample_to_store
+sample_to_store(ToyGenerator(z_dim=512, resolution=8), sys.argv[1], num=int(sys.argv[2]), seed=0,
+                chunk_rows=1024, progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units differ outside Linux")
+def test_memory_stays_bounded_whatever_n(tmp_path):
+    """200,000 x 512 float32 codes are 410 MB; the peak must not grow with N (streamed chunk by chunk)."""
+
+    def peak_mib(num: int) -> float:
+        out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path / f"r{num}"), str(num)],
+                             check=True, capture_output=True, text=True).stdout  # fmt: skip
+        return int(out.split()[-1]) / 1024
+
+    small, large = peak_mib(2_000), peak_mib(200_000)
+    assert large - small < 100, f"peak memory grew from {small:.0f} MiB to {large:.0f} MiB"
