@@ -1,0 +1,456 @@
+"""Load genforce-format `.pth` PGGAN and StyleGAN (v1) checkpoints safely, and build random ones for tests.
+
+Accepted containers (read with `torch.load(weights_only=True)`, so no code from the file ever runs):
+a bare generator state dict (InterFaceGAN's converted `pggan_celebahq.pth` / `stylegan_ffhq.pth`), SeFa /
+genforce's `{'generator': ..., 'generator_smooth': ..., 'discriminator': ...}` (the smoothed generator is used
+when present, as SeFa does), and genforce training snapshots `{'models': {...}, ...}`.
+Accepted key layouts: genforce / SeFa (`layer0.weight`, `synthesis.layer0.style.weight`, ...) and the older
+InterFaceGAN one (`layer0.conv.weight`, `layer0.wscale.bias`, `synthesis.layer0.epilogue.style_mod.dense.
+linear.weight`, fused up-convs as `(k, k, in, out)`), which is renamed to the genforce layout on load.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from interfacegan.device import resolve_device
+from interfacegan.errors import InterfaceGANError
+from interfacegan.models.base import Generator
+from interfacegan.models.pggan import (
+    FMAPS_BASE,
+    FMAPS_MAX,
+    PGGANGenerator,
+    PGGANNet,
+    block_resolutions,
+    feature_maps,
+)
+from interfacegan.models.stylegan import (
+    AUTO_FUSED_MIN_RES,
+    MAPPING_LR_MUL,
+    MappingNet,
+    StyleGANGenerator,
+    StyleGANNet,
+    SynthesisNet,
+)
+
+GENERATOR_KEYS = ("generator_smooth", "generator")
+FAMILIES = ("pggan", "stylegan")
+LOAD_OPTIONS = {"resolution", "family", "fused_scale", "final_tanh", "mapping_lr_mul", "generator_key", "name", "spec"}
+# Fixed buffers a checkpoint may omit; the architecture's own values (lod 0, the [1,2,1] blur) are used then.
+OPTIONAL_BUFFERS = re.compile(r"^(synthesis\.)?lod$|\.blur\.kernel$")
+
+# InterFaceGAN-era key -> genforce key (after the fused up-conv weights are handled separately).
+_INTERFACEGAN_RENAMES = [
+    (re.compile(r"^mapping\.dense(\d+)\.linear\.weight$"), r"mapping.dense\1.weight"),
+    (re.compile(r"^mapping\.dense(\d+)\.wscale\.bias$"), r"mapping.dense\1.bias"),
+    (re.compile(r"^synthesis\.layer0\.first_layer$"), r"synthesis.layer0.const"),
+    (re.compile(r"^(synthesis\.layer\d+)\.epilogue\.apply_noise\.(noise|weight)$"), r"\1.apply_noise.\2"),
+    (re.compile(r"^(synthesis\.layer\d+)\.epilogue\.bias$"), r"\1.bias"),
+    (re.compile(r"^(synthesis\.layer\d+)\.epilogue\.style_mod\.dense\.linear\.weight$"), r"\1.style.weight"),
+    (re.compile(r"^(synthesis\.layer\d+)\.epilogue\.style_mod\.dense\.wscale\.bias$"), r"\1.style.bias"),
+    (re.compile(r"^((?:synthesis\.)?(?:layer|output)\d+)\.conv\.weight$"), r"\1.weight"),
+    (re.compile(r"^((?:layer|output)\d+)\.wscale\.bias$"), r"\1.bias"),
+]
+_INTERFACEGAN_DROPPED = {"truncation.truncation"}  # a derived buffer the official code deletes before saving
+
+
+# ---- public API ---------------------------------------------------------------------------------------------
+def load_genforce_checkpoint(path, device=None, **options) -> Generator:
+    """Load a genforce/InterFaceGAN `.pth` PGGAN or StyleGAN generator from `path` onto `device`.
+
+    Options: `family` ('pggan' | 'stylegan', checked against the file), `resolution` (checked; it is inferred),
+    `fused_scale` (None = from the file's layout, True, False or 'auto' = fused from 128px; genforce files do not
+    record it and StyleGAN defaults to 'auto' as the official model), `final_tanh` (False), `mapping_lr_mul`
+    (0.01), `generator_key` ('generator_smooth' when present, else 'generator'), `name`, `spec`.
+    """
+    unknown = sorted(set(options) - LOAD_OPTIONS)
+    if unknown:
+        raise InterfaceGANError(
+            f"unknown option(s) {', '.join(unknown)} for a genforce checkpoint: use {', '.join(sorted(LOAD_OPTIONS))}"
+        )
+    obj = read_checkpoint(path)
+    return generator_from_checkpoint(obj, source=str(path), device=device, **options)
+
+
+def is_genforce_checkpoint(obj) -> bool:
+    """True if `obj` (what `torch.load(weights_only=True)` returned) holds a genforce PGGAN or StyleGAN generator."""
+    try:
+        state, _ = generator_state_dict(obj, "checkpoint")
+        return detect_family(state, "checkpoint") in FAMILIES
+    except InterfaceGANError:
+        return False
+
+
+def read_checkpoint(path) -> object:
+    """`torch.load(path, weights_only=True)` on CPU; a missing, corrupt, truncated or code-carrying file -> one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InterfaceGANError(f"checkpoint {path} not found: check the path")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, none is executed
+        raise InterfaceGANError(f"cannot load checkpoint {path}: {describe_load_error(exc)}") from None
+
+
+def describe_load_error(exc: Exception) -> str:
+    """One line saying why `torch.load(weights_only=True)` refused or failed."""
+    text = str(exc)
+    blocked = re.search(r"unsupported GLOBAL ([\w.]+)|Unsupported global: GLOBAL ([\w.]+)", text)
+    if blocked:
+        name = blocked.group(1) or blocked.group(2)
+        return (
+            f"it holds the Python object `{name}`, which would run code when unpickled; refused (only plain "
+            "tensor checkpoints are loaded: re-save the weights as a state dict)"
+        )
+    if isinstance(exc, EOFError) or "central directory" in text or "Unsupported operand" in text:
+        return "the file is corrupt or truncated (not a complete torch checkpoint): download or save it again"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return f"{type(exc).__name__}: {first[:200]} (the file is corrupt or not a torch checkpoint)"
+
+
+def generator_from_checkpoint(obj, source: str = "checkpoint", device=None, **options) -> Generator:
+    """Build the PGGAN or StyleGAN generator held by a loaded checkpoint object (see the module docstring)."""
+    device = resolve_device(device)
+    state, where = generator_state_dict(obj, source, options.get("generator_key"))
+    family = detect_family(state, source)
+    wanted = options.get("family")
+    if wanted not in (None, "auto", "genforce", *FAMILIES):
+        raise InterfaceGANError(f"unknown model family {wanted!r}: use one of {', '.join(FAMILIES)} (or leave it out)")
+    if wanted in FAMILIES and wanted != family:
+        raise InterfaceGANError(f"{source} holds a {family} generator, not a {wanted} one: use {family}:{source}")
+    state, layout, fused = to_genforce_layout(state, family)
+    check_finite(state, source)
+    if family == "pggan":
+        net = pggan_net_from_state(state, source, fused, options.get("fused_scale"), options.get("final_tanh"))
+        body = net
+    else:
+        net = stylegan_net_from_state(state, source, fused, options)
+        body = net.synthesis
+    load_weights(net, state, source, family)
+    check_lod(body.lod, len(body.channels), source)
+    resolution = 4 * 2 ** (len(body.channels) - 1)
+    if options.get("resolution") is not None and int(options["resolution"]) != resolution:
+        raise InterfaceGANError(
+            f"{source} is a {resolution}x{resolution} {family}, not {options['resolution']}: "
+            f"drop the resolution option or pass {resolution}"
+        )
+    kind = PGGANGenerator if family == "pggan" else StyleGANGenerator
+    return kind(
+        net,
+        name=options.get("name") or f"{family}-{Path(source).stem}",
+        spec=options.get("spec") or "",
+        device=device,
+        extra={"format": "genforce", "layout": layout, "weights": where},
+    )
+
+
+# ---- containers, families and layouts -----------------------------------------------------------------------
+def generator_state_dict(obj, source: str, key: str | None = None) -> tuple[dict[str, torch.Tensor], str]:
+    """(state dict, where it was found) from a bare state dict or a genforce `{'generator_smooth', ...}` dict."""
+    if not isinstance(obj, Mapping):
+        raise InterfaceGANError(f"{source} holds a {type(obj).__name__}, not a state dict: unknown checkpoint layout")
+    container, prefix = obj, ""
+    if isinstance(obj.get("models"), Mapping):
+        container, prefix = obj["models"], "models."
+    if key is not None:
+        if not isinstance(container.get(key), Mapping):
+            found = [k for k in container if isinstance(container[k], Mapping)]
+            raise InterfaceGANError(f"{source} has no {key!r} state dict: choose one of {found or ['(none)']}")
+        return _tensors(container[key], source), prefix + key
+    for name in GENERATOR_KEYS:
+        if isinstance(container.get(name), Mapping):
+            return _tensors(container[name], source), prefix + name
+    return _tensors(obj, source), "state_dict"
+
+
+def _tensors(state: Mapping, source: str) -> dict[str, torch.Tensor]:
+    bad = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise InterfaceGANError(
+            f"{source}: unknown checkpoint layout (entries that are not tensors: {', '.join(bad[:5])}); "
+            "expected a genforce PGGAN or StyleGAN generator state dict"
+        )
+    return dict(state)
+
+
+def detect_family(state: Mapping[str, torch.Tensor], source: str) -> str:
+    """'pggan' or 'stylegan' from the key names; anything else is refused with the keys it has."""
+    keys = set(state)
+    if any(k.endswith("noise_strength") for k in keys) or any(k.startswith("synthesis.early_layer") for k in keys):
+        raise InterfaceGANError(
+            f"{source} is a genforce StyleGAN2 checkpoint: this loader reads PGGAN and StyleGAN (v1); "
+            "convert it to an NVIDIA StyleGAN2 pickle or rosinality .pt"
+        )
+    if "mapping.dense0.weight" in keys or "mapping.dense0.linear.weight" in keys:
+        if "synthesis.output0.weight" in keys or "synthesis.output0.conv.weight" in keys:
+            return "stylegan"
+    if ("layer0.weight" in keys or "layer0.conv.weight" in keys) and (
+        "output0.weight" in keys or "output0.conv.weight" in keys
+    ):
+        return "pggan"
+    shown = ", ".join(sorted(keys)[:6]) or "(no keys)"
+    raise InterfaceGANError(
+        f"{source}: unknown checkpoint layout (keys {shown}...): expected a genforce/InterFaceGAN PGGAN or "
+        "StyleGAN generator"
+    )
+
+
+def to_genforce_layout(state: dict, family: str) -> tuple[dict[str, torch.Tensor], str, dict[int, bool]]:
+    """(state in genforce key names, 'genforce' | 'interfacegan', {block: fused} known from the layout).
+
+    InterFaceGAN stores a fused up-conv as `layer{2b}.weight` of shape (k, k, in, out) instead of
+    `layer{2b}.conv.weight`; genforce's PGGAN keeps fused weights as (in, out, k, k) and its StyleGAN as
+    (out, in, k, k), so they are permuted accordingly. Genforce files do not record fusing (returns {}).
+    """
+    legacy = any(".conv.weight" in k or ".wscale.bias" in k or ".epilogue." in k for k in state)
+    if not legacy:
+        return dict(state), "genforce", {}
+    prefix = "synthesis." if family == "stylegan" else ""
+    out: dict[str, torch.Tensor] = {}
+    fused: dict[int, bool] = {}
+    for key, value in state.items():
+        if key in _INTERFACEGAN_DROPPED:
+            continue
+        up = re.fullmatch(re.escape(prefix) + r"layer(\d+)\.weight", key)
+        if up and value.ndim == 4:
+            index = int(up.group(1))
+            fused[index // 2] = True
+            out[key] = value.permute(2, 3, 0, 1) if family == "pggan" else value.permute(3, 2, 0, 1)
+            continue
+        plain = re.fullmatch(re.escape(prefix) + r"layer(\d+)\.conv\.weight", key)
+        if plain and int(plain.group(1)) % 2 == 0:
+            fused[int(plain.group(1)) // 2] = False
+        for pattern, replacement in _INTERFACEGAN_RENAMES:
+            if pattern.match(key):
+                key = pattern.sub(replacement, key)
+                break
+        out[key] = value
+    return out, "interfacegan", fused
+
+
+def check_lod(lod: torch.Tensor, num_blocks: int, source: str) -> None:
+    """The progressive-growing level of detail must lie in [0, num_blocks - 1] (0 for a finished model)."""
+    value = float(lod)
+    if not 0.0 <= value <= num_blocks - 1:
+        raise InterfaceGANError(
+            f"{source}: level of detail lod={value:g} is outside [0, {num_blocks - 1}]: the checkpoint is corrupt"
+        )
+
+
+def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise InterfaceGANError(f"{source}: tensor {key!r} holds NaN or infinite values: the file is corrupt")
+
+
+# ---- architecture from shapes -------------------------------------------------------------------------------
+def _get(state: Mapping[str, torch.Tensor], key: str, source: str, ndim: int) -> torch.Tensor:
+    value = state.get(key)
+    if value is None:
+        raise InterfaceGANError(f"{source}: key {key!r} is missing: the checkpoint is incomplete or of another layout")
+    if value.ndim != ndim:
+        raise InterfaceGANError(
+            f"{source}: {key!r} has shape {tuple(value.shape)}, expected {ndim} dimensions: unknown checkpoint layout"
+        )
+    return value
+
+
+def _count(state: Mapping, pattern: str) -> int:
+    """Number of consecutive indices i = 0, 1, ... for which pattern.format(i) is a key."""
+    n = 0
+    while pattern.format(n) in state:
+        n += 1
+    return n
+
+
+def _fused_flags(num_blocks: int, known: dict[int, bool], option, source: str, guess=None) -> list[bool]:
+    """Per-block fused up-conv flags: the option if given (checked against the layout), else the layout, else
+    `guess(b)` (PGGAN shapes), else 'auto' (fused from 128px, the official StyleGAN)."""
+    if isinstance(option, str) and option.lower() in ("true", "false", "1", "0", "yes", "no"):
+        option = option.lower() in ("true", "1", "yes")
+    flags = []
+    for b in range(num_blocks):
+        res = 4 * 2**b
+        if option is None:
+            flag = known[b] if b in known else (guess(b) if guess else res >= AUTO_FUSED_MIN_RES)
+        elif option == "auto":
+            flag = res >= AUTO_FUSED_MIN_RES
+        elif isinstance(option, bool):
+            flag = option
+        else:
+            raise InterfaceGANError(f"fused_scale must be True, False or 'auto', got {option!r}")
+        if b in known and known[b] != flag:
+            raise InterfaceGANError(
+                f"{source} stores the {res}x{res} up-conv {'fused' if known[b] else 'unfused'}, "
+                f"contradicting fused_scale={option!r}: drop the option"
+            )
+        flags.append(flag and b > 0)
+    return flags
+
+
+def pggan_net_from_state(state, source: str, known_fused: dict, fused_option, final_tanh: bool) -> PGGANNet:
+    """A PGGANNet whose channel counts, z_dim and resolution come from the checkpoint's tensor shapes."""
+    num_blocks = _count(state, "output{}.weight")
+    first = _get(state, "layer0.weight", source, 4)
+    if num_blocks == 0 or first.shape[2:] != (4, 4):
+        raise InterfaceGANError(f"{source}: no 4x4 first layer and ToRGB outputs: not a PGGAN generator")
+    channels = [int(_get(state, f"layer{2 * b + 1}.weight", source, 4).shape[0]) for b in range(num_blocks)]
+    image_channels = int(_get(state, "output0.weight", source, 4).shape[0])
+    _check_image_channels(image_channels, source)
+
+    def guess(b: int) -> bool:  # genforce keeps fused PGGAN weights as (in, out, k, k): visible when in != out
+        if b == 0 or channels[b] == channels[b - 1]:
+            return False
+        shape = tuple(_get(state, f"layer{2 * b}.weight", source, 4).shape[:2])
+        return shape == (channels[b - 1], channels[b])
+
+    fused = _fused_flags(num_blocks, known_fused, fused_option, source, guess)
+    return PGGANNet(int(first.shape[1]), channels, image_channels, fused=fused, final_tanh=bool(final_tanh))
+
+
+def stylegan_net_from_state(state, source: str, known_fused: dict, options: dict) -> StyleGANNet:
+    """A StyleGANNet whose dims, channel counts, noise type and resolution come from the tensor shapes."""
+    if "mapping.label_weight" in state:
+        raise InterfaceGANError(f"{source} is a class-conditional StyleGAN: only unconditional models are supported")
+    num_dense = _count(state, "mapping.dense{}.weight")
+    dense0 = _get(state, "mapping.dense0.weight", source, 2)
+    w_dim = int(_get(state, f"mapping.dense{num_dense - 1}.weight", source, 2).shape[0])
+    num_blocks = _count(state, "synthesis.output{}.weight")
+    style_in = int(_get(state, "synthesis.layer0.style.weight", source, 2).shape[1])
+    if num_blocks and w_dim != style_in and w_dim == style_in * 2 * num_blocks:
+        raise InterfaceGANError(f"{source}: per-layer mapping outputs (repeat_w=False) are not supported")
+    channels = [int(_get(state, f"synthesis.layer{2 * b + 1}.weight", source, 4).shape[0]) for b in range(num_blocks)]
+    noise_weight = state.get("synthesis.layer0.apply_noise.weight")
+    if noise_weight is None:
+        raise InterfaceGANError(f"{source}: key 'synthesis.layer0.apply_noise.weight' is missing: not a StyleGAN (v1)")
+    image_channels = int(_get(state, "synthesis.output0.weight", source, 4).shape[0])
+    _check_image_channels(image_channels, source)
+    fused = _fused_flags(num_blocks, known_fused, options.get("fused_scale"), source)
+    mapping = MappingNet(
+        int(dense0.shape[1]),
+        w_dim,
+        num_layers=num_dense,
+        hidden=int(dense0.shape[0]) if num_dense > 1 else None,
+        lr_mul=float(options.get("mapping_lr_mul") or MAPPING_LR_MUL),
+    )
+    synthesis = SynthesisNet(
+        w_dim,
+        channels,
+        fused=fused,
+        image_channels=image_channels,
+        const_input="synthesis.layer0.const" in state,
+        noise="spatial" if noise_weight.ndim == 1 else "channel",
+        final_tanh=bool(options.get("final_tanh", False)),
+    )
+    return StyleGANNet(mapping, w_dim, synthesis)
+
+
+def _check_image_channels(image_channels: int, source: str) -> None:
+    if image_channels not in (1, 3):
+        raise InterfaceGANError(
+            f"{source}: the generator makes {image_channels}-channel images; only RGB or grey ones are supported"
+        )
+
+
+def _some(keys: list[str], shown: int = 4) -> str:
+    more = f" (+{len(keys) - shown} more)" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
+def load_weights(net: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str, family: str) -> None:
+    """Copy `state` into `net` after checking every key and shape (one-line error naming the first problem)."""
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state and not OPTIONAL_BUFFERS.search(k)]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = [f"missing {_some(missing)}"] if missing else []
+        parts += [f"unexpected {_some(unexpected)}"] if unexpected else []
+        raise InterfaceGANError(f"{source}: not a complete genforce {family} generator ({'; '.join(parts)})")
+    for key, target in expected.items():
+        value = state.get(key)
+        if value is not None and tuple(value.shape) != tuple(target.shape):
+            raise InterfaceGANError(
+                f"{source}: {key!r} has shape {tuple(value.shape)} but the architecture inferred from the file "
+                f"expects {tuple(target.shape)}: unknown or inconsistent checkpoint layout"
+            )
+    with torch.no_grad():
+        for key, target in expected.items():
+            if key in state:
+                target.copy_(state[key].to(target.dtype))
+
+
+# ---- random checkpoints for tests and benchmarks ------------------------------------------------------------
+def build_random_pggan(
+    resolution: int = 16,
+    z_dim: int = 32,
+    fmaps_base: int = 256,
+    fmaps_max: int = 16,
+    fused_scale: bool = False,
+    seed: int = 0,
+    device=None,
+) -> tuple[PGGANGenerator, dict[str, torch.Tensor]]:
+    """A random-weight PGGAN and its genforce state dict (CPU). Real models use fmaps_base=16384, fmaps_max=512."""
+    channels = [feature_maps(r, fmaps_base, fmaps_max) for r in block_resolutions(resolution)]
+    fused = _fused_flags(len(channels), {}, fused_scale, "random PGGAN")
+    net = PGGANNet(z_dim, channels, fused=fused)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in net.named_parameters():
+            param.copy_(torch.randn(param.shape, generator=gen) * (0.1 if name.endswith("bias") else 1.0))
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    return PGGANGenerator(net, name="pggan-random", spec="", device=device, extra={"format": "genforce"}), state
+
+
+def build_random_stylegan(
+    resolution: int = 16,
+    z_dim: int = 32,
+    w_dim: int = 32,
+    mapping_layers: int = 8,
+    fmaps_base: int = 256,
+    fmaps_max: int = 16,
+    fused_scale: bool | str = "auto",
+    seed: int = 0,
+    device=None,
+) -> tuple[StyleGANGenerator, dict[str, torch.Tensor]]:
+    """A random-weight StyleGAN (v1) and its genforce state dict (CPU); `w_avg` is the mean w of 1,024 random z.
+
+    Real FFHQ models use z_dim = w_dim = 512, fmaps_base=16384, fmaps_max=512.
+    """
+    resolutions = block_resolutions(resolution)
+    channels = [feature_maps(r, fmaps_base, fmaps_max) for r in resolutions]
+    fused = _fused_flags(len(resolutions), {}, fused_scale, "random StyleGAN")
+    mapping = MappingNet(z_dim, w_dim, num_layers=mapping_layers)
+    net = StyleGANNet(mapping, w_dim, SynthesisNet(w_dim, channels, fused=fused))
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in net.named_parameters():
+            noise = torch.randn(param.shape, generator=gen)
+            if name.startswith("mapping."):  # stored values are divided by lr_mul, as the official init does
+                noise = noise / MAPPING_LR_MUL * (0.1 if name.endswith("bias") else 1.0)
+            elif name.endswith("bias") or name.endswith("apply_noise.weight"):
+                noise = noise * 0.1
+            param.copy_(noise)
+        for name, buffer in net.named_buffers():
+            if name.endswith("apply_noise.noise"):
+                buffer.copy_(torch.randn(buffer.shape, generator=gen))
+        z = torch.randn(1024, z_dim, generator=gen)
+        net.truncation.w_avg.copy_(net.mapping(z).mean(dim=0))
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    generator = StyleGANGenerator(net, name="stylegan-random", spec="", device=device, extra={"format": "genforce"})
+    return generator, state
+
+
+__all__ = [
+    "FMAPS_BASE",
+    "FMAPS_MAX",
+    "build_random_pggan",
+    "build_random_stylegan",
+    "generator_from_checkpoint",
+    "is_genforce_checkpoint",
+    "load_genforce_checkpoint",
+    "read_checkpoint",
+]
