@@ -182,8 +182,8 @@ def detect_family(state: Mapping[str, torch.Tensor], source: str) -> str:
     keys = set(state)
     if any(k.endswith("noise_strength") for k in keys) or any(k.startswith("synthesis.early_layer") for k in keys):
         raise InterfaceGANError(
-            f"{source} is a genforce StyleGAN2 checkpoint: this loader reads PGGAN and StyleGAN (v1); "
-            "convert it to an NVIDIA StyleGAN2 pickle or rosinality .pt"
+            f"{source} is a genforce StyleGAN2 checkpoint: the genforce loader reads PGGAN and StyleGAN (v1) only; "
+            "use an NVIDIA StyleGAN2 .pkl or rosinality .pt of the model instead"
         )
     if "mapping.dense0.weight" in keys or "mapping.dense0.linear.weight" in keys:
         if "synthesis.output0.weight" in keys or "synthesis.output0.conv.weight" in keys:
