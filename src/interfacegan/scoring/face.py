@@ -19,6 +19,9 @@ EYEGLASSES_REFERENCE = {
     "bridge": (0.12789, 0.10543),
     "rims": (0.15126, 0.10541),
 }
+# Why thin-line strength (second vertical difference) rather than plain Sobel-y edge strength: on 400 embedded-GAN
+# faces (seed 1) labelled by eye (38 with glasses), the z-summed score ranks glasses with ROC AUC 0.90 against
+# 0.80 for Sobel-y, which also fires on brows, shadows and the nose of turned faces.
 CONTRAST_FLOOR = 5.0  # grey levels added to the local contrast, so flat skin does not blow the ratio up
 MARGIN = 0.1  # inset of the nose-bridge region from the inner eye corners and brows (x iod)
 RIM_BAND = (0.1, 0.45)  # rows searched for the lower rims: this far below the lower eyelid (x iod)
