@@ -1,0 +1,263 @@
+"""Commands that find and use semantic directions: train-boundary, edit, sefa, name-directions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from interfacegan.cli import app
+
+console = Console()
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _default_boundary_dir(run: Path) -> Path:
+    # Beside the run, not inside it: extra folders in a zarr group make zarr warn on every listing.
+    return run.parent / f"{run.name}-boundaries"
+
+
+def _threshold(text: str):
+    if text in ("edges", "extremes"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        from interfacegan.errors import InterfaceGANError
+
+        raise InterfaceGANError(f"bad --threshold {text!r}: use edges, extremes or a number") from None
+
+
+@app.command("train-boundary")
+def train_boundary(
+    run: Annotated[Path, typer.Argument(help="Run directory holding codes and scores.")],
+    attribute: Annotated[list[str], typer.Option(help="Score to separate (repeatable).")] = [],
+    all_scores: Annotated[bool, typer.Option("--all", help="Train one boundary per scalar score in the run.")] = False,
+    space: Annotated[str, typer.Option(help="Latent space of the codes: z, w or wp (flattened).")] = "z",
+    ratio: Annotated[float, typer.Option(help="Top and bottom share of the scored samples used (official: 0.02).")] = 0.02,
+    count: Annotated[Optional[int], typer.Option(help="Use this many samples per side instead of --ratio.")] = None,
+    split: Annotated[float, typer.Option(help="Training share of the selected samples (rest validates).")] = 0.7,
+    seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
+    c: Annotated[float, typer.Option("--C", help="SVM regularisation C.")] = 1.0,
+    solver: Annotated[str, typer.Option(help="liblinear (primal linear SVM, fast) or svc (the official solver).")] = "liblinear",
+    threshold: Annotated[str, typer.Option(help="Labels of the remaining samples: edges, extremes or a score.")] = "edges",
+    out: Annotated[Optional[Path], typer.Option(help="Boundary .npz (one attribute) or directory (several).")] = None,
+    official: Annotated[bool, typer.Option(help="Also write the official (1, d) .npy next to each boundary.")] = False,
+):
+    """Fit a linear-SVM boundary per attribute and print train/validation/remaining accuracy."""
+    from interfacegan.boundary import BoundaryTrainer
+    from interfacegan.errors import InterfaceGANError
+    from interfacegan.store import SampleStore
+
+    store = SampleStore.open(run, mode="r")
+    names = list(dict.fromkeys(store.score_names if all_scores else attribute))
+    if not names:
+        raise InterfaceGANError(
+            f"name a score with --attribute (the run has: {', '.join(store.score_names) or 'none'}) or pass --all"
+        )
+    store.codes_array(space)  # a clear error when the space is missing
+    single = len(names) == 1 and (out is None or out.suffix == ".npz")
+    if out is not None and not single and out.suffix == ".npz":
+        raise InterfaceGANError(f"--out {out} is a file but {len(names)} boundaries are trained: give a directory")
+    folder = out.parent if single and out is not None else (out or _default_boundary_dir(run))
+    table = Table("attribute", "train acc", "val acc", "rest acc", "train/val/rest", "no score",
+                  title=f"{space}-space boundaries of {run}")  # fmt: skip
+    written = []
+    for name in names:
+        trainer = BoundaryTrainer(ratio=ratio, count=count, split=split, seed=seed, C=c, solver=solver,
+                                  threshold=_threshold(threshold))  # fmt: skip
+        boundary = trainer.fit_store(store, name, space).boundary_
+        path = out if single and out is not None else folder / f"{name}_{space}.npz"
+        boundary.save(path)
+        if official:
+            boundary.to_official_npy(path.with_suffix(".npy"))
+        written.append(path)
+        m = boundary.metrics
+        table.add_row(
+            name, _fmt(m["train_accuracy"]), _fmt(m["val_accuracy"]), _fmt(m["remaining_accuracy"]),
+            f"{m['num_train']}/{m['num_val']}/{m['num_remaining']}", str(m["num_dropped"]),
+        )  # fmt: skip
+    console.print(table)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def edit(
+    run: Annotated[Path, typer.Argument(help="Run directory whose codes are edited.")],
+    boundary: Annotated[str, typer.Option(help="Boundary .npz, official .npy, or PATH:I of a direction stack.")],
+    out: Annotated[Path, typer.Option(help="Output directory for grid.png and edit.gif.")],
+    condition: Annotated[list[str], typer.Option(help="Boundary to keep unchanged (repeatable).")] = [],
+    steps: Annotated[int, typer.Option(help="Number of edit steps (grid columns).")] = 7,
+    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last step: offsets or distances.")] = (-3.0, 3.0),
+    num: Annotated[int, typer.Option(help="Number of samples (grid rows).")] = 8,
+    start: Annotated[int, typer.Option(help="First sample row of the run.")] = 0,
+    mode: Annotated[str, typer.Option(help="offset: x + a*n; distance: move each code to signed distance a.")] = "offset",
+    layers: Annotated[Optional[str], typer.Option(help="W+ layers to edit, e.g. 0-3,6 (style models).")] = None,
+    space: Annotated[Optional[str], typer.Option(help="Space of .npy directions / codes to edit (default: the boundary's).")] = None,
+    mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
+    fps: Annotated[float, typer.Option(help="Animation frames per second.")] = 6.0,
+    scale: Annotated[int, typer.Option(help="Enlarge images in the grid by this integer factor.")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Synthesis batch size.")] = 64,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+):
+    """Render samples of a run edited along a boundary: grid.png (rows = samples, columns = steps) and edit.gif."""
+    import numpy as np
+
+    from interfacegan.boundary import load_direction
+    from interfacegan.errors import InterfaceGANError
+    from interfacegan.manipulation import conditional_direction, linspace_steps
+    from interfacegan.models import load_model
+    from interfacegan.render import edit_frames, save_animation, save_grid
+    from interfacegan.rescoring import edit_images, edit_plan, run_codes
+    from interfacegan.store import SampleStore
+
+    store = SampleStore.open(run, mode="r")
+    spec = store.meta.get("model")
+    if not spec or spec == "unknown":
+        raise InterfaceGANError(f"{run} does not name its model: re-import it with --model SPEC")
+    if num <= 0 or not 0 <= start < store.num:
+        raise InterfaceGANError(f"--num must be positive and --start in [0, {store.num}), got {num} and {start}")
+    model = load_model(spec, device=device)
+    primal = load_direction(boundary, space=space or "z", model=spec)
+    code_space, layer_sel = edit_plan(model, primal, space, layers)
+    along = None
+    if condition:
+        conds = [load_direction(c, space=primal.space, model=spec) for c in condition]
+        for c, text in zip(conds, condition):
+            edit_plan(model, c, primal.space if layer_sel is None else None)
+            if c.space != primal.space or c.dim != primal.dim:
+                raise InterfaceGANError(f"condition {text} is in {c.space!r} ({c.dim}-d), the boundary in "
+                                        f"{primal.space!r} ({primal.dim}-d): use conditions of the same space")  # fmt: skip
+        along = conditional_direction(primal.normal, conds)
+        console.print(f"conditional direction: cosine {float(along @ primal.normal):.3f} with the boundary")
+    values = linspace_steps(range_[0], range_[1], steps)
+    rows = np.arange(start, min(start + num, store.num))
+    codes = run_codes(store, model, code_space, rows)
+    direction = primal.normal if layer_sel is not None else primal.direction()
+    if along is not None and layer_sel is None:
+        along = along.reshape(primal.code_shape)
+    grid = edit_images(model, codes, code_space, direction, values, mode=mode, intercept=primal.intercept,
+                       along=along, layers=layer_sel, batch_size=batch_size)  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [f"{v:+.1f}" for v in values]
+    paths = [save_grid(grid, out / "grid.png", col_labels=labels if grid.shape[3] * scale >= 32 else None, scale=scale)]
+    frames = edit_frames(grid)
+    if scale > 1:
+        frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    paths.append(save_animation(frames, out / "edit.gif", fps=fps))
+    if mp4:
+        paths.append(save_animation(frames, out / "edit.mp4", fps=fps))
+    what = "distance" if mode == "distance" else "offset"
+    where = f" on layers {layer_sel}" if layer_sel else ""
+    console.print(f"[green]edited[/] {len(rows)} samples along {primal.attribute!r} ({code_space}{where}), "
+                  f"{what} {values[0]:+g} .. {values[-1]:+g} in {steps} steps")  # fmt: skip
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+def _naming_table(names, title: str) -> Table:
+    attributes = sorted({a for n in names for a in n.effects})
+    table = Table("direction", "moves most", "change (std)", *attributes, title=title)
+    for n in names:
+        cells = [_fmt(n.effects[a].change_std, 2) if a in n.effects else "-" for a in attributes]
+        table.add_row(n.direction, n.label, _fmt(n.change_std, 2), *cells)
+    return table
+
+
+def _write_names(names, path: Path, settings: dict) -> Path:
+    from interfacegan.atomic import write_text_atomic
+
+    payload = {"settings": settings, "directions": [n.as_dict() for n in names]}
+    return write_text_atomic(path, json.dumps(payload, indent=2, default=float) + "\n")
+
+
+@app.command()
+def sefa(
+    model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.")],
+    out: Annotated[Path, typer.Option(help="Output directory for sefa_{i}.npz and sefa_{i}.png.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of directions.")] = 10,
+    layers: Annotated[Optional[str], typer.Option(help="Style layers to factorize, e.g. 0-1 or all.")] = None,
+    normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights (official SeFa).")] = False,
+    num: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
+    steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
+    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
+    seed: Annotated[int, typer.Option(help="Seed of the samples shown and used for naming.")] = 0,
+    name_with: Annotated[list[str], typer.Option(help="Scorer(s) to name the directions with, e.g. face.")] = [],
+    name_num: Annotated[int, typer.Option(help="Samples used to name each direction.")] = 64,
+    alpha: Annotated[float, typer.Option(help="Naming edits go from -alpha to +alpha.")] = 3.0,
+    grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
+    scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+):
+    """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
+    from interfacegan.manipulation import linspace_steps
+    from interfacegan.models import load_model
+    from interfacegan.render import save_grid
+    from interfacegan.rescoring import edit_codes_for, edit_images, name_directions
+    from interfacegan.sefa import sefa_boundaries
+
+    generator = load_model(model, device=device)
+    boundaries = sefa_boundaries(generator, k, layers=layers, normalize_columns=normalize_columns)
+    values = linspace_steps(range_[0], range_[1], steps)
+    table = Table("direction", "eigenvalue", "share of top-k", "space", "file", title=f"SeFa directions of {model}")
+    for b in boundaries:
+        path = b.save(out / f"{b.attribute}.npz")
+        if grids:
+            codes, space, layer_sel = edit_codes_for(generator, b, num, seed)
+            direction = b.normal if layer_sel else b.direction()
+            grid = edit_images(generator, codes, space, direction, values, layers=layer_sel)
+            labels = [f"{v:+.1f}" for v in values] if grid.shape[3] * scale >= 32 else None
+            save_grid(grid, out / f"{b.attribute}.png", col_labels=labels, scale=scale)
+        table.add_row(b.attribute, f"{b.metrics['eigenvalue']:.4g}", f"{b.metrics['share_of_top_k']:.3f}", b.space,
+                      str(path))  # fmt: skip
+    console.print(table)
+    if name_with:
+        names = name_directions(generator, boundaries, name_with, num=name_num, alpha=alpha, seed=seed,
+                                progress=not quiet)  # fmt: skip
+        console.print(_naming_table(names, f"what the SeFa directions of {model} move (edits -{alpha} .. +{alpha})"))
+        path = _write_names(names, out / "names.json", {"model": model, "scorers": name_with, "num": name_num,
+                                                         "alpha": alpha, "seed": seed})  # fmt: skip
+        console.print(f"wrote {path}")
+
+
+@app.command("name-directions")
+def name_directions_command(
+    directions: Annotated[list[str], typer.Argument(help="Direction files (.npz, .npy, PATH:I).")],
+    scorer: Annotated[list[str], typer.Option(help="Scorer(s) to re-score with, e.g. face.")],
+    model: Annotated[Optional[str], typer.Option(help="Model spec (default: the one the directions name).")] = None,
+    space: Annotated[str, typer.Option(help="Space of plain .npy directions.")] = "z",
+    num: Annotated[int, typer.Option(help="Samples edited per direction.")] = 64,
+    alpha: Annotated[float, typer.Option(help="Edits go from -alpha to +alpha.")] = 3.0,
+    seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="Write the table as JSON here.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+):
+    """Name directions (e.g. SeFa's) by the attribute they move most, re-scoring edited samples."""
+    from interfacegan.boundary import load_direction
+    from interfacegan.errors import InterfaceGANError
+    from interfacegan.models import load_model
+    from interfacegan.rescoring import name_directions
+
+    boundaries = [load_direction(d, space=space, model=model) for d in directions]
+    spec = model or next((b.model for b in boundaries if b.model), None)
+    if spec is None:
+        raise InterfaceGANError("the directions do not name their model: pass --model SPEC")
+    generator = load_model(spec, device=device)
+    names = name_directions(generator, boundaries, scorer, num=num, alpha=alpha, seed=seed, progress=not quiet)
+    console.print(_naming_table(names, f"what each direction moves on {spec} (edits -{alpha} .. +{alpha})"))
+    if out is not None:
+        console.print(f"wrote {_write_names(names, out, {'model': spec, 'scorers': scorer, 'num': num, 'alpha': alpha, 'seed': seed})}")

@@ -1,0 +1,284 @@
+"""Re-scoring edits: synthesize codes moved along a direction and score the images again.
+
+This is the measurement behind "does this boundary control this attribute" (the paper's re-scoring analysis)
+and behind naming unsupervised directions (which attribute does SeFa direction i move most?). Work streams in
+batches of `batch_size` images, so memory stays bounded whatever the number of codes and steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from interfacegan.errors import InterfaceGANError
+from interfacegan.manipulation import edit_layers, edit_offset, edit_to_distance
+from interfacegan.progress import progress_bar
+
+
+def scalar_scorers(scorers) -> list:
+    """Load scorer specs/instances, keeping those that read images and have scalar outputs."""
+    from interfacegan.scoring import load_scorer
+
+    if isinstance(scorers, (str,)) or not isinstance(scorers, Sequence):
+        scorers = [scorers]
+    loaded = [load_scorer(s) for s in scorers]
+    usable = [s for s in loaded if getattr(s, "needs_images", True) and s.attributes]
+    if not usable:
+        names = ", ".join(getattr(s, "name", str(s)) for s in loaded)
+        raise InterfaceGANError(f"no usable scorer among {names}: re-scoring needs image scorers with scalar outputs")
+    return usable
+
+
+def _output_names(scorers: list) -> dict[tuple[int, str], str]:
+    """(scorer index, output) -> result name; outputs that two scorers share get 'scorer/output'."""
+    seen: dict[str, int] = {}
+    for s in scorers:
+        for a in s.attributes:
+            seen[a] = seen.get(a, 0) + 1
+    return {
+        (i, a): a if seen[a] == 1 else f"{s.name}/{a}" for i, s in enumerate(scorers) for a in s.attributes
+    }
+
+
+def _direction_array(model, direction, space: str, layers) -> np.ndarray:
+    from interfacegan.boundary import Boundary
+
+    if isinstance(direction, Boundary):
+        if layers is None:
+            direction.check_fits(space, model.space_shape(space), getattr(model, "spec", None) or None)
+        elif space != "wp":
+            raise InterfaceGANError(f"layer-wise edits need W+ codes (space 'wp'), not {space!r}")
+        return direction.normal
+    return np.asarray(direction, dtype=np.float32)
+
+
+def rescore(
+    model,
+    codes: np.ndarray,
+    space: str,
+    direction,
+    alphas: Sequence[float],
+    scorers,
+    batch_size: int = 64,
+    layers: str | Sequence[int] | None = None,
+    progress: bool = False,
+    truncation=None,
+) -> dict[str, np.ndarray]:
+    """Scores of the images of codes (N, *space_shape) edited by x + alpha*direction: {attribute: (N, S)} float32.
+
+    `alphas` (S,) are offsets along `direction` (array or Boundary); with `layers`, codes are W+ and only those
+    layers move (`edit_layers`). Only scalar outputs of image scorers are kept (see `scalar_scorers`).
+    """
+    codes = np.asarray(codes, dtype=np.float32)
+    model.check_codes(codes, space)
+    alphas = np.asarray(alphas, dtype=np.float32).reshape(-1)
+    if len(alphas) == 0:
+        raise InterfaceGANError("give at least one edit step (alpha)")
+    if batch_size <= 0:
+        raise InterfaceGANError(f"batch size must be positive, got {batch_size}")
+    scorers = scalar_scorers(scorers)
+    names = _output_names(scorers)
+    vector = _direction_array(model, direction, space, layers)
+    n, s = len(codes), len(alphas)
+    result = {name: np.full((n, s), np.nan, dtype=np.float32) for name in names.values()}
+    per_batch = max(1, batch_size // s)
+    with progress_bar("re-scoring", total=n * s, enabled=progress) as bar:
+        for start in range(0, n, per_batch):
+            part = codes[start : start + per_batch]
+            if layers is not None:
+                edited = edit_layers(part, vector, alphas, layers)
+            else:
+                edited = edit_offset(part, vector, alphas)
+            flat = edited.reshape(len(part) * s, *codes.shape[1:])
+            images = model.synthesize(flat, space, batch_size=batch_size, truncation=truncation)
+            for i, scorer in enumerate(scorers):
+                out = scorer.score(images)
+                for attribute in scorer.attributes:
+                    values = np.asarray(out[attribute], dtype=np.float32).reshape(len(part), s)
+                    result[names[(i, attribute)]][start : start + len(part)] = values
+            bar.advance(len(part) * s)
+    return result
+
+
+@dataclass
+class AttributeEffect:
+    """How one attribute responds to moving codes from -alpha to +alpha along a direction."""
+
+    attribute: str
+    change_std: float  # mean of s(+alpha) - s(-alpha), in std units of s over the unedited codes
+    mean_change: float  # the same in the attribute's own units
+    fraction_increased: float  # share of codes whose score rose (codes without both scores skipped)
+    num_valid: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def direction_effects(
+    model,
+    codes: np.ndarray,
+    space: str,
+    direction,
+    scorers,
+    alpha: float = 3.0,
+    batch_size: int = 64,
+    layers=None,
+    progress: bool = False,
+    truncation=None,
+) -> dict[str, AttributeEffect]:
+    """{attribute: AttributeEffect} of editing codes from -alpha to +alpha (unedited codes give the std)."""
+    if alpha <= 0:
+        raise InterfaceGANError(f"alpha must be positive, got {alpha}")
+    scores = rescore(model, codes, space, direction, [-alpha, 0.0, alpha], scorers, batch_size=batch_size,
+                     layers=layers, progress=progress, truncation=truncation)  # fmt: skip
+    effects = {}
+    for name, values in scores.items():
+        lo, mid, hi = values[:, 0].astype(np.float64), values[:, 1].astype(np.float64), values[:, 2].astype(np.float64)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        std = float(np.nanstd(mid)) if np.isfinite(mid).sum() > 1 else float("nan")
+        change = float(np.mean(hi[ok] - lo[ok])) if ok.any() else float("nan")
+        effects[name] = AttributeEffect(
+            attribute=name,
+            change_std=change / std if std and np.isfinite(std) and std > 0 else float("nan"),
+            mean_change=change,
+            fraction_increased=float(np.mean(hi[ok] > lo[ok])) if ok.any() else float("nan"),
+            num_valid=int(ok.sum()),
+        )
+    return effects
+
+
+@dataclass
+class DirectionName:
+    """The attribute a direction moves most (by |change_std|), with the effects on every attribute."""
+
+    direction: str
+    attribute: str | None
+    sign: int
+    change_std: float
+    effects: dict[str, AttributeEffect] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if self.attribute is None:
+            return "(no attribute moves)"
+        return f"{'+' if self.sign >= 0 else '-'}{self.attribute}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "attribute": self.attribute,
+            "sign": self.sign,
+            "label": self.label,
+            "change_std": self.change_std,
+            "effects": {k: v.as_dict() for k, v in self.effects.items()},
+        }
+
+
+def edit_plan(model, boundary, space: str | None = None, layers=None) -> tuple[str, str | None]:
+    """(space of the codes to edit, layer selection or None) for editing `model` codes with `boundary`.
+
+    A w-space (or flattened W+) boundary edits W+ codes layer-wise when `layers` is given or the boundary names
+    style layers (SeFa on chosen layers); otherwise codes are edited in the boundary's own space. Raises a
+    one-line error when the boundary's model, space or dimension does not fit.
+    """
+    spec = getattr(model, "spec", None) or None
+    if boundary.space not in model.spaces:
+        raise InterfaceGANError(
+            f"boundary {boundary.attribute!r} lives in space {boundary.space!r}, which model {model.name!r} does not "
+            f"have ({', '.join(model.spaces)}): it was made for another model"
+        )
+    boundary.check_fits(boundary.space, model.space_shape(boundary.space), spec, what=f"of model {model.name!r}")
+    if layers is None and space in (None, "wp") and boundary.space == "w" and "wp" in model.spaces:
+        layers = (boundary.settings or {}).get("layers") or ("all" if space == "wp" else None)
+    if layers is not None:
+        if boundary.space not in ("w", "wp") or "wp" not in model.spaces:
+            raise InterfaceGANError(
+                f"layer-wise edits need a style model and a w or wp boundary; {boundary.attribute!r} is in "
+                f"{boundary.space!r} of {model.name!r}: drop --layers"
+            )
+        if space not in (None, "wp"):
+            raise InterfaceGANError(f"layer-wise edits move W+ codes: use --space wp (or drop it), not {space!r}")
+        return "wp", str(layers)
+    if space is not None and space != boundary.space:
+        model.check_space(space)
+        boundary.check_fits(space, model.space_shape(space), spec)
+    return boundary.space, None
+
+
+def run_codes(store, model, space: str, rows: slice | np.ndarray) -> np.ndarray:
+    """Codes of store `rows` in `space`: read when stored, else mapped from the stored z (run's truncation)."""
+    from interfacegan.models import Truncation
+
+    if space in store.spaces:
+        return store.codes(space, rows=rows)
+    z = store.codes("z", rows=rows)
+    truncation = Truncation(**(store.meta.get("truncation") or {}))
+    return model.map(z, space, truncation)
+
+
+def edited_codes(codes, direction, values, mode: str = "offset", intercept: float = 0.0, along=None, layers=None):
+    """Codes (N, S, *code_shape) for step `values` (S,): offsets, or target distances with mode 'distance'."""
+    if mode == "offset":
+        if along is not None:
+            direction = along
+        if layers is not None:
+            return edit_layers(codes, direction, values, layers)
+        return edit_offset(codes, direction, values)
+    if mode == "distance":
+        if layers is not None:
+            raise InterfaceGANError("editing to a distance moves whole codes: use --mode offset with --layers")
+        return edit_to_distance(codes, direction, intercept, values, along=along)
+    raise InterfaceGANError(f"unknown edit mode {mode!r}: use 'offset' or 'distance'")
+
+
+def edit_images(model, codes, space: str, direction, values, mode: str = "offset", intercept: float = 0.0,
+                along=None, layers=None, batch_size: int = 64, truncation=None) -> np.ndarray:  # fmt: skip
+    """Images (N, S, H, W, 3) uint8 of codes (N, *space_shape) edited at each step value (see edited_codes)."""
+    codes = np.asarray(codes, dtype=np.float32)
+    model.check_codes(codes, space)
+    edited = edited_codes(codes, direction, values, mode, intercept, along, layers)
+    n, s = edited.shape[:2]
+    images = model.synthesize(edited.reshape(n * s, *codes.shape[1:]), space, batch_size=batch_size,
+                              truncation=truncation)  # fmt: skip
+    return images.reshape(n, s, *images.shape[1:])
+
+
+def edit_codes_for(model, boundary, num: int, seed: int = 0, truncation=None):
+    """(codes, space, layers) to edit with `boundary`: `num` fresh samples, in W+ when it names style layers."""
+    space, layers = edit_plan(model, boundary)
+    z = model.sample(num, seed)
+    codes = model.map(z, space, truncation) if space != "z" else z
+    return codes, space, layers
+
+
+def name_directions(
+    model,
+    boundaries: Sequence,
+    scorers,
+    num: int = 64,
+    alpha: float = 3.0,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool = False,
+    truncation=None,
+) -> list[DirectionName]:
+    """For each boundary/direction, the attribute it moves most when `num` samples go from -alpha to +alpha."""
+    if num < 2:
+        raise InterfaceGANError(f"naming needs at least 2 samples, got {num}")
+    scorers = scalar_scorers(scorers)
+    names = []
+    for boundary in boundaries:
+        codes, space, layers = edit_codes_for(model, boundary, num, seed, truncation)
+        direction = boundary if layers is None else boundary.normal
+        effects = direction_effects(model, codes, space, direction, scorers, alpha=alpha, batch_size=batch_size,
+                                    layers=layers, progress=progress, truncation=truncation)  # fmt: skip
+        finite = {k: v for k, v in effects.items() if np.isfinite(v.change_std)}
+        if finite:
+            best = max(finite.values(), key=lambda e: abs(e.change_std))
+            names.append(DirectionName(boundary.attribute, best.attribute, int(np.sign(best.change_std) or 1),
+                                       best.change_std, effects))  # fmt: skip
+        else:
+            names.append(DirectionName(boundary.attribute, None, 0, float("nan"), effects))
+    return names
