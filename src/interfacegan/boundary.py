@@ -105,15 +105,16 @@ class Boundary:
                 f"boundary {self.attribute!r} belongs to model {self.model!r}, not {model!r}{where}: "
                 "use a boundary trained on this model"
             )
+        hint = " (a plain .npy direction does not say its space: give it with --space)" if self.kind == "imported" else ""
         if self.space != space:
             raise InterfaceGANError(
                 f"boundary {self.attribute!r} lives in space {self.space!r}, not {space!r}{where}: "
-                f"edit with --space {self.space} or train a boundary in {space!r}"
+                f"edit in {self.space!r} or train a boundary in {space!r}{hint}"
             )
         if math.prod(code_shape) != self.dim:
             raise InterfaceGANError(
                 f"boundary {self.attribute!r} has dimension {self.dim} but {space!r} codes{where} have shape "
-                f"{tuple(code_shape)}: it was made for another model or space"
+                f"{tuple(code_shape)}: it was made for another model or space{hint}"
             )
 
     # ---- files --------------------------------------------------------------------------------------------

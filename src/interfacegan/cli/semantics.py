@@ -199,6 +199,7 @@ def sefa(
     alpha: Annotated[float, typer.Option(help="Naming edits go from -alpha to +alpha.")] = 3.0,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
     scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
+    include_torgb: Annotated[Optional[str], typer.Option(help="Style models: also factorize ToRGB affines (none, all, first, last).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
@@ -210,7 +211,8 @@ def sefa(
     from interfacegan.sefa import sefa_boundaries
 
     generator = load_model(model, device=device)
-    boundaries = sefa_boundaries(generator, k, layers=layers, normalize_columns=normalize_columns)
+    affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
+    boundaries = sefa_boundaries(generator, k, layers=layers, normalize_columns=normalize_columns, **affine_options)
     values = linspace_steps(range_[0], range_[1], steps)
     table = Table("direction", "eigenvalue", "share of top-k", "space", "file", title=f"SeFa directions of {model}")
     for b in boundaries:

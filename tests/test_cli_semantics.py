@@ -1,0 +1,117 @@
+"""The train-boundary, edit, sefa and name-directions commands on a toy run."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from interfacegan.boundary import Boundary, load_direction
+from interfacegan.cli import app, main
+from interfacegan.models import ToyGenerator
+from interfacegan.sampling import sample_to_store
+from interfacegan.scoring.toy import ToyScorer
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "run"
+    model = ToyGenerator()  # what load_model("toy") builds, so the run's model can be reloaded
+    store = sample_to_store(model, path, num=1500, spaces=["z", "wp"], chunk_rows=512, progress=False)
+    scores = ToyScorer(3)(model.synthesize(store.codes("z")))
+    for name, values in scores.items():
+        store.ensure_array(f"scores/{name}", (), "float32", attrs={"scorer": "toy", "version": "1"})
+        store.write_rows(f"scores/{name}", 0, values)
+    return path, model
+
+
+def cli_error(monkeypatch, capsys, *args) -> str:
+    """Run the real entry point; return its one-line error (exit code 2)."""
+    monkeypatch.setattr(sys, "argv", ["interfacegan", *map(str, args)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "Traceback" not in err
+    return " ".join(err.split())
+
+
+def test_train_boundary_writes_file_and_prints_accuracies(run, tmp_path):
+    path, model = run
+    out = tmp_path / "attr0.npz"
+    result = runner.invoke(app, ["train-boundary", str(path), "--attribute", "attr0", "--ratio", "0.1",
+                                 "--out", str(out), "--official"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "val acc" in result.output and "1.0000" in result.output
+    b = Boundary.load(out)
+    assert b.attribute == "attr0" and b.model == "toy" and b.settings["ratio"] == 0.1
+    assert float(b.normal @ model.true_normal(0)) > 0.99
+    assert np.load(tmp_path / "attr0.npy").shape == (1, 16)
+
+
+def test_train_boundary_all_scores_default_folder(run):
+    path, _ = run
+    result = runner.invoke(app, ["train-boundary", str(path), "--all", "--count", "100"])
+    assert result.exit_code == 0, result.output
+    folder = path.parent / f"{path.name}-boundaries"
+    assert sorted(p.name for p in folder.glob("*.npz")) == ["attr0_z.npz", "attr1_z.npz", "attr2_z.npz"]
+
+
+def test_edit_renders_grid_and_animation(run, tmp_path):
+    path, model = run
+    runner.invoke(app, ["train-boundary", str(path), "--attribute", "attr1", "--out", str(tmp_path / "b1.npz")])
+    runner.invoke(app, ["train-boundary", str(path), "--attribute", "attr2", "--out", str(tmp_path / "b2.npz")])
+    out = tmp_path / "edit"
+    result = runner.invoke(app, ["edit", str(path), "--boundary", str(tmp_path / "b1.npz"), "--condition",
+                                 str(tmp_path / "b2.npz"), "--steps", "5", "--range", "-2", "2", "--num", "3",
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    grid = Image.open(out / "grid.png")
+    pad, size = 2, model.resolution
+    assert grid.size == (5 * size + 6 * pad, 3 * size + 4 * pad)
+    gif = Image.open(out / "edit.gif")
+    assert gif.n_frames == 5 + 3  # forward, then back (bounce)
+    # distance mode in W+ with a flattened-wp boundary also works
+    runner.invoke(app, ["train-boundary", str(path), "--attribute", "attr0", "--space", "wp", "--ratio", "0.1",
+                        "--out", str(tmp_path / "wp.npz")])  # fmt: skip
+    result = runner.invoke(app, ["edit", str(path), "--boundary", str(tmp_path / "wp.npz"), "--mode", "distance",
+                                 "--num", "2", "--out", str(tmp_path / "edit2")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_edit_errors_for_wrong_boundary(run, tmp_path, monkeypatch, capsys):
+    path, _ = run
+    np.save(tmp_path / "wrong_dim.npy", np.ones((1, 100), np.float32))
+    err = cli_error(monkeypatch, capsys, "edit", path, "--boundary", tmp_path / "wrong_dim.npy", "--out", tmp_path / "e")
+    assert "dimension 100" in err and "(16,)" in err
+    Boundary(normal=np.ones(16), attribute="yaw", model="dcgan-digiface").save(tmp_path / "other_model.npz")
+    err = cli_error(monkeypatch, capsys, "edit", path, "--boundary", tmp_path / "other_model.npz", "--out", tmp_path / "e")
+    assert "belongs to model 'dcgan-digiface'" in err
+    Boundary(normal=np.ones(16), attribute="a", model="toy").save(tmp_path / "a.npz")
+    err = cli_error(monkeypatch, capsys, "edit", path, "--boundary", tmp_path / "a.npz", "--condition",
+                    tmp_path / "a.npz", "--out", tmp_path / "e")  # fmt: skip
+    assert "span of the conditions" in err
+    err = cli_error(monkeypatch, capsys, "train-boundary", path, "--attribute", "nope")
+    assert "no scores ['nope']" in err
+    assert not (tmp_path / "e").exists()
+
+
+def test_sefa_and_name_directions(tmp_path):
+    out = tmp_path / "sefa"
+    result = runner.invoke(app, ["sefa", "--model", "toy", "-k", "3", "--out", str(out), "--num", "2", "--steps", "3",
+                                 "--name-with", "toy", "--name-num", "16", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("sefa_*")) == [f"sefa_{i}.{e}" for i in range(3) for e in ("npz", "png")]
+    b = load_direction(out / "sefa_0.npz")
+    assert b.kind == "sefa" and b.model == "toy" and b.metrics["eigenvalue"] > 0
+    names = json.loads((out / "names.json").read_text())
+    assert [d["direction"] for d in names["directions"]] == ["sefa_0", "sefa_1", "sefa_2"]
+    assert all(d["attribute"] in ("attr0", "attr1", "attr2") for d in names["directions"])
+    result = runner.invoke(app, ["name-directions", str(out / "sefa_1.npz"), "--scorer", "toy", "--num", "8",
+                                 "--out", str(tmp_path / "n.json"), "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "n.json").read_text())["directions"][0]["direction"] == "sefa_1"
