@@ -1,0 +1,81 @@
+"""The distance effect (paper Fig. 6): attribute scores and identity as codes move further along a boundary,
+and the distribution of the distances n^T z of the sampled codes themselves (Property 2, see `property2`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from interfacegan.analysis.codes import CodeSource
+from interfacegan.analysis.property2 import ProjectionStats
+from interfacegan.analysis.rescoring_table import Baseline, Edit, RescoringResult, rescoring_matrix
+from interfacegan.manipulation import edit_offset
+from interfacegan.store import SampleStore
+
+DEFAULT_SWEEP = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)
+
+
+def score_sweep(
+    model,
+    source: CodeSource,
+    baseline: Baseline,
+    edits: Sequence[Edit],
+    alphas: Sequence[float],
+    scorers,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> list[RescoringResult]:
+    """One re-scoring result per alpha on the first `source.num` rows (baseline cut to those rows)."""
+    sub = Baseline(baseline.space, {k: v[: source.num] for k, v in baseline.scores.items()})
+    return [
+        rescoring_matrix(model, source, sub, edits, float(a), scorers, batch_size=batch_size, progress=progress,
+                         description=f"distance sweep alpha={a:g}")  # fmt: skip
+        for a in alphas
+    ]
+
+
+def target_curves(results: list[RescoringResult]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(edit labels, normalised change of each edit's own attribute (E, S), its standard error (E, S))."""
+    labels = results[0].labels
+    change = np.full((len(labels), len(results)), np.nan)
+    stderr = np.full_like(change, np.nan)
+    for s, result in enumerate(results):
+        for i in range(len(labels)):
+            j = result.target(i)
+            if j is not None:
+                change[i, s], stderr[i, s] = result.change[i, j], result.stderr[i, j]
+    return labels, change, stderr
+
+
+def projection_stats(store: SampleStore, space: str, names: Sequence[str], normals: np.ndarray) -> ProjectionStats:
+    """Stream all of the run's `space` codes and summarise |n^T x| for each unit normal (k, d)."""
+    normals = np.asarray(normals, dtype=np.float64).reshape(len(normals), -1)
+    normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+    stats = ProjectionStats(list(names), dim=normals.shape[1])
+    array = store.codes_array(space)
+    for _, start, stop in store.iter_chunks():
+        codes = np.asarray(array[start:stop], dtype=np.float64).reshape(stop - start, -1)
+        stats.update(codes @ normals.T)
+    return stats
+
+
+def random_unit(dim: int, seed: int = 0) -> np.ndarray:
+    """A reproducible random unit direction (d,): Property 2 holds for every n, this one is the control."""
+    v = np.random.default_rng(seed).standard_normal(dim)
+    return v / np.linalg.norm(v)
+
+
+def edit_strip(
+    model, source: CodeSource, edits: Sequence[Edit], alphas: Sequence[float], row: int = 0
+) -> tuple[np.ndarray, list[float]]:
+    """Images (E, S + 1, H, W, 3) of one sample edited along each edit, and the steps (alpha 0 included)."""
+    steps = sorted(set([0.0, *map(float, alphas)]))
+    code = source.read(row, row + 1)
+    grids = []
+    for edit in edits:
+        edited = edit_offset(code, np.asarray(edit.direction, np.float32), steps)[0]  # (S, *shape)
+        grids.append(model.synthesize(np.ascontiguousarray(edited), source.space,
+                                      truncation=source.synthesis_truncation()))  # fmt: skip
+    return np.stack(grids), steps

@@ -1,0 +1,123 @@
+"""Identity discrepancy (paper Tab. 5): cosine distance between identity descriptors before and after an edit.
+
+Descriptors are expensive (dlib: ~90 ms per face), so this runs on its own, smaller number of samples, and the
+descriptors of the unedited images are computed once (or read from the run when it stores them) and reused
+for every edit and step. `interfacegan.rescoring.rescore` keeps scalar scores only, so the edited images'
+vector features are computed here with the same editing primitives (`edit_offset`, `edit_layers`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from interfacegan.analysis.codes import CodeSource
+from interfacegan.analysis.rescoring_table import Edit
+from interfacegan.errors import InterfaceGANError
+from interfacegan.manipulation import edit_layers, edit_offset
+from interfacegan.progress import progress_bar
+from interfacegan.scoring import load_scorer
+from interfacegan.scoring.identity import identity_distance
+
+
+def feature_output(scorer) -> str:
+    """The name of the scorer's (first) vector output, e.g. 'identity'."""
+    vectors = [name for name, shape in scorer.outputs.items() if len(shape) == 1]
+    if not vectors:
+        raise InterfaceGANError(f"scorer {scorer.name!r} has no vector output: use an identity scorer such as 'identity'")
+    return vectors[0]
+
+
+def edited_features(
+    model,
+    codes: np.ndarray,
+    space: str,
+    direction,
+    alphas: Sequence[float],
+    scorer,
+    layers: str | None = None,
+    batch_size: int = 64,
+    truncation=None,
+) -> np.ndarray:
+    """Vector features (N, S, k) of the images of codes (N, *space_shape) edited by each alpha (S,)."""
+    scorer = load_scorer(scorer)
+    output = feature_output(scorer)
+    alphas = np.asarray(alphas, dtype=np.float32).reshape(-1)
+    s = len(alphas)
+    direction = np.asarray(direction, dtype=np.float32)
+    per_batch = max(1, batch_size // s)
+    parts = []
+    for start in range(0, len(codes), per_batch):
+        part = np.asarray(codes[start : start + per_batch], dtype=np.float32)
+        edited = edit_layers(part, direction, alphas, layers) if layers is not None else edit_offset(part, direction, alphas)
+        flat = np.ascontiguousarray(edited.reshape(len(part) * s, *codes.shape[1:]))
+        images = model.synthesize(flat, space, batch_size=batch_size, truncation=truncation)
+        values = np.asarray(scorer.score(images)[output], dtype=np.float32)
+        parts.append(values.reshape(len(part), s, -1))
+    return np.concatenate(parts) if parts else np.zeros((0, s, 0), np.float32)
+
+
+def unedited_features(store, source: CodeSource, scorer, batch_size: int = 64) -> np.ndarray:
+    """Descriptors (M, k) of the unedited images: the run's stored features when it has them, else computed."""
+    scorer = load_scorer(scorer)
+    output = feature_output(scorer)
+    name = f"features/{output}"
+    if store.has(name):
+        info = store.score_info(output)
+        if (info.get("scorer"), info.get("version")) == (scorer.name, scorer.version):
+            return np.asarray(store.array(name)[: source.num], dtype=np.float32)
+    zero = np.zeros(source.model.space_shape(source.space), np.float32)
+    parts = [
+        edited_features(source.model, source.read(a, b), source.space, zero, [0.0], scorer, batch_size=batch_size,
+                        truncation=source.synthesis_truncation())[:, 0]  # fmt: skip
+        for a, b in source.blocks()
+    ]
+    return np.concatenate(parts)
+
+
+@dataclass
+class IdentityResult:
+    """Mean cosine distance (E, S) per edit and alpha, with the number of faces measured both times."""
+
+    edits: list[Edit]
+    alphas: list[float]
+    distance: np.ndarray  # (E, S)
+    stderr: np.ndarray  # (E, S)
+    valid: np.ndarray  # (E, S) int
+    num: int
+
+
+def identity_discrepancy(
+    model,
+    source: CodeSource,
+    before: np.ndarray,
+    edits: Sequence[Edit],
+    alphas: Sequence[float],
+    scorer,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> IdentityResult:
+    """Mean 1 - cos(descriptor before, descriptor after) over `source` rows, for every edit and alpha."""
+    edits, alphas = list(edits), [float(a) for a in alphas]
+    scorer = load_scorer(scorer)
+    e, s = len(edits), len(alphas)
+    total, total_sq, count = np.zeros((e, s)), np.zeros((e, s)), np.zeros((e, s), dtype=np.int64)
+    with progress_bar("identity", total=source.num * e * s, enabled=progress) as bar:
+        for start, stop in source.blocks():
+            codes = source.read(start, stop)
+            for i, edit in enumerate(edits):
+                after = edited_features(model, codes, source.space, edit.direction, alphas, scorer, layers=edit.layers,
+                                        batch_size=batch_size, truncation=source.synthesis_truncation())  # fmt: skip
+                dist = identity_distance(before[start:stop, None, :], after).astype(np.float64)  # (n, S)
+                ok = np.isfinite(dist)
+                total[i] += np.where(ok, dist, 0).sum(0)
+                total_sq[i] += np.where(ok, dist**2, 0).sum(0)
+                count[i] += ok.sum(0)
+                bar.advance((stop - start) * s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        var = np.maximum(total_sq / count - mean**2, 0) * count / np.maximum(count - 1, 1)
+        stderr = np.sqrt(var / count)
+    return IdentityResult(edits, alphas, mean, stderr, count, source.num)
