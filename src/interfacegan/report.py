@@ -32,11 +32,11 @@ img{max-width:100%;image-rendering:pixelated}
 """
 
 
-def _format(value: Any, digits: int) -> str:
+def _format(value: Any, digits: int, spec: str | None = None) -> str:
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
             return "–"
-        return f"{value:.{digits}f}"
+        return f"{value:{spec}}" if spec else f"{value:.{digits}f}"
     return html.escape(str(value))
 
 
@@ -83,8 +83,11 @@ class Report:
         digits: int = 3,
         caption: str = "",
         label_columns: int = 1,
+        formats: Sequence[str | None] | None = None,
     ) -> "Report":
-        """A table; floats are written with `digits` decimals (NaN as a dash); the first columns are labels."""
+        """A table; floats are written with `digits` decimals (NaN as a dash), or with the format spec of their
+        column in `formats` (e.g. '.2e'; None keeps `digits`); the first columns are labels."""
+        specs = list(formats or []) + [None] * (len(header) - len(formats or []))
         cells = ["<table>"]
         if caption:
             cells.append(f"<caption>{html.escape(caption)}</caption>")
@@ -100,7 +103,9 @@ class Report:
             cells.append(
                 "<tr>"
                 + "".join(
-                    f"<td class='label'>{_format(v, digits)}</td>" if i < label_columns else f"<td>{_format(v, digits)}</td>"
+                    f"<td class='label'>{_format(v, digits, specs[i])}</td>"
+                    if i < label_columns
+                    else f"<td>{_format(v, digits, specs[i])}</td>"
                     for i, v in enumerate(row)
                 )
                 + "</tr>"
