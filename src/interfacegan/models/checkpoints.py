@@ -116,6 +116,7 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
         raise InterfaceGANError(f"unknown checkpoint format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not path.is_file():
         raise InterfaceGANError(f"checkpoint {path} not found: check the path")
+    forced_format = fmt is not None
     fmt = fmt or detect_format(path)
     allowed = {"stylegan2": ("nvidia", "rosinality"), "stylegan3": ("nvidia",), "pggan": ("genforce",),
                "stylegan": ("genforce",)}  # fmt: skip
@@ -129,14 +130,19 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
         return genforce.load_genforce_checkpoint(path, device=device, **options)
     options = _check_style_options(options, path)
     suffix = "&".join(f"{k}={v}" for k, v in sorted(options.items()) if v is not None)
-    if fmt == "nvidia":
-        from interfacegan.models.nvidia_pkl import load_nvidia_pickle
+    try:
+        if fmt == "nvidia":
+            from interfacegan.models.nvidia_pkl import load_nvidia_pickle
 
-        model = load_nvidia_pickle(path, device=device, family=family, **options)
-    else:
-        from interfacegan.models.rosinality import load_rosinality
+            model = load_nvidia_pickle(path, device=device, family=family, **options)
+        else:
+            from interfacegan.models.rosinality import load_rosinality
 
-        model = load_rosinality(path, device=device, **options)
+            model = load_rosinality(path, device=device, **options)
+    except InterfaceGANError as exc:
+        if not forced_format:
+            raise
+        raise InterfaceGANError(f"{exc} [read as {fmt} because format={fmt} was given: leave it out to auto-detect]") from None
     model.spec = f"{model.family}:{path.resolve()}" + (f"?{suffix}" if suffix else "")
     return model
 

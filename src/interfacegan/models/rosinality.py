@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -152,10 +153,12 @@ def read_torch_checkpoint(path: str | Path):
     path = Path(path)
     safe = getattr(torch.serialization, "safe_globals", None)
     try:
-        if safe is not None:
-            with safe([argparse.Namespace]):
-                return torch.load(path, map_location="cpu", weights_only=True)
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's note on pickle protocols; failures raise below
+            if safe is not None:
+                with safe([argparse.Namespace]):
+                    return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
         raise InterfaceGANError(f"cannot read {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # corrupt, truncated, or a pickle asking for code: weights_only refuses it
