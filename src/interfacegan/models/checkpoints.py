@@ -54,18 +54,14 @@ def parse_spec(spec: str) -> tuple[str | None, Path, dict]:
 
 
 def detect_format(path: Path) -> str:
-    """'nvidia' for a pickle, otherwise the layout inside a torch checkpoint ('rosinality' or 'genforce')."""
+    """The layout inside a torch checkpoint ('rosinality' or 'genforce'), else 'nvidia' (a pickle)."""
     with open(path, "rb") as f:
         head = f.read(16)
     if not head:
         raise InterfaceGANError(f"{path}: the file is empty: download or save it again")
     if zipfile.is_zipfile(path) or _LEGACY_TORCH_MAGIC in head:
         return _torch_layout(path)[0]
-    if head[:1] == b"\x80":
-        return "nvidia"
-    raise InterfaceGANError(
-        f"{path}: unknown checkpoint format (neither a pickle nor a torch file): pass format=nvidia|rosinality|genforce"
-    )
+    return "nvidia"  # any other file is read as a pickle, by the restricted unpickler
 
 
 def _torch_layout(path: Path) -> tuple[str, object]:

@@ -163,9 +163,9 @@ def read_torch_checkpoint(path: str | Path):
         raise InterfaceGANError(f"cannot read {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # corrupt, truncated, or a pickle asking for code: weights_only refuses it
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "weights_only" in str(exc).lower() or "unsupported global" in str(exc).lower():
             reason = "it contains Python objects other than tensors, which are never unpickled"
-            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+            found = re.search(r"[Uu]nsupported (?:global: GLOBAL|GLOBAL) ([\w.]+)", str(exc))
             if found:
                 reason = f"it asks for {found.group(1)}, which could run code; refused"
         raise InterfaceGANError(f"{path}: not a loadable torch checkpoint ({reason})") from None
