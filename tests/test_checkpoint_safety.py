@@ -165,8 +165,9 @@ def test_cli_refuses_a_malicious_checkpoint(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "ffhq.pkl"
     path.write_bytes(pickle.dumps({"G_ema": Shell(f"touch {marker}")}))
-    proc = subprocess.run([cli_path(), "sample", "--model", f"stylegan2:{path}", "--num", "4", "--out",
-                           str(tmp_path / "run"), "--quiet", "--device", "cpu"], capture_output=True, text=True)  # fmt: skip
+    args = ["sample", "--model", f"stylegan2:{path}", "--num", "4", "--out", str(tmp_path / "run"), "--quiet",
+            "--device", "cpu"]  # fmt: skip
+    proc = subprocess.run([cli_path(), *args], capture_output=True, text=True)
     assert proc.returncode == 2 and "refused" in proc.stderr + proc.stdout
     assert not marker.exists() and not (tmp_path / "run").exists()
 

@@ -134,7 +134,8 @@ def nvidia_mapping(sd, cfg, num_ws, easy):
     if cfg.c_dim:
         fcs["embed"] = _fc(sd, "mapping.embed")
     kwargs = easy(num_layers=cfg.mapping_layers)
-    return nv("MappingNetwork", (), {"z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim, "num_ws": num_ws, **kwargs},
+    dims = {"z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim, "num_ws": num_ws}
+    return nv("MappingNetwork", (), {**dims, **kwargs},
               attrs={"z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim, "num_ws": num_ws,
                      "num_layers": cfg.mapping_layers, "w_avg_beta": 0.995},
               buffers={"w_avg": sd["mapping.w_avg"]}, children=fcs)  # fmt: skip
@@ -156,13 +157,14 @@ def nvidia_stylegan2(model, easy):
                 {"w_dim": cfg.w_dim, "resolution": res, "up": up, "conv_clamp": cfg.conv_clamp},
                 attrs={"resolution": res, "up": up, "use_noise": True, "activation": "lrelu",
                        "conv_clamp": cfg.conv_clamp, "padding": 1, "act_gain": np.sqrt(2)},
-                params={"weight": sd[f"{q}.weight"], "noise_strength": sd[f"{q}.noise_strength"], "bias": sd[f"{q}.bias"]},
+                params={k: sd[f"{q}.{k}"] for k in ("weight", "noise_strength", "bias")},
                 buffers={"resample_filter": sd[f"{q}.resample_filter"], "noise_const": sd[f"{q}.noise_const"]},
                 children={"affine": _fc(sd, f"{q}.affine", bias_init=1)},
             )  # fmt: skip
         if is_last or cfg.architecture == "skip":
             w = sd[f"{p}.torgb.weight"]
-            children["torgb"] = nv("ToRGBLayer", (w.shape[1], w.shape[0]), {"w_dim": cfg.w_dim, "conv_clamp": cfg.conv_clamp},
+            rgb_kwargs = {"w_dim": cfg.w_dim, "conv_clamp": cfg.conv_clamp}
+            children["torgb"] = nv("ToRGBLayer", (w.shape[1], w.shape[0]), rgb_kwargs,
                                    attrs={"conv_clamp": cfg.conv_clamp, "weight_gain": 1 / np.sqrt(w.shape[1])},
                                    params={"weight": w, "bias": sd[f"{p}.torgb.bias"]},
                                    children={"affine": _fc(sd, f"{p}.torgb.affine", bias_init=1)})  # fmt: skip
@@ -171,7 +173,8 @@ def nvidia_stylegan2(model, easy):
             children["skip"] = nv("Conv2dLayer", (w.shape[1], w.shape[0], 1), {"bias": False, "up": 2},
                                   attrs={"activation": "linear", "up": 2, "down": 1, "conv_clamp": None, "padding": 0,
                                          "weight_gain": 1 / np.sqrt(w.shape[1]), "act_gain": 1, "bias": None},
-                                  params={"weight": w}, buffers={"resample_filter": sd[f"{p}.skip.resample_filter"]})  # fmt: skip
+                                  params={"weight": w},
+                                  buffers={"resample_filter": sd[f"{p}.skip.resample_filter"]})  # fmt: skip
         params = {"const": sd[f"{p}.const"]} if not cin else {}
         num_conv = 2 if cin else 1
         blocks[f"b{res}"] = nv(
@@ -191,7 +194,8 @@ def nvidia_stylegan2(model, easy):
                           "img_resolution_log2": int(np.log2(cfg.img_resolution)), "num_ws": num_ws,
                           "block_resolutions": [2**i for i in range(2, int(np.log2(cfg.img_resolution)) + 1)]},
                    children=blocks)  # fmt: skip
-    g_kwargs = easy(z_dim=cfg.z_dim, c_dim=cfg.c_dim, w_dim=cfg.w_dim, img_resolution=cfg.img_resolution, img_channels=3,
+    g_kwargs = easy(z_dim=cfg.z_dim, c_dim=cfg.c_dim, w_dim=cfg.w_dim, img_resolution=cfg.img_resolution,
+                    img_channels=3,
                     mapping_kwargs=easy(num_layers=cfg.mapping_layers), synthesis_kwargs=synthesis_kwargs)  # fmt: skip
     return nv("Generator", (), g_kwargs,
               attrs={"z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution,
@@ -277,10 +281,14 @@ def ref_synthesis(sd, wp, res, clamp):
 
 def ref_rosinality(sd, wp):
     """rosinality's Generator.forward (randomize_noise=False) written from its own state-dict conventions."""
+    def modulation(prefix, w):
+        a = sd[f"{prefix}.conv.modulation.weight"]
+        return w @ (a / math.sqrt(a.shape[1])).T + sd[f"{prefix}.conv.modulation.bias"]
+
     def styled(prefix, x, w, noise, upsample):
         weight = sd[f"{prefix}.conv.weight"][0]  # (O, I, k, k), scaled at run time by 1/sqrt(fan_in)
         weight = weight / math.sqrt(weight[0].numel())
-        s = w @ (sd[f"{prefix}.conv.modulation.weight"] / math.sqrt(w.shape[1])).T + sd[f"{prefix}.conv.modulation.bias"]
+        s = modulation(prefix, w)
         outs = []
         for i in range(len(x)):
             wi = weight * s[i][None, :, None, None]
@@ -297,7 +305,7 @@ def ref_rosinality(sd, wp):
 
     def to_rgb(prefix, x, w, skip):
         weight = sd[f"{prefix}.conv.weight"][0][:, :, 0, 0] / math.sqrt(x.shape[1])
-        s = w @ (sd[f"{prefix}.conv.modulation.weight"] / math.sqrt(w.shape[1])).T + sd[f"{prefix}.conv.modulation.bias"]
+        s = modulation(prefix, w)
         out = torch.einsum("oi,ni,nihw->nohw", weight, s, x) + sd[f"{prefix}.bias"]
         if skip is not None:
             k = sd[f"{prefix}.upsample.kernel"]
@@ -462,7 +470,8 @@ def test_first_affine_selects_layers_and_torgb_modes(tiny):
     torch.testing.assert_close(tiny.first_affine("0"), sd["synthesis.b4.conv1.affine.weight"] * gain)
     # index 1 drives b8.conv0 and b4's ToRGB; index 7 only the final ToRGB
     a = tiny.first_affine("1", include_torgb="all")
-    torch.testing.assert_close(a, torch.cat([sd["synthesis.b8.conv0.affine.weight"], sd["synthesis.b4.torgb.affine.weight"]]) * gain)
+    both = torch.cat([sd["synthesis.b8.conv0.affine.weight"], sd["synthesis.b4.torgb.affine.weight"]])
+    torch.testing.assert_close(a, both * gain)
     last = tiny.first_affine("all", include_torgb="last")
     rgb = sd["synthesis.b32.torgb.affine.weight"]
     torch.testing.assert_close(last[-len(rgb) :], rgb * gain)

@@ -33,10 +33,10 @@ def nvidia_stylegan3(model, easy, radial=False):
     cfg, sd = model.cfg, state_of(model)
     num_ws = len(cfg.layers) + 1
     spec = cfg.input
-    inp = nv("SynthesisInput", (), {"w_dim": cfg.w_dim, "channels": spec.channels, "size": spec.size[0],
-                                    "sampling_rate": np.float64(spec.sampling_rate), "bandwidth": np.float64(spec.bandwidth)},
-             attrs={"w_dim": cfg.w_dim, "channels": spec.channels, "size": np.broadcast_to(np.asarray(spec.size[0]), [2]),
-                    "sampling_rate": np.float64(spec.sampling_rate), "bandwidth": np.float64(spec.bandwidth)},
+    rates = {"sampling_rate": np.float64(spec.sampling_rate), "bandwidth": np.float64(spec.bandwidth)}
+    inp = nv("SynthesisInput", (), {"w_dim": cfg.w_dim, "channels": spec.channels, "size": spec.size[0], **rates},
+             attrs={"w_dim": cfg.w_dim, "channels": spec.channels,
+                    "size": np.broadcast_to(np.asarray(spec.size[0]), [2]), **rates},
              params={"weight": sd["synthesis.input.weight"]},
              buffers={k: sd[f"synthesis.input.{k}"] for k in ("transform", "freqs", "phases")},
              children={"affine": _fc(sd, "synthesis.input.affine", bias_init=[1, 0, 0, 0])})  # fmt: skip
@@ -63,7 +63,8 @@ def nvidia_stylegan3(model, easy, radial=False):
                      "down_filter": sd.get(f"{p}.down_filter")},
             children={"affine": _fc(sd, f"{p}.affine", bias_init=1)},
         )  # fmt: skip
-    synthesis = nv("SynthesisNetwork", (), {"w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution, "img_channels": 3},
+    synthesis = nv("SynthesisNetwork", (),
+                   {"w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution, "img_channels": 3},
                    attrs={"w_dim": cfg.w_dim, "num_ws": num_ws, "img_resolution": cfg.img_resolution, "img_channels": 3,
                           "num_layers": len(cfg.layers) - 1, "num_critical": 2, "margin_size": 10,
                           "output_scale": cfg.output_scale, "num_fp16_res": 4,
@@ -73,7 +74,8 @@ def nvidia_stylegan3(model, easy, radial=False):
     mapping.embed = None  # networks_stylegan3 keeps `embed = None` for unconditional models
     g_kwargs = easy(z_dim=cfg.z_dim, w_dim=cfg.w_dim, c_dim=0, img_resolution=cfg.img_resolution, img_channels=3,
                     mapping_kwargs=easy(num_layers=cfg.mapping_layers), channel_base=512, channel_max=32,
-                    magnitude_ema_beta=0.5 ** (32 / 20000), conv_kernel=1 if radial else 3, use_radial_filters=radial)  # fmt: skip
+                    magnitude_ema_beta=0.5 ** (32 / 20000), conv_kernel=1 if radial else 3,
+                    use_radial_filters=radial)  # fmt: skip
     return nv("Generator", (), g_kwargs,
               attrs={"z_dim": cfg.z_dim, "c_dim": 0, "w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution,
                      "img_channels": 3, "num_ws": num_ws},
@@ -225,7 +227,8 @@ def test_design_matches_the_official_1024_configs():
         (9, 8, 9, 8), (-6, -9, -6, -9), (-11, -12, -11, -12), (0, 0, 0, 0)]  # fmt: skip
     np.testing.assert_allclose(t_layers[3].up_filter[:4].numpy(), [0.00053, 0.008391, 0.036291, 0.090817], atol=2e-6)
     assert t_layers[14].up_filter is None and t_layers[14].down_filter is None
-    spec_in, r_layers = design_synthesis(1024, channel_base=65536, channel_max=1024, conv_kernel=1, use_radial_filters=True)
+    r_config = dict(channel_base=65536, channel_max=1024, conv_kernel=1, use_radial_filters=True)
+    spec_in, r_layers = design_synthesis(1024, **r_config)
     assert (spec_in.channels, spec_in.size, spec_in.sampling_rate, spec_in.bandwidth) == (1024, (36, 36), 16.0, 2.0)
     assert [s.name for s in r_layers][7:10] == ["L7_276_645", "L8_276_406", "L9_532_256"]
     assert [tuple(s.down_filter.shape) for s in r_layers[11:14]] == [(12, 12), (12,), (12,)]

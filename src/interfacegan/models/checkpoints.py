@@ -138,7 +138,8 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
     except InterfaceGANError as exc:
         if not forced_format:
             raise
-        raise InterfaceGANError(f"{exc} [read as {fmt} because format={fmt} was given: leave it out to auto-detect]") from None
+        hint = f"read as {fmt} because format={fmt} was given: leave it out to auto-detect"
+        raise InterfaceGANError(f"{exc} [{hint}]") from None
     model.spec = f"{model.family}:{path.resolve()}" + (f"?{suffix}" if suffix else "")
     return model
 

@@ -61,7 +61,9 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
     return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
 
 
-def make_filter(taps: Sequence[float] | torch.Tensor, normalize: bool = True, separable: bool | None = None) -> torch.Tensor:
+def make_filter(
+    taps: Sequence[float] | torch.Tensor, normalize: bool = True, separable: bool | None = None
+) -> torch.Tensor:
     """FIR filter tensor from taps: 1-D of >= 8 taps stays separable, shorter ones become the 2-D outer product."""
     f = torch.as_tensor(taps, dtype=torch.float32).clone()
     if f.ndim == 0:

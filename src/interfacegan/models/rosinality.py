@@ -177,7 +177,8 @@ def estimate_w_avg(cfg: StyleGAN2Config, state: dict[str, torch.Tensor], num: in
     from interfacegan.models.stylegan2 import MappingNetwork
 
     mapping = MappingNetwork(cfg.z_dim, 0, cfg.w_dim, cfg.mapping_layers, lr_multiplier=cfg.mapping_lr_multiplier)
-    mapping.load_state_dict({k[len("mapping.") :]: v for k, v in state.items() if k.startswith("mapping.")}, strict=True)
+    own = {k[len("mapping.") :]: v for k, v in state.items() if k.startswith("mapping.")}
+    mapping.load_state_dict(own, strict=True)
     with torch.no_grad():
         return mapping(torch.from_numpy(gaussian_codes(0, 0, num, cfg.z_dim))).mean(dim=0)
 

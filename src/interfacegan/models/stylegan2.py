@@ -59,7 +59,8 @@ class MappingNetwork(nn.Module):
     """z (N, z_dim) [+ label c (N, c_dim)] -> w (N, w_dim): normalize, num_layers FC layers; keeps w_avg."""
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_layers: int = 8, layer_features: int | None = None,
-                 embed_features: int | None = None, activation: str = "lrelu", lr_multiplier: float = 0.01):  # fmt: skip
+                 embed_features: int | None = None, activation: str = "lrelu",
+                 lr_multiplier: float = 0.01):  # fmt: skip
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim, self.num_layers = z_dim, c_dim, w_dim, num_layers
         embed_features = (w_dim if embed_features is None else embed_features) if c_dim > 0 else 0
@@ -181,7 +182,9 @@ class StyleGenerator(Generator):
         feature affine (4 rows) at W+ index 0.
         """
         if options:
-            raise InterfaceGANError(f"unknown first_affine option(s) {sorted(options)}: use include_torgb, include_input")
+            raise InterfaceGANError(
+                f"unknown first_affine option(s) {sorted(options)}: use include_torgb, include_input"
+            )
         mode = TORGB_MODES.get(include_torgb if not isinstance(include_torgb, str) else include_torgb.lower())
         if mode is None:
             raise InterfaceGANError(f"bad include_torgb {include_torgb!r}: use none, all, first or last")
@@ -391,7 +394,8 @@ class SynthesisNetwork(nn.Module):
         for block, w_idx in self.blocks():
             prefix = f"synthesis.b{block.resolution}"
             convs = ["conv0", "conv1"] if block.in_channels else ["conv1"]
-            out += [StyleLayer(w_idx + i, "conv", f"{prefix}.{c}", getattr(block, c).affine) for i, c in enumerate(convs)]
+            for i, name in enumerate(convs):
+                out.append(StyleLayer(w_idx + i, "conv", f"{prefix}.{name}", getattr(block, name).affine))
             if block.num_torgb:
                 out.append(StyleLayer(w_idx + block.num_conv, "torgb", f"{prefix}.torgb", block.torgb.affine))
         return sorted(out, key=lambda e: (e.ws_index, e.kind != "conv"))
@@ -404,8 +408,10 @@ class StyleGAN2Net(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.synthesis = SynthesisNetwork(cfg)
-        self.mapping = MappingNetwork(cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.mapping_layers, cfg.mapping_layer_features,
-                                      cfg.mapping_embed_features, cfg.mapping_activation, cfg.mapping_lr_multiplier)  # fmt: skip
+        self.mapping = MappingNetwork(
+            cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.mapping_layers, cfg.mapping_layer_features,
+            cfg.mapping_embed_features, cfg.mapping_activation, cfg.mapping_lr_multiplier,
+        )  # fmt: skip
 
 
 def load_net_state(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

@@ -91,11 +91,12 @@ def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial:
     return torch.as_tensor(f / f.sum(), dtype=torch.float32)
 
 
-def design_synthesis(img_resolution: int, img_channels: int = 3, channel_base: int = 32768, channel_max: int = 512,
-                     num_layers: int = 14, num_critical: int = 2, first_cutoff: float = 2, first_stopband: float = 2**2.1,
-                     last_stopband_rel: float = 2**0.3, margin_size: int = 10, conv_kernel: int = 3, filter_size: int = 6,
-                     lrelu_upsampling: int = 2, use_radial_filters: bool = False,
-                     conv_clamp: float | None = 256) -> tuple[InputSpec, list[LayerSpec]]:  # fmt: skip
+def design_synthesis(
+    img_resolution: int, img_channels: int = 3, channel_base: int = 32768, channel_max: int = 512,
+    num_layers: int = 14, num_critical: int = 2, first_cutoff: float = 2, first_stopband: float = 2**2.1,
+    last_stopband_rel: float = 2**0.3, margin_size: int = 10, conv_kernel: int = 3, filter_size: int = 6,
+    lrelu_upsampling: int = 2, use_radial_filters: bool = False, conv_clamp: float | None = 256,
+) -> tuple[InputSpec, list[LayerSpec]]:  # fmt: skip
     """The paper's layer schedule: cutoffs and stopbands grow geometrically to the last `num_critical` layers.
 
     Defaults are StyleGAN3-T; StyleGAN3-R is conv_kernel=1, use_radial_filters=True, channel_base/max doubled.
