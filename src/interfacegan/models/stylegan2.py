@@ -25,10 +25,8 @@ from interfacegan.models.base import Generator, ModelInfo, Truncation
 from interfacegan.models.ops import (
     activation_gain,
     bias_act,
-    conv_up2d,
-    grouped_conv2d,
     make_filter,
-    modulate_weight,
+    modulated_conv2d,
     normalize_2nd_moment,
     upfirdn2d,
     upsample2d,
@@ -269,11 +267,8 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", gain: float = 1.0) -> torch.Tensor:
-        wts = modulate_weight(self.weight, self.affine(w), demodulate=True)
-        if self.up > 1:
-            x = conv_up2d(x, wts, self.resample_filter, padding=self.padding, up=self.up)
-        else:
-            x = grouped_conv2d(x, wts, padding=self.padding)
+        x = modulated_conv2d(x, self.weight, self.affine(w), demodulate=True, padding=self.padding, up=self.up,
+                             resample_filter=self.resample_filter)  # fmt: skip
         if self.use_noise and noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         elif self.use_noise and noise_mode == "random":
@@ -294,8 +289,8 @@ class ToRGBLayer(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        wts = modulate_weight(self.weight, self.affine(w) * self.weight_gain, demodulate=False)
-        x = grouped_conv2d(x, wts, padding=self.weight.shape[-1] // 2)
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=self.weight.shape[-1] // 2)
         return bias_act(x, self.bias, clamp=self.conv_clamp)
 
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models.ops import filtered_lrelu, grouped_conv2d, modulate_weight
+from interfacegan.models.ops import filtered_lrelu, modulated_conv2d
 from interfacegan.models.stylegan2 import FullyConnected, MappingNetwork, StyleGenerator, StyleLayer, load_net_state
 
 
@@ -203,8 +203,8 @@ class SynthesisLayer(nn.Module):
             # batch; a per-sample scalar keeps every image independent of its batch-mates.
             weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
             styles = styles * styles.square().mean(dim=1, keepdim=True).rsqrt()
-        wts = modulate_weight(weight, styles, demodulate=not self.is_torgb) * self.magnitude_ema.rsqrt()
-        x = grouped_conv2d(x, wts, padding=self.conv_kernel - 1)
+        x = modulated_conv2d(x, weight, styles, demodulate=not self.is_torgb, padding=self.conv_kernel - 1)
+        x = x * self.magnitude_ema.rsqrt()  # NVIDIA's input gain, folded into the (linear) convolution
         gain, slope = (1.0, 1.0) if self.is_torgb else (math.sqrt(2), 0.2)
         return filtered_lrelu(x, self.up_filter, self.down_filter, self.bias, self.up_factor, self.down_factor,
                               self.padding, gain=gain, slope=slope, clamp=self.conv_clamp)  # fmt: skip
