@@ -55,13 +55,18 @@ def parse_spec(spec: str) -> tuple[str | None, Path, dict]:
 
 def detect_format(path: Path) -> str:
     """The layout inside a torch checkpoint ('rosinality' or 'genforce'), else 'nvidia' (a pickle)."""
+    return _detect(path)[0]
+
+
+def _detect(path: Path) -> tuple[str, object]:
+    """(format, the loaded torch checkpoint or None), so a torch file is read only once."""
     with open(path, "rb") as f:
         head = f.read(16)
     if not head:
         raise InterfaceGANError(f"{path}: the file is empty: download or save it again")
     if zipfile.is_zipfile(path) or _LEGACY_TORCH_MAGIC in head:
-        return _torch_layout(path)[0]
-    return "nvidia"  # any other file is read as a pickle, by the restricted unpickler
+        return _torch_layout(path)
+    return "nvidia", None  # any other file is read as a pickle, by the restricted unpickler
 
 
 def _torch_layout(path: Path) -> tuple[str, object]:
@@ -112,8 +117,9 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
         raise InterfaceGANError(f"unknown checkpoint format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not path.is_file():
         raise InterfaceGANError(f"checkpoint {path} not found: check the path")
-    forced_format = fmt is not None
-    fmt = fmt or detect_format(path)
+    forced_format, loaded = fmt is not None, None
+    if fmt is None:
+        fmt, loaded = _detect(path)
     allowed = {"stylegan2": ("nvidia", "rosinality"), "stylegan3": ("nvidia",), "pggan": ("genforce",),
                "stylegan": ("genforce",)}  # fmt: skip
     if family is not None and fmt not in allowed[family]:
@@ -123,6 +129,14 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
         if family is not None:
             options.setdefault("family", family)
         options.setdefault("spec", f"{family or 'genforce'}:{path.resolve()}")
+        allowed_options = getattr(genforce, "LOAD_OPTIONS", set(options))
+        unknown = sorted(set(options) - set(allowed_options))
+        if unknown:
+            raise InterfaceGANError(
+                f"unknown option(s) {', '.join(unknown)} for {path}: use {', '.join(sorted(allowed_options))}"
+            )
+        if loaded is not None:
+            return genforce.generator_from_checkpoint(loaded, source=str(path), device=device, **options)
         return genforce.load_genforce_checkpoint(path, device=device, **options)
     options = _check_style_options(options, path)
     suffix = "&".join(f"{k}={v}" for k, v in sorted(options.items()) if v is not None)
@@ -134,7 +148,7 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
         else:
             from interfacegan.models.rosinality import load_rosinality
 
-            model = load_rosinality(path, device=device, **options)
+            model = load_rosinality(path, device=device, checkpoint=loaded, **options)
     except InterfaceGANError as exc:
         if not forced_format:
             raise
