@@ -34,7 +34,7 @@ import torch
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 
-W_AVG_SAMPLES = 10_000
+W_AVG_SAMPLES = 4096  # as rosinality's generate.py (g_ema.mean_latent(4096))
 
 
 def is_rosinality_checkpoint(obj) -> bool:

@@ -12,7 +12,7 @@ maps (NVIDIA's `noise_mode='const'`) so images are reproducible.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -241,12 +241,6 @@ class StyleGAN2Config:
         if not self.channels:
             self.channels = nvidia_channels(r)
         self.channels = {int(k): int(v) for k, v in self.channels.items()}
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["channels"] = {str(k): v for k, v in self.channels.items()}
-        d["resample_filter"] = list(self.resample_filter)
-        return d
 
 
 class SynthesisLayer(nn.Module):

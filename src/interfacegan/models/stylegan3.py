@@ -65,13 +65,6 @@ class StyleGAN3Config:
     mapping_lr_multiplier: float = 0.01
     output_scale: float = 0.25
 
-    def as_dict(self) -> dict:
-        return {
-            "z_dim": self.z_dim, "w_dim": self.w_dim, "img_resolution": self.img_resolution,
-            "img_channels": self.img_channels, "c_dim": self.c_dim, "mapping_layers": self.mapping_layers,
-            "output_scale": self.output_scale, "layers": [layer.name for layer in self.layers],
-        }  # fmt: skip
-
 
 def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial: bool = False) -> torch.Tensor | None:
     """Kaiser-windowed low-pass FIR: separable sinc (1-D taps) or radially symmetric jinc (2-D); None if 1 tap."""
