@@ -75,6 +75,9 @@ def test_edit_renders_grid_and_animation(run, tmp_path):
     assert grid.size == (5 * size + 6 * pad, 3 * size + 4 * pad)
     gif = Image.open(out / "edit.gif")
     assert gif.n_frames == 5 + 3  # forward, then back (bounce)
+    conditional = Boundary.load(out / "direction.npz")  # the direction actually used, for reuse
+    assert conditional.kind == "conditional" and conditional.attribute == "attr1|attr2"
+    assert abs(float(conditional.normal @ Boundary.load(tmp_path / "b2.npz").normal)) < 1e-6
     # distance mode in W+ with a flattened-wp boundary also works
     runner.invoke(app, ["train-boundary", str(path), "--attribute", "attr0", "--space", "wp", "--ratio", "0.1",
                         "--out", str(tmp_path / "wp.npz")])  # fmt: skip

@@ -142,6 +142,12 @@ def edit(
                                         f"{primal.space!r} ({primal.dim}-d): use conditions of the same space")  # fmt: skip
         along = conditional_direction(primal.normal, conds)
         console.print(f"conditional direction: cosine {float(along @ primal.normal):.3f} with the boundary")
+        conditional = primal.with_normal(
+            along, intercept=0.0, kind="conditional", metrics={"cosine_with_primal": float(along @ primal.normal)},
+            attribute=f"{primal.attribute}|{','.join(c.attribute for c in conds)}",
+            settings={"primal": boundary, "conditions": list(condition)},
+        )  # fmt: skip
+        conditional.save(out / "direction.npz")
     values = linspace_steps(range_[0], range_[1], steps)
     rows = np.arange(start, min(start + num, store.num))
     codes = run_codes(store, model, code_space, rows)
