@@ -21,7 +21,7 @@ def save(fig: Figure, path: str | Path) -> Path:
     """Write `fig` as PNG to `path` atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=DPI)
     return path
 
 
@@ -37,7 +37,7 @@ def heatmap(
     """A matrix (rows, cols) as coloured cells with each value written in it (NaN cells stay blank)."""
     values = np.asarray(values, dtype=np.float64)
     rows, cols = values.shape
-    fig = Figure(figsize=(1.0 + 0.75 * max(cols, 2), 0.9 + 0.5 * max(rows, 2)))
+    fig = Figure(figsize=(1.0 + 0.75 * max(cols, 2), 0.9 + 0.5 * max(rows, 2)), layout="tight")
     ax = fig.add_subplot()
     finite = values[np.isfinite(values)]
     scale = vmax if vmax is not None else (float(np.abs(finite).max()) if finite.size else 1.0) or 1.0
@@ -68,7 +68,7 @@ def grouped_bars(
     ylim: tuple[float, float] | None = None,
 ) -> Figure:
     """Bars for each group (x axis), one bar per series side by side, value printed on each bar."""
-    fig = Figure(figsize=(1.5 + 0.4 * len(groups) * max(len(series), 1), 3.6))
+    fig = Figure(figsize=(1.5 + 0.4 * len(groups) * max(len(series), 1), 3.6), layout="tight")
     ax = fig.add_subplot()
     width = 0.8 / max(len(series), 1)
     x = np.arange(len(groups))
@@ -100,7 +100,7 @@ def curves(
     styles: dict[str, str] | None = None,
 ) -> Figure:
     """Lines y(x), one per series (NaN points are gaps)."""
-    fig = Figure(figsize=(5.2, 3.6))
+    fig = Figure(figsize=(5.2, 3.6), layout="tight")
     ax = fig.add_subplot()
     for name, values in series.items():
         ax.plot(list(x), list(values), (styles or {}).get(name, "o-"), label=name, markersize=4)
@@ -119,7 +119,7 @@ def property2_figure(edges: np.ndarray, counts: dict[str, np.ndarray], dim: int,
     Right: empirical tails P(|n^T z| > t) against the exact erfc(t/sqrt 2) and the paper's bound (log scale)."""
     from interfacegan.analysis.property2 import exact_tail, paper_bound
 
-    fig = Figure(figsize=(10.0, 3.6))
+    fig = Figure(figsize=(10.0, 3.6), layout="tight")
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     coarse = edges[::rebin] if (len(edges) - 1) % rebin == 0 else edges
     factor = rebin if coarse is not edges else 1

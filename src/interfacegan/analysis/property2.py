@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 from scipy.special import erfc
 
 DEFAULT_THRESHOLDS = (1.0, 2.0, 3.0, 4.0, 5.0)
@@ -97,6 +96,8 @@ ROW_HEADER = [
 
 def _binomial_p_value(k: int, n: int, p: float) -> float:
     """Two-sided p-value of observing k successes in n trials of probability p (min of both tails, doubled)."""
+    from scipy import stats
+
     if n == 0:
         return float("nan")
     low = stats.binom.cdf(k, n, p)

@@ -33,8 +33,8 @@ class AnalysisSettings:
     """What to measure and on how many samples (see `analyze_run` for the meaning of each field)."""
 
     num_rescore: int = 2000
-    num_identity: int = 32
-    num_distance: int = 200
+    num_identity: int = 16
+    num_distance: int = 100
     alpha: float = 2.0
     sweep: tuple[float, ...] = DEFAULT_SWEEP
     conditions: str | tuple[str, ...] = "auto"
@@ -43,7 +43,7 @@ class AnalysisSettings:
     sefa_k: int = 10
     sefa_layers: str | None = None
     ratio: float = 0.02
-    batch_size: int = 64
+    batch_size: int = 128
     block_rows: int = DEFAULT_BLOCK_ROWS
 
     def check(self) -> None:
@@ -217,8 +217,8 @@ def analyze_run(
     identity_scorer="auto",
     real_scores: str | Path | dict | None = None,
     num_rescore: int = 2000,
-    num_identity: int = 32,
-    num_distance: int = 200,
+    num_identity: int = 16,
+    num_distance: int = 100,
     alpha: float = 2.0,
     sweep: Sequence[float] = DEFAULT_SWEEP,
     conditions: str | Sequence[str] = "auto",
@@ -227,7 +227,7 @@ def analyze_run(
     sefa_k: int = 10,
     sefa_layers: str | None = None,
     ratio: float = 0.02,
-    batch_size: int = 64,
+    batch_size: int = 128,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     device=None,
     progress: bool = True,
@@ -244,7 +244,7 @@ def analyze_run(
         descriptors (expensive); num_distance: M for the alpha sweep. Rows [0, M) of the run are used.
     alpha: edit amount for the matrices (x + alpha n, n unit); sweep: alphas of the distance effect.
     conditions: 'auto' (each boundary conditioned on the other boundary with the largest |cosine| if it is at least
-        `condition_threshold`), 'none', or items 'PRIMAL|COND[,COND...]'.
+        `condition_threshold`), 'none', or a list of items 'PRIMAL|COND[,COND...]' (and 'auto' to add those too).
     layer_groups: W+ layer selections for layer-wise analyses (default pairs 0-1, 2-3, 4-5, 6-7, then the rest).
     sefa_k, sefa_layers: SeFa directions to match (top k of the model's first affine; style layers).
     Returns an AnalysisResult (paths written, tables, report path, skipped analyses with reasons, seconds).
@@ -298,6 +298,7 @@ def analyze_run(
         if needs_boundaries and (boundaries or attributes)
         else []
     )
+    _check_conditions(settings.conditions, boundary_list)
     ctx = Context(store, model, out, scorer_list, identity, boundary_list, settings, progress, real_scores)
     ctx.result.seconds["boundaries (training)"] = time.perf_counter() - t0 if not boundaries else 0.0
     ctx.cache["scorer_notes"] = scorer_notes
@@ -323,6 +324,26 @@ def analyze_run(
         ctx.result.report = html.save(out / "report.html")
         ctx.result.files.append(ctx.result.report)
     return ctx.result
+
+
+def _check_conditions(conditions, boundaries: list[Boundary]) -> None:
+    """Explicit conditions must name attributes that have boundaries (a typo would silently do nothing)."""
+    from interfacegan.analysis.steps import parse_condition
+
+    if isinstance(conditions, str):
+        if conditions not in ("auto", "none", ""):
+            raise InterfaceGANError(f"bad conditions {conditions!r}: use auto, none or items PRIMAL|COND[,COND]")
+        return
+    names = {b.attribute for b in boundaries}
+    for item in conditions:
+        if item in ("auto", "none", ""):
+            continue
+        primal, conds = parse_condition(item)
+        unknown = [a for a in (primal, *conds) if a not in names]
+        if unknown and names:
+            raise InterfaceGANError(
+                f"condition {item!r} names {', '.join(unknown)} without a boundary: use {', '.join(sorted(names))}"
+            )
 
 
 def _write_summary(ctx: Context, wanted: list[str]) -> None:

@@ -195,7 +195,8 @@ def conditional_edits(ctx, space: str) -> list[Edit]:
     names = [b.attribute for b in bs]
     spec = ctx.settings.conditions
     pairs: list[tuple[int, list[int]]] = []
-    if spec == "auto":
+    items = [spec] if isinstance(spec, str) else list(spec)
+    if "auto" in items:
         if len(bs) >= 2:
             cos = cosine_matrix(np.stack([b.normal for b in bs]))
             np.fill_diagonal(cos, 0.0)
@@ -203,11 +204,14 @@ def conditional_edits(ctx, space: str) -> list[Edit]:
                 j = int(np.argmax(np.abs(cos[i])))
                 if abs(cos[i, j]) >= ctx.settings.condition_threshold:
                     pairs.append((i, [j]))
-    elif spec not in ("none", ""):
-        for item in (spec,) if isinstance(spec, str) else spec:
-            primal, conds = parse_condition(item)
-            if primal in names and all(c in names for c in conds):
-                pairs.append((names.index(primal), [names.index(c) for c in conds]))
+    for item in items:
+        if item in ("auto", "none", ""):
+            continue
+        primal, conds = parse_condition(item)
+        if primal in names and all(c in names for c in conds):
+            pair = (names.index(primal), [names.index(c) for c in conds])
+            if pair not in pairs:
+                pairs.append(pair)
     edits = []
     for i, js in pairs:
         direction = conditional_direction(bs[i].normal, [bs[j].normal for j in js])
@@ -534,13 +538,17 @@ def run_sefa(ctx) -> None:
     unique = list(dict.fromkeys((m.index, m.sign) for m in matches))
     sefa_result = None
     if sup is not None:
+        # SeFa of chosen style layers edits those W+ layers only (as the SeFa paper does); otherwise the whole code.
+        layers = ctx.settings.sefa_layers if ctx.settings.sefa_layers and "wp" in ctx.model.spaces else None
+        src = "wp" if layers else space
         edits = []
         for index, sign in unique:
             direction = next(m.direction for m in matches if (m.index, m.sign) == (index, sign))
-            edits.append(Edit(f"{'+' if sign > 0 else '-'}sefa_{index}", direction.reshape(bs[0].code_shape), space,
+            edits.append(Edit(f"{'+' if sign > 0 else '-'}sefa_{index}",
+                              direction if layers else direction.reshape(bs[0].code_shape), src, layers=layers,
                               kind="sefa"))  # fmt: skip
         m = ctx.settings.num_rescore
-        raw = rescoring_matrix(ctx.model, ctx.source(space, m), ctx.baseline(space, m), edits, ctx.settings.alpha,
+        raw = rescoring_matrix(ctx.model, ctx.source(src, m), ctx.baseline(src, m), edits, ctx.settings.alpha,
                                ctx.scorers, ctx.settings.batch_size, ctx.progress, description="SeFa re-scoring")  # fmt: skip
         raw = reorder(raw, sup.attributes)
         rows = [unique.index((mt.index, mt.sign)) for mt in matches]

@@ -21,8 +21,6 @@ from interfacegan.atomic import write_text_atomic
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)).lower()
     if isinstance(value, (float, np.floating)):
         return "" if math.isnan(value) else repr(float(value))
     if isinstance(value, (int, np.integer)):
@@ -42,6 +40,11 @@ class Table:
     digits: int = 3
     label_columns: int = 1
     formats: dict[str, str] = field(default_factory=dict)  # column name -> format spec for the report
+
+    def __post_init__(self):
+        # Booleans read 'yes'/'no' in both the CSV and the report.
+        self.rows = [["yes" if v is True or v is np.True_ else "no" if v is False or v is np.False_ else v for v in row]
+                     for row in self.rows]  # fmt: skip
 
     def csv_text(self) -> str:
         buffer = io.StringIO()

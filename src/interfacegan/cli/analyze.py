@@ -58,6 +58,7 @@ def _floats(text: str, what: str) -> list[float]:
 def _run(name: str | None, run: Path, out: Path, boundary, attribute, space, model, scorer, identity_scorer,
          real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
          sefa_k, sefa_layers, ratio, batch_size, device, quiet) -> None:  # fmt: skip
+    alphas = _floats(sweep, "--sweep")  # parsed before the heavy imports, so a typo fails at once
     from interfacegan.analysis import analyze_run
 
     conditions = "auto"
@@ -68,7 +69,7 @@ def _run(name: str | None, run: Path, out: Path, boundary, attribute, space, mod
         spaces=space or None, model=model, scorers=scorer or None,
         identity_scorer=None if identity_scorer == "none" else identity_scorer, real_scores=real_scores,
         num_rescore=num, num_identity=num_identity, num_distance=num_distance, alpha=alpha,
-        sweep=_floats(sweep, "--sweep"), conditions=conditions, condition_threshold=condition_threshold,
+        sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
         layer_groups=layer_group or None, sefa_k=sefa_k, sefa_layers=sefa_layers, ratio=ratio,
         batch_size=batch_size, device=device, progress=not quiet,
     )  # fmt: skip
@@ -110,11 +111,12 @@ def _make_command(name: str | None):
                                                           "with a vector output.")] = "auto",  # fmt: skip
         real_scores: Annotated[Optional[Path], typer.Option(help="CSV of real-data scores (header = attributes).")] = None,
         num: Annotated[int, typer.Option(help="M: samples edited for re-scoring, layer-wise and SeFa.")] = 2000,
-        num_identity: Annotated[int, typer.Option(help="M for identity descriptors (about 0.1 s per face).")] = 32,
-        num_distance: Annotated[int, typer.Option(help="M for the distance sweep.")] = 200,
+        num_identity: Annotated[int, typer.Option(help="M for identity descriptors (about 0.1 s per face).")] = 16,
+        num_distance: Annotated[int, typer.Option(help="M for the distance sweep.")] = 100,
         alpha: Annotated[float, typer.Option(help="Edit amount x + alpha n (n unit) for the matrices.")] = 2.0,
         sweep: Annotated[str, typer.Option(help="Alphas of the distance sweep, comma-separated.")] = "-3,-2,-1,1,2,3",
-        condition: Annotated[list[str], typer.Option(help="PRIMAL|COND[,COND] (repeatable), auto, or none.")] = [],
+        condition: Annotated[list[str], typer.Option(help="PRIMAL|COND[,COND] (repeatable; add 'auto' to keep the "
+                                                      "automatic ones too), auto, or none.")] = [],  # fmt: skip
         condition_threshold: Annotated[float, typer.Option(help="auto: condition on the most correlated other "
                                                                 "boundary when |cosine| >= this.")] = 0.3,  # fmt: skip
         layer_group: Annotated[list[str], typer.Option(help="W+ layer group such as 0-1 (repeatable; default "
@@ -122,7 +124,7 @@ def _make_command(name: str | None):
         sefa_k: Annotated[int, typer.Option(help="Number of SeFa directions to match against.")] = 10,
         sefa_layers: Annotated[Optional[str], typer.Option(help="Style layers for SeFa (style-based models).")] = None,
         ratio: Annotated[float, typer.Option(help="Top/bottom share of samples when training boundaries.")] = 0.02,
-        batch_size: Annotated[int, typer.Option(help="Synthesis and scoring batch size.")] = 64,
+        batch_size: Annotated[int, typer.Option(help="Synthesis and scoring batch size.")] = 128,
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
         quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
     ):

@@ -1,0 +1,178 @@
+"""`analyze_run` and `interfacegan analyze` end to end on a toy run: files, skipped analyses, the HTML report
+holding every CSV table with the same numbers, and the command line."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from interfacegan.analysis import ANALYSES, analyze_run
+from interfacegan.analysis.separability import evaluate_on_run
+from interfacegan.analysis.tables import read_csv
+from interfacegan.boundary import Boundary, BoundaryTrainer
+from interfacegan.errors import InterfaceGANError
+
+from tests.conftest import cli_path
+
+SMALL = dict(num_rescore=150, num_identity=8, num_distance=60, sweep=(-2.0, 2.0), sefa_k=4, progress=False)
+
+
+@pytest.fixture(scope="module")
+def shared_run(tmp_path_factory):
+    """One toy run (z and w codes, toy scores) for the whole module: (model, store)."""
+    from interfacegan.models import ToyGenerator
+    from interfacegan.sampling import sample_to_store
+    from interfacegan.scoring.run import score_store
+    from interfacegan.scoring.toy import ToyScorer
+
+    model = ToyGenerator(z_dim=16, num_attributes=3, seed=0)
+    path = tmp_path_factory.mktemp("analysis") / "run"
+    store = sample_to_store(model, path, num=2000, seed=3, spaces=("z", "w"), chunk_rows=256, progress=False)
+    score_store(store, ToyScorer(), model=model, progress=False)
+    return model, store
+
+
+@pytest.fixture(scope="module")
+def analysed(shared_run, tmp_path_factory):
+    model, store = shared_run
+    return analyze_run(store, tmp_path_factory.mktemp("analysis") / "out", model=model, ratio=0.1, **SMALL)
+
+
+def _cells(report_html: str) -> set[str]:
+    return {html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", report_html)}
+
+
+def test_every_analysis_runs_or_says_why_not(analysed):
+    assert set(analysed.seconds) >= {"separability", "correlation", "boundaries", "rescore", "layers", "distance", "sefa"}
+    assert set(analysed.skipped) == {"identity"} and "identity" in analysed.skipped["identity"]
+    for name in ("separability", "correlation_synthesized", "boundary_cosine_z", "rescoring_z", "rescoring_summary_z",
+                 "layers_rescoring", "distance_scores_z", "property2", "sefa_match", "sefa_rescoring_z"):  # fmt: skip
+        assert name in analysed.tables
+        assert (analysed.out / f"{name}.csv").is_file()
+    assert all(p.exists() for p in analysed.files)
+    assert len(list(analysed.out.glob("boundaries/*.npz"))) == 6  # 3 attributes x (z, w)
+    summary = json.loads((analysed.out / "analysis.json").read_text())
+    assert summary["skipped"] == analysed.skipped and "rescoring_z.csv" in summary["files"]
+
+
+def test_report_contains_every_csv_table_with_its_numbers(analysed):
+    text = analysed.report.read_text(encoding="utf-8")
+    cells = _cells(text)
+    csvs = sorted(analysed.out.glob("*.csv"))
+    assert len(csvs) == len(analysed.tables) >= 12
+    for path in csvs:
+        table = analysed.tables[path.stem]
+        assert f"file: {path.name}" in text and html.escape(table.title) in text
+        notes, header, rows = read_csv(path)
+        for note in notes:
+            assert html.escape(note) in text
+        formats = table.column_formats()
+        for row in rows:
+            for value, spec in zip(row[table.label_columns :], formats[table.label_columns :]):
+                try:
+                    number = float(value)
+                except ValueError:
+                    number = None
+                if value == "":
+                    expected = "–"
+                elif number is not None and ("." in value or "e" in value or "nan" in value):
+                    expected = f"{number:{spec}}" if spec else f"{number:.{table.digits}f}"
+                else:
+                    expected = value
+                assert expected in cells, (path.name, value, expected)
+    assert text.count("<img src='data:image/png;base64,") == len(list(analysed.out.glob("*.png")))
+
+
+def test_rescoring_of_the_toy_run_is_diagonal_and_property2_holds(analysed, shared_run):
+    toy = shared_run[0]
+    matrix = analysed.tables["rescoring_z"].matrix()
+    assert np.all(np.abs(np.diag(matrix)) > np.abs(matrix - np.diag(np.diag(matrix))).max(axis=1))
+    assert analysed.summary["property2"]["all_consistent"]
+    cos = analysed.tables["boundary_cosine_z"].matrix()
+    assert np.allclose(cos, toy.normals @ toy.normals.T, atol=0.06)  # SVM normals recover the true ones
+
+
+def test_separability_uses_training_metrics_or_evaluates_foreign_boundaries(analysed, shared_run):
+    toy, toy_run = shared_run
+    rows = {(r[0], r[1]): r for r in analysed.tables["separability"].rows}
+    trainer = BoundaryTrainer(ratio=0.1).fit_store(toy_run, "attr0", "z")
+    assert rows[("attr0", "Z")][2] == pytest.approx(trainer.boundary_.metrics["val_accuracy"])
+    assert rows[("attr0", "Z")][6] == "training split"
+    true = Boundary(normal=toy.true_normal(0), attribute="attr0", kind="imported")
+    row = evaluate_on_run(toy_run, true, ratio=0.1)
+    assert row.val_accuracy == 1.0 and row.remaining_accuracy > 0.97 and row.num_val == 400
+
+
+def test_given_boundaries_and_explicit_conditions(toy_run, toy, tmp_path):
+    paths = []
+    for k in range(3):
+        b = Boundary(normal=toy.true_normal(k), attribute=f"attr{k}", kind="imported", model="toy")
+        paths.append(b.save(tmp_path / f"b{k}.npz"))
+    result = analyze_run(toy_run, tmp_path / "out", analyses=["rescore", "boundaries"], boundaries=paths,
+                         conditions=["attr1|attr0,attr2", "auto"], condition_threshold=0.35, model=toy,
+                         **SMALL)  # fmt: skip
+    assert not (tmp_path / "out" / "boundaries").exists()
+    labels = [r[0] for r in result.tables["rescoring_conditional_z"].rows]
+    # auto adds attr1|attr2 and attr2|attr1 (|cos| 0.40 >= 0.35); attr0's largest |cos| is 0.24
+    assert labels == ["attr1", "attr1 | attr2", "attr2", "attr2 | attr1", "attr1", "attr1 | attr0, attr2"]
+    effect = result.tables["conditional_effect_z"]
+    assert [r[1] for r in effect.rows] == ["attr2", "attr1", "attr0", "attr2"]
+    for row in effect.rows:
+        assert abs(row[3]) < 0.05 < abs(row[2])  # conditioning removed what the plain edit dragged along
+    assert np.allclose(result.tables["boundary_cosine_z"].matrix(), toy.normals @ toy.normals.T, atol=1e-6)
+
+
+def test_bad_requests_are_one_line_errors(toy_run, toy, tmp_path):
+    with pytest.raises(InterfaceGANError, match="unknown analysis"):
+        analyze_run(toy_run, tmp_path / "o", analyses=["nope"], model=toy)
+    with pytest.raises(InterfaceGANError, match="no scores"):
+        analyze_run(toy_run, tmp_path / "o", attributes=["age"], model=toy)
+    with pytest.raises(InterfaceGANError, match="PRIMAL"):
+        analyze_run(toy_run, tmp_path / "o", analyses=["rescore"], conditions=["attr0"], model=toy, **SMALL)
+    with pytest.raises(InterfaceGANError, match="without a boundary"):
+        analyze_run(toy_run, tmp_path / "o", analyses=["rescore"], conditions=["attr0|age"], model=toy, **SMALL)
+    assert set(ANALYSES) == {"separability", "correlation", "boundaries", "rescore", "layers", "identity",
+                             "distance", "sefa"}  # fmt: skip
+
+
+def test_cli_runs_everything_by_default_and_one_analysis_by_name(toy_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from interfacegan.cli import app
+
+    common = ["--num", "100", "--num-distance", "40", "--sweep", "-1,1", "--ratio", "0.1", "--sefa-k", "3", "--quiet"]
+    runner = CliRunner()
+    done = runner.invoke(app, ["analyze", str(toy_run.path), "--out", str(tmp_path / "all"), *common])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "all" / "report.html").is_file() and (tmp_path / "all" / "sefa_match.csv").is_file()
+    assert "skipped" in done.output and "report" in done.output
+    one = runner.invoke(app, ["analyze", "boundaries", str(toy_run.path), "--out", str(tmp_path / "one"), *common])
+    assert one.exit_code == 0, one.output
+    assert sorted(p.name for p in (tmp_path / "one").glob("*.csv")) == ["boundary_cosine_z.csv", "correlation_vs_cosine.csv"]
+
+
+def test_cli_user_errors_are_one_red_line(toy_run, tmp_path):
+    bad = subprocess.run([cli_path(), "analyze", str(toy_run.path), "--out", str(tmp_path / "bad"), "--sweep", "x"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "--sweep" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_defaults_match_the_api_defaults():
+    """The CLI keeps literal defaults (so `--help` needs no heavy imports): they must equal analyze_run's."""
+    import inspect
+
+    from interfacegan.cli.analyze import _make_command
+
+    api = inspect.signature(analyze_run).parameters
+    cli = inspect.signature(_make_command(None)).parameters
+    pairs = {"num": "num_rescore", "num_identity": "num_identity", "num_distance": "num_distance", "alpha": "alpha",
+             "condition_threshold": "condition_threshold", "sefa_k": "sefa_k", "ratio": "ratio",
+             "batch_size": "batch_size"}  # fmt: skip
+    for cli_name, api_name in pairs.items():
+        assert cli[cli_name].default == api[api_name].default, cli_name
+    assert tuple(float(a) for a in cli["sweep"].default.split(",")) == api["sweep"].default

@@ -1,0 +1,165 @@
+"""Re-scoring, layer-wise and identity measurements on the toy generator, whose answers are known exactly:
+the toy scorer reads attr_k = n_k . z back, so editing along n_i by alpha moves attr_k by alpha * n_i . n_k."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from interfacegan.analysis.codes import CodeSource
+from interfacegan.analysis.identity import identity_discrepancy, unedited_features
+from interfacegan.analysis.rescoring_table import Edit, compute_baseline, rescoring_matrix
+from interfacegan.manipulation import conditional_direction
+from interfacegan.models import ToyGenerator
+from interfacegan.models.toy import TOY_SCALE
+from interfacegan.sampling import sample_to_store
+from interfacegan.scoring.base import Scorer
+from interfacegan.scoring.toy import ToyScorer
+
+NORMALS = np.zeros((3, 8))
+NORMALS[0, 0] = 1.0
+NORMALS[1, :2] = [0.6, 0.8]
+NORMALS[2, 2] = 1.0
+COS = NORMALS @ NORMALS.T
+
+
+class PositionScorer(Scorer):
+    """Ignores the image: the score of an image is its position in the batch (so it is not constant)."""
+
+    name = "position"
+
+    @property
+    def outputs(self):
+        return {"position": ()}
+
+    def score(self, images, indices=None):
+        return {"position": (np.arange(len(images)) % 7).astype(np.float32)}
+
+
+class PixelFeatures(Scorer):
+    """A feature per image: the toy read-out values readout @ code recovered from the grey pixels."""
+
+    name = "pixels"
+
+    def __init__(self, constant: bool = False):
+        self.constant = constant
+
+    @property
+    def outputs(self):
+        return {"identity": (64,)}
+
+    def score(self, images, indices=None):
+        if self.constant:
+            return {"identity": np.ones((len(images), 64), np.float32)}
+        t = np.clip((images[..., 0].astype(np.float64) - 127.5) / 127.5, -0.999, 0.999)
+        return {"identity": (np.arctanh(t) * TOY_SCALE).reshape(len(images), -1).astype(np.float32)}
+
+
+@pytest.fixture
+def known(tmp_path):
+    model = ToyGenerator(z_dim=8, normals=NORMALS, num_ws=4, resolution=8, seed=0)
+    store = sample_to_store(model, tmp_path / "run", num=600, seed=5, spaces=("z", "w"), chunk_rows=200, progress=False)
+    return model, store
+
+
+def _edits(model, space="z"):
+    return [Edit(f"a{k}", model.true_normal(k, space), space, attribute=f"attr{k}") for k in range(3)]
+
+
+def test_rescoring_matrix_equals_alpha_times_normal_cosines(known):
+    model, store = known
+    source = CodeSource(store, model, "z", 500)
+    baseline = compute_baseline(model, source, [ToyScorer()], progress=False)
+    result = rescoring_matrix(model, source, baseline, _edits(model), 1.5, [ToyScorer()], progress=False)
+    assert result.attributes == ["attr0", "attr1", "attr2"] and result.num == 500
+    assert np.allclose(result.raw_change, 1.5 * COS, atol=0.02)
+    std = np.array([baseline.std(a) for a in result.attributes])
+    assert np.allclose(result.change, result.raw_change / std[None, :])
+    assert np.all(result.valid == 500)
+    assert np.all(result.increased[np.arange(3), np.arange(3)] > 0.97)
+    dom = result.dominance()
+    assert [d["dominant"] for d in dom] == [True, True, True]
+    assert dom[1]["largest_other"] == "attr0" and dom[1]["largest_other_change"] == pytest.approx(result.change[1, 0])
+
+
+def test_scorer_that_ignores_the_image_gives_zero_change(known):
+    model, store = known
+    source = CodeSource(store, model, "z", 300)
+    baseline = compute_baseline(model, source, [PositionScorer()], progress=False)
+    assert baseline.std("position") > 0
+    result = rescoring_matrix(model, source, baseline, _edits(model), 3.0, [PositionScorer()], progress=False)
+    assert np.all(result.raw_change == 0.0) and np.all(result.change == 0.0)
+
+
+def test_conditional_direction_leaves_the_condition_unchanged(known):
+    model, store = known
+    source = CodeSource(store, model, "z", 400)
+    baseline = compute_baseline(model, source, [ToyScorer()], progress=False)
+    direction = conditional_direction(NORMALS[1], [NORMALS[0]])
+    edits = [Edit("a1", NORMALS[1], "z", attribute="attr1"), Edit("a1 | a0", direction, "z", attribute="attr1")]
+    result = rescoring_matrix(model, source, baseline, edits, 2.0, [ToyScorer()], progress=False)
+    assert result.raw_change[0, 0] == pytest.approx(2.0 * 0.6, abs=0.02)  # unconditional drags attr0 along
+    assert abs(result.raw_change[1, 0]) < 0.02  # conditional does not
+    assert result.raw_change[1, 1] == pytest.approx(2.0 * 0.8, abs=0.02)  # n1 . (unit n1 - 0.6 n0) = 0.8
+
+
+def test_streaming_in_small_blocks_gives_the_same_matrix(known):
+    model, store = known
+    results = []
+    for block in (37, 10_000):
+        source = CodeSource(store, model, "z", 300, block_rows=block)
+        baseline = compute_baseline(model, source, [ToyScorer()], progress=False)
+        results.append(rescoring_matrix(model, source, baseline, _edits(model), 1.0, [ToyScorer()], progress=False))
+    assert np.allclose(results[0].change, results[1].change, atol=1e-9)
+
+
+def test_layer_wise_edits_only_act_through_the_layers_that_draw_the_scored_pixels(known):
+    """Toy W+: image row i comes from layer i*num_ws//resolution, the toy scorer reads row 0 (layer 0)."""
+    model, store = known
+    source = CodeSource(store, model, "wp", 300)  # mapped from z: the run holds no wp codes
+    assert not source.from_store
+    baseline = compute_baseline(model, source, [ToyScorer()], progress=False)
+    n = model.true_normal(0, "w")
+    edits = [Edit(f"a0 @ {g}", n, "wp", attribute="attr0", layers=g, kind="layers") for g in ("all", "0-1", "2-3")]
+    result = rescoring_matrix(model, source, baseline, edits, 2.0, [ToyScorer()], progress=False)
+    assert result.change[0, 0] > 1.0
+    assert result.change[1, 0] == pytest.approx(result.change[0, 0])
+    assert np.all(result.raw_change[2] == 0.0)
+
+
+def test_identity_distance_is_zero_for_a_constant_descriptor_and_matches_hand_computation(known):
+    model, store = known
+    source = CodeSource(store, model, "z", 40)
+    edits = _edits(model)[:2]
+    before = unedited_features(store, source, PixelFeatures(constant=True))
+    flat = identity_discrepancy(model, source, before, edits, [1.0, 3.0], PixelFeatures(constant=True), progress=False)
+    assert np.all(flat.distance == 0.0) and np.all(flat.valid == 40)
+
+    scorer = PixelFeatures()
+    before = unedited_features(store, source, scorer)
+    result = identity_discrepancy(model, source, before, edits, [1.0, 3.0], scorer, progress=False)
+    z = store.codes("z", slice(0, 40)).astype(np.float64)
+    r = model.readout.astype(np.float64)
+    for i, edit in enumerate(edits):
+        for s, alpha in enumerate([1.0, 3.0]):
+            a, b = z @ r.T, (z + alpha * edit.direction) @ r.T
+            cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+            assert result.distance[i, s] == pytest.approx(np.mean(1 - cos), abs=2e-3)
+    assert np.all(result.distance[:, 1] > result.distance[:, 0])  # further edits change the "face" more
+
+
+def test_stored_descriptors_of_the_run_are_reused(known):
+    from interfacegan.scoring.run import score_store
+
+    model, store = known
+    scorer = PixelFeatures()
+    score_store(store, scorer, model=model, progress=False)
+
+    class Exploding(PixelFeatures):
+        def score(self, images, indices=None):
+            raise AssertionError("unedited descriptors should come from the run")
+
+    exploding = Exploding()
+    source = CodeSource(store, model, "z", 30)
+    got = unedited_features(store, source, exploding)
+    assert np.array_equal(got, store.array("features/identity")[:30])
