@@ -4,7 +4,8 @@ Random-weight generators are built with `interfacegan.models.checkpoints.build_r
 and PGGAN / StyleGAN v1 when the genforce builders exist), written in their real file formats (NVIDIA .pkl via the
 test suite's persistence writer, rosinality .pt, genforce .pth) and loaded back through `load_model`.
 Usage: python benchmarks/models.py [--resolution 32] [--num 64] [--batch-size 16] [--device cpu]
-       [--channel-base 512] [--channel-max 32] [--families stylegan2,stylegan3-t,...]
+       [--channel-base 512] [--channel-max 32] [--families stylegan2,stylegan3-t,...] [--threads N]
+On a shared machine use --threads 1: two OpenMP threads competing with other processes slow down 10-20x.
 """
 
 from __future__ import annotations
@@ -94,7 +95,10 @@ def main() -> None:
     parser.add_argument("--channel-base", type=int, default=512)
     parser.add_argument("--channel-max", type=int, default=32)
     parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
           f"{args.resolution} px, channel_base {args.channel_base}, channel_max {args.channel_max}")  # fmt: skip
     print(f"{'model':<14}{'params':>10}{'images/s':>10}   load time per format")

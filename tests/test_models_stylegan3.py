@@ -272,3 +272,16 @@ def test_stylegan3_batches_are_independent(tiny_t):
     scaled = wp.clone()
     scaled[1:] *= 5.0  # batch-mates with much larger styles
     torch.testing.assert_close(tiny_t.generate(scaled, "wp")[0], together[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["stylegan2", "stylegan3"])
+def test_generate_is_differentiable(family):
+    """Inversion needs gradients w.r.t. W+ codes through every layer (no in-place shortcuts when grad is on)."""
+    model = build_random(family, resolution=16, w_dim=DIM, channel_base=256, channel_max=16, device="cpu",
+                         **({"num_layers": 4} if family == "stylegan3" else {}))  # fmt: skip
+    wp = torch.from_numpy(model.map(model.sample(2), "wp")).requires_grad_(True)
+    image = model.generate(wp, "wp")
+    image.square().mean().backward()
+    assert torch.isfinite(wp.grad).all() and (wp.grad.abs().sum(dim=(0, 2)) > 0).all()  # every layer matters
+    with torch.no_grad():
+        torch.testing.assert_close(model.generate(wp.detach(), "wp"), image.detach())

@@ -42,17 +42,27 @@ def bias_act(
     alpha: float | None = None,
     gain: float | None = None,
     clamp: float | None = None,
+    inplace: bool = False,
 ) -> torch.Tensor:
-    """y = clamp(act(x + b) * gain, -clamp, clamp); b (C,) is added along dim 1 of x (N, C, ...)."""
+    """y = clamp(act(x + b) * gain, -clamp, clamp); b (C,) is added along dim 1 of x (N, C, ...).
+
+    `inplace` lets the activation, gain and clamp overwrite x (or x + b) when gradients are off: for callers
+    whose x is a temporary they own.
+    """
     fn, default_gain, default_alpha = ACTIVATIONS[act]
     if b is not None:
         x = x + b.reshape([1, -1] + [1] * (x.ndim - 2)).to(x.dtype)
-    x = fn(x, default_alpha if alpha is None else alpha)
+    alpha = default_alpha if alpha is None else alpha
     g = default_gain if gain is None else gain
+    inplace = (inplace or b is not None) and not torch.is_grad_enabled()
+    if act == "lrelu" and inplace:
+        x = F.leaky_relu_(x, alpha)
+    else:
+        x = fn(x, alpha)
     if g != 1:
-        x = x * g
+        x = x.mul_(g) if inplace else x * g
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return x
 
 
@@ -112,7 +122,7 @@ def upfirdn2d(
     if up > 1:
         x = _up_fir(x, f, up, px0, px1, py0, py1)
         return x[:, :, ::down, ::down] if down > 1 else x
-    x = F.pad(x, [px0, px1, py0, py1])  # negative values crop
+    x = _pad(x, px0, px1, py0, py1)
     f = f.flip(list(range(f.ndim)))  # conv2d correlates: flip for a true convolution
     if f.ndim == 2:
         return F.conv2d(x, f[None, None].expand(c, 1, *f.shape), stride=down, groups=c)
@@ -135,7 +145,14 @@ def _up_fir(x: torch.Tensor, f: torch.Tensor, up: int, px0: int, px1: int, py0: 
         x = F.conv_transpose2d(x, f[None, None, :, None].expand(c, 1, fh, 1), stride=(up, 1), groups=c)
     sx, sy = fw - 1 - px0, fh - 1 - py0
     out_w, out_h = up * w + px0 + px1 - fw + 1, up * h + py0 + py1 - fh + 1
-    return F.pad(x, [-sx, out_w - x.shape[3] + sx, -sy, out_h - x.shape[2] + sy])
+    return _pad(x, -sx, out_w - x.shape[3] + sx, -sy, out_h - x.shape[2] + sy)
+
+
+def _pad(x: torch.Tensor, x0: int, x1: int, y0: int, y1: int) -> torch.Tensor:
+    """Zero-pad the last two dims (negative values crop); pure crops are views, no copy."""
+    if max(x0, x1, y0, y1) <= 0:
+        return x[:, :, -y0 : x.shape[2] + y1, -x0 : x.shape[3] + x1]
+    return F.pad(x, [x0, x1, y0, y1])
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
@@ -207,5 +224,5 @@ def filtered_lrelu(
     """
     x = bias_act(x, b)
     x = upfirdn2d(x, fu, up=up, padding=padding, gain=up * up)
-    x = bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp)
+    x = bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp, inplace=True)
     return upfirdn2d(x, fd, down=down)
