@@ -174,11 +174,15 @@ def edit(
 
 
 def _naming_table(names, title: str) -> Table:
-    attributes = sorted({a for n in names for a in n.effects})
-    table = Table("direction", "moves most", "change (std)", *attributes, title=title)
+    """direction | attribute it moves most | the other attributes by effect; effects in std units."""
+    table = Table("direction", "moves most", "also moves", title=title,
+                  caption="mean score change from -alpha to +alpha, in std of the unedited scores")  # fmt: skip
     for n in names:
-        cells = [_fmt(n.effects[a].change_std, 2) if a in n.effects else "-" for a in attributes]
-        table.add_row(n.direction, n.label, _fmt(n.change_std, 2), *cells)
+        others = sorted((e for a, e in n.effects.items() if a != n.attribute and e.change_std == e.change_std),
+                        key=lambda e: -abs(e.change_std))  # fmt: skip
+        best = f"{n.attribute} {n.change_std:+.2f}" if n.attribute else n.label
+        table.add_row(n.direction, best,
+                      ", ".join(f"{e.attribute} {e.change_std:+.2f}" for e in others))  # fmt: skip
     return table
 
 
