@@ -1,4 +1,5 @@
-"""Boundary fitting speed: our primal linear SVM vs the official sklearn SVC(kernel='linear'), and SeFa timing.
+"""Boundary fitting speed: our primal linear SVM (TRON) vs the official sklearn SVC(kernel='linear') (and sklearn's
+LinearSVC on the same primal problem, for reference), and SeFa timing.
 
 Targets (issue 3): on the same 14,000 x 512 training selection, ours >= 10x faster than SVC at equal (+-0.5%)
 validation accuracy; SeFa on a (9216, 512) weight (A^T of the official code's 512 x 9216) in < 0.2 s.
@@ -42,7 +43,8 @@ def fit(codes, scores, count, solver, repeats=1):
 
 
 def compare(label, codes, scores, count, repeats, rows, truth=None):
-    ours, t_ours = fit(codes, scores, count, "liblinear", repeats)
+    ours, t_ours = fit(codes, scores, count, "tron", repeats)
+    lib, t_lib = fit(codes, scores, count, "liblinear", repeats)
     svc, t_svc = fit(codes, scores, count, "svc", 1)
     if t_svc < 20 and repeats > 1:  # cheap enough: give SVC its best of several runs too
         t_svc = min(t_svc, fit(codes, scores, count, "svc", repeats - 1)[1])
@@ -54,7 +56,9 @@ def compare(label, codes, scores, count, repeats, rows, truth=None):
     cos_truth = f"  cos(truth) ours {ours.normal @ truth:.4f} svc {svc.normal @ truth:.4f}" if truth is not None else ""
     print(
         f"{label}: train {m['num_train']} x {ours.dim}, val {m['num_val']}, rest {m['num_remaining']}\n"
-        f"  ours (primal, liblinear) {t_ours:7.3f} s  val {m['val_accuracy']:.4f}  rest {m['remaining_accuracy']:.4f}\n"
+        f"  ours (primal TRON)       {t_ours:7.3f} s  val {m['val_accuracy']:.4f}  rest {m['remaining_accuracy']:.4f}\n"
+        f"  LinearSVC(dual=False)    {t_lib:7.3f} s  val {lib.metrics['val_accuracy']:.4f}  "
+        f"rest {lib.metrics['remaining_accuracy']:.4f}\n"
         f"  SVC(kernel='linear')     {t_svc:7.3f} s  val {s['val_accuracy']:.4f}  rest {s['remaining_accuracy']:.4f}\n"
         f"  speed-up {ratio:6.1f}x   |val diff| {abs(m['val_accuracy'] - s['val_accuracy']):.4f}   "
         f"cos(ours, svc) {float(ours.normal @ svc.normal):.5f}{cos_truth}   {'PASS' if ok else 'FAIL'}",

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from interfacegan.boundary import Boundary, BoundaryTrainer, load_direction, select_samples
+from interfacegan.boundary import Boundary, BoundaryTrainer, load_direction, primal_l2svm, select_samples
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
 from interfacegan.sampling import sample_to_store
@@ -103,11 +103,39 @@ def test_same_accuracy_as_official_svc():
     n = rng.standard_normal(32)
     n /= np.linalg.norm(n)
     scores = x @ n + 0.3 * rng.standard_normal(3000)
-    ours = BoundaryTrainer(ratio=0.2, solver="liblinear").fit(x, scores).boundary_
     svc = BoundaryTrainer(ratio=0.2, solver="svc").fit(x, scores).boundary_
-    assert abs(ours.metrics["val_accuracy"] - svc.metrics["val_accuracy"]) <= 0.01
-    assert abs(ours.metrics["remaining_accuracy"] - svc.metrics["remaining_accuracy"]) <= 0.02
-    assert float(ours.normal @ svc.normal) > 0.98
+    for solver in ("tron", "liblinear"):
+        ours = BoundaryTrainer(ratio=0.2, solver=solver).fit(x, scores).boundary_
+        assert abs(ours.metrics["val_accuracy"] - svc.metrics["val_accuracy"]) <= 0.01
+        assert abs(ours.metrics["remaining_accuracy"] - svc.metrics["remaining_accuracy"]) <= 0.02
+        assert float(ours.normal @ svc.normal) > 0.98
+
+
+def l2svm_objective(x, y01, w, b, C=1.0):
+    y = np.where(y01 > 0, 1.0, -1.0)
+    slack = np.maximum(0.0, 1.0 - y * (x @ w + b))
+    return 0.5 * w @ w + C * slack @ slack
+
+
+@pytest.mark.parametrize("noise", [0.1, 1.0])
+def test_primal_solver_reaches_the_l2svm_optimum(noise):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((800, 20)) + 3.0  # off-centre codes, free bias
+    y = (x[:, 0] - x[:, 1] + noise * rng.standard_normal(800) > 0).astype(int)
+    w, b, iterations = primal_l2svm(x, y, C=0.5, tol=1e-8)
+    assert iterations >= 1
+    # optimality: the gradient of the objective vanishes (bias included, as the bias is not regularised)
+    ys = np.where(y > 0, 1.0, -1.0)
+    out = x @ w + b
+    act = ys * out < 1
+    grad_w = w + 2 * 0.5 * x[act].T @ (out[act] - ys[act])
+    grad_b = 2 * 0.5 * np.sum(out[act] - ys[act])
+    assert np.linalg.norm(np.r_[grad_w, grad_b]) < 1e-3
+    # and no other solution does better: small perturbations only raise the objective
+    best = l2svm_objective(x, y, w, b, 0.5)
+    for _ in range(20):
+        dw = rng.standard_normal(20) * 1e-3
+        assert l2svm_objective(x, y, w + dw, b + rng.standard_normal() * 1e-3, 0.5) >= best - 1e-9
 
 
 def test_fit_store_matches_fit_on_arrays(tmp_path):

@@ -50,7 +50,7 @@ def train_boundary(
     split: Annotated[float, typer.Option(help="Training share of the selected samples (rest validates).")] = 0.7,
     seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
     c: Annotated[float, typer.Option("--C", help="SVM regularisation C.")] = 1.0,
-    solver: Annotated[str, typer.Option(help="liblinear (primal linear SVM, fast) or svc (the official solver).")] = "liblinear",
+    solver: Annotated[str, typer.Option(help="tron (primal linear SVM, fast), liblinear, or svc (the official solver).")] = "tron",
     threshold: Annotated[str, typer.Option(help="Labels of the remaining samples: edges, extremes or a score.")] = "edges",
     out: Annotated[Optional[Path], typer.Option(help="Boundary .npz (one attribute) or directory (several).")] = None,
     official: Annotated[bool, typer.Option(help="Also write the official (1, d) .npy next to each boundary.")] = False,
