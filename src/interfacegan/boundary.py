@@ -16,6 +16,9 @@ and negatives, split each side `split`/(1-split) into train/validation with `see
 train part. The remaining (middle) samples are labelled positive when score >= threshold, where the threshold
 is by default ('edges') the midpoint between the lowest selected positive score and the highest selected
 negative score; 'extremes' reproduces the official code ((max + min) / 2 of all valid scores).
+The SVM (squared hinge, free bias) is solved in the primal by `primal_l2svm`, a trust-region Newton method with
+BLAS products: on 14,000 x 512 it is 15-170x faster than the official SVC(kernel='linear') at equal accuracy
+(benchmarks/boundary.py).
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ class Boundary:
     def distance(self, codes) -> np.ndarray:
         """Signed distances (N,) = codes.n + b for codes (N, *code_shape) (or one code -> a 0-d array)."""
         codes = np.asarray(codes, dtype=np.float64)
-        if codes.size == self.dim and codes.shape == self.code_shape or codes.shape == (self.dim,):
+        single = codes.shape in (self.code_shape, (self.dim,))
+        if single:
             return np.asarray(codes.reshape(-1) @ self.normal.astype(np.float64) + self.intercept)
         if math.prod(codes.shape[1:]) != self.dim:
             raise InterfaceGANError(
