@@ -123,6 +123,8 @@ def edit(
     from interfacegan.rescoring import edit_images, edit_plan, run_codes
     from interfacegan.store import SampleStore
 
+    if mode not in ("offset", "distance"):
+        raise InterfaceGANError(f"unknown --mode {mode!r}: use offset or distance")
     store = SampleStore.open(run, mode="r")
     spec = store.meta.get("model")
     if not spec or spec == "unknown":
@@ -147,7 +149,6 @@ def edit(
             attribute=f"{primal.attribute}|{','.join(c.attribute for c in conds)}",
             settings={"primal": boundary, "conditions": list(condition)},
         )  # fmt: skip
-        conditional.save(out / "direction.npz")
     values = linspace_steps(range_[0], range_[1], steps)
     rows = np.arange(start, min(start + num, store.num))
     codes = run_codes(store, model, code_space, rows)
@@ -165,6 +166,8 @@ def edit(
     paths.append(save_animation(frames, out / "edit.gif", fps=fps))
     if mp4:
         paths.append(save_animation(frames, out / "edit.mp4", fps=fps))
+    if condition:
+        paths.append(conditional.save(out / "direction.npz"))
     what = "distance" if mode == "distance" else "offset"
     where = f" on layers {layer_sel}" if layer_sel else ""
     console.print(f"[green]edited[/] {len(rows)} samples along {primal.attribute!r} ({code_space}{where}), "
