@@ -63,15 +63,8 @@ def factorize(weight, k: int | None = None, normalize_columns: bool = False):
 
 
 def affine_space(model) -> str:
-    """The latent space the model's first affine acts on: 'w' for style-based models, else 'z'."""
-    from interfacegan.models.toy import ToyGenerator
-
-    space = getattr(model, "affine_space", None)
-    if space:
-        return space
-    if isinstance(model, ToyGenerator):  # its first_affine is the z read-out, although it also offers W
-        return "z"
-    return "w" if "w" in getattr(model, "spaces", ()) else "z"
+    """The latent space the model's first affine acts on (`Generator.affine_space`)."""
+    return model.affine_space
 
 
 def sefa_boundaries(

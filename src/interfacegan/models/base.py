@@ -114,6 +114,11 @@ class Generator(ABC):
         return []
 
     # ---- provided ---------------------------------------------------------------------------------------
+    @property
+    def affine_space(self) -> str:
+        """The space `first_affine` acts on (for SeFa): 'w' for style-based models, else 'z'."""
+        return "w" if "w" in self.spaces else "z"
+
     def space_shape(self, space: str) -> tuple[int, ...]:
         """Shape of one code in `space`: ('z',) -> (z_dim,), ('w',) -> (w_dim,), ('wp',) -> (num_ws, w_dim)."""
         self.check_space(space)

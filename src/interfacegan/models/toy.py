@@ -19,6 +19,7 @@ TOY_SCALE = 4.0
 
 class ToyGenerator(Generator):
     spaces = ("z", "w", "wp")
+    affine_space = "z"  # its first_affine is the z read-out, although it also offers W
 
     def __init__(
         self,
