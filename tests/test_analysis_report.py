@@ -39,8 +39,11 @@ def shared_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def analysed(shared_run, tmp_path_factory):
+    from tests.test_analysis_rescoring import PixelFeatures
+
     model, store = shared_run
-    return analyze_run(store, tmp_path_factory.mktemp("analysis") / "out", model=model, ratio=0.1, **SMALL)
+    return analyze_run(store, tmp_path_factory.mktemp("analysis") / "out", model=model, ratio=0.1,
+                       identity_scorer=PixelFeatures(), **SMALL)  # fmt: skip
 
 
 def _cells(report_html: str) -> set[str]:
@@ -48,10 +51,10 @@ def _cells(report_html: str) -> set[str]:
 
 
 def test_every_analysis_runs_or_says_why_not(analysed):
-    assert set(analysed.seconds) >= {"separability", "correlation", "boundaries", "rescore", "layers", "distance", "sefa"}
-    assert set(analysed.skipped) == {"identity"} and "identity" in analysed.skipped["identity"]
+    assert set(analysed.seconds) >= set(ANALYSES) and not analysed.skipped
     for name in ("separability", "correlation_synthesized", "boundary_cosine_z", "rescoring_z", "rescoring_summary_z",
-                 "layers_rescoring", "distance_scores_z", "property2", "sefa_match", "sefa_rescoring_z"):  # fmt: skip
+                 "layers_rescoring", "identity", "distance_scores_z", "distance_identity_z", "property2", "sefa_match",
+                 "sefa_rescoring_z"):  # fmt: skip
         assert name in analysed.tables
         assert (analysed.out / f"{name}.csv").is_file()
     assert all(p.exists() for p in analysed.files)
@@ -95,6 +98,22 @@ def test_rescoring_of_the_toy_run_is_diagonal_and_property2_holds(analysed, shar
     assert analysed.summary["property2"]["all_consistent"]
     cos = analysed.tables["boundary_cosine_z"].matrix()
     assert np.allclose(cos, toy.normals @ toy.normals.T, atol=0.06)  # SVM normals recover the true ones
+
+
+def test_identity_table_has_spaces_and_layer_groups(analysed):
+    table = analysed.tables["identity"]
+    assert table.header == ["attribute", "Z", "W", "W+ all", "W+ 0-1", "W+ 2-3"]
+    values = table.matrix()
+    assert np.all(values > 0) and np.all(np.isfinite(values))
+    curve = analysed.tables["distance_identity_z"].matrix()  # alphas -2, 2: the alpha = 2 column is Tab. 5's
+    assert np.allclose(curve[:, 1], values[:, 0])
+
+
+def test_skipped_analyses_carry_a_reason(toy_run, toy, tmp_path):
+    result = analyze_run(toy_run, tmp_path / "out", analyses=["identity", "layers", "correlation"], model=toy, **SMALL)
+    assert "identity" in result.skipped["identity"] and "W" in result.skipped["layers"]
+    text = result.report.read_text()
+    assert "Analyses not run" in text and html.escape(result.skipped["layers"]) in text
 
 
 def test_separability_uses_training_metrics_or_evaluates_foreign_boundaries(analysed, shared_run):
@@ -176,3 +195,6 @@ def test_cli_defaults_match_the_api_defaults():
     for cli_name, api_name in pairs.items():
         assert cli[cli_name].default == api[api_name].default, cli_name
     assert tuple(float(a) for a in cli["sweep"].default.split(",")) == api["sweep"].default
+    from interfacegan.analysis import QUICK
+
+    assert QUICK == {"num_rescore": 300, "num_identity": 6, "num_distance": 50}  # the values `--quick` sets

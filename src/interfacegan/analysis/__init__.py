@@ -5,6 +5,6 @@ Modules: `separability` (Fig. 3), `correlation` (Tab. 1/2), `rescoring_table` (T
 `report`, `steps` (one function per analysis) and `run` (`analyze_run`).
 """
 
-from interfacegan.analysis.run import ANALYSES, AnalysisResult, AnalysisSettings, analyze_run
+from interfacegan.analysis.run import ANALYSES, QUICK, AnalysisResult, AnalysisSettings, analyze_run
 
-__all__ = ["ANALYSES", "AnalysisResult", "AnalysisSettings", "analyze_run"]
+__all__ = ["ANALYSES", "QUICK", "AnalysisResult", "AnalysisSettings", "analyze_run"]

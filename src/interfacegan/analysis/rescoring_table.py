@@ -37,6 +37,7 @@ class Edit:
     attribute: str | None = None  # the attribute the edit is meant to change (its diagonal cell)
     layers: str | None = None  # W+ layer selection such as '0-1' (codes must be 'wp')
     kind: str = "boundary"  # boundary | conditional | layers | sefa
+    conditions: list[str] = field(default_factory=list)  # attributes a conditional direction keeps unchanged
 
 
 @dataclass

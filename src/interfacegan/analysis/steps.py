@@ -216,9 +216,8 @@ def conditional_edits(ctx, space: str) -> list[Edit]:
     for i, js in pairs:
         direction = conditional_direction(bs[i].normal, [bs[j].normal for j in js])
         label = f"{names[i]} | {', '.join(names[j] for j in js)}"
-        edit = Edit(label, direction.reshape(bs[i].code_shape), space, attribute=names[i], kind="conditional")
-        edit.conditions = [names[j] for j in js]  # type: ignore[attr-defined]
-        edits.append(edit)
+        edits.append(Edit(label, direction.reshape(bs[i].code_shape), space, attribute=names[i], kind="conditional",
+                          conditions=[names[j] for j in js]))  # fmt: skip
     return edits
 
 

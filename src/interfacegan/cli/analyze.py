@@ -126,8 +126,12 @@ def _make_command(name: str | None):
         ratio: Annotated[float, typer.Option(help="Top/bottom share of samples when training boundaries.")] = 0.02,
         batch_size: Annotated[int, typer.Option(help="Synthesis and scoring batch size.")] = 128,
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+        quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, about a minute "
+                                                 "on the embedded GAN); overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
         quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
     ):
+        if quick:
+            num, num_identity, num_distance = 300, 6, 50  # interfacegan.analysis.QUICK
         _run(name, run, out, boundary, attribute, space, model, scorer, identity_scorer, real_scores, num,
              num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group, sefa_k,
              sefa_layers, ratio, batch_size, device, quiet)  # fmt: skip
