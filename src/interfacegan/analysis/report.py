@@ -36,6 +36,12 @@ def build_report(title: str, overview: list[tuple[str, str]], sections: list[Sec
     report = Report(title, subtitle="InterFaceGAN analysis: every number below is also in the CSV file named in its caption.")
     report.heading("Run and settings", anchor="overview")
     report.table(["setting", "value"], overview, label_columns=2)
+    add_sections(report, sections, skipped)
+    return report
+
+
+def add_sections(report: Report, sections: list[Section], skipped: dict[str, str]) -> Report:
+    """Append a contents line, every section and the skipped analyses to `report` (also used by the demo)."""
     if sections:
         report.text("Contents: " + " · ".join(s.title for s in sections))
     for section in sections:

@@ -74,6 +74,7 @@ class AnalysisResult:
     seconds: dict[str, float] = field(default_factory=dict)
     boundaries: list[Boundary] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    sections: list[Section] = field(default_factory=list)  # the report's sections, for reports that embed them
 
 
 class Context:
@@ -322,6 +323,7 @@ def analyze_run(
         ctx.result.seconds[name] = time.perf_counter() - t0
 
     ctx.result.seconds["total"] = time.perf_counter() - started
+    ctx.result.sections = ctx.sections
     if report:
         html = build_report("InterFaceGAN analysis", steps.overview(ctx), ctx.sections, ctx.result.skipped)
         ctx.result.report = html.save(out / "report.html")

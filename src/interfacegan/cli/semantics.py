@@ -116,15 +116,12 @@ def edit(
     import numpy as np
 
     from interfacegan.boundary import load_direction
+    from interfacegan.editing import EditRequest, check_mode, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
-    from interfacegan.manipulation import conditional_direction, linspace_steps
     from interfacegan.models import load_model
-    from interfacegan.render import edit_frames, save_animation, save_grid
-    from interfacegan.rescoring import edit_images, edit_plan, run_codes
     from interfacegan.store import SampleStore
 
-    if mode not in ("offset", "distance"):
-        raise InterfaceGANError(f"unknown --mode {mode!r}: use offset or distance")
+    check_mode(mode)
     store = SampleStore.open(run, mode="r")
     spec = store.meta.get("model")
     if not spec or spec == "unknown":
@@ -133,44 +130,18 @@ def edit(
         raise InterfaceGANError(f"--num must be positive and --start in [0, {store.num}), got {num} and {start}")
     model = load_model(spec, device=device)
     primal = load_direction(boundary, space=space or "z", model=spec)
-    code_space, layer_sel = edit_plan(model, primal, space, layers)
-    along = None
-    if condition:
-        conds = [load_direction(c, space=primal.space, model=spec) for c in condition]
-        for c, text in zip(conds, condition):
-            edit_plan(model, c, primal.space if layer_sel is None else None)
-            if c.space != primal.space or c.dim != primal.dim:
-                raise InterfaceGANError(f"condition {text} is in {c.space!r} ({c.dim}-d), the boundary in "
-                                        f"{primal.space!r} ({primal.dim}-d): use conditions of the same space")  # fmt: skip
-        along = conditional_direction(primal.normal, conds)
-        console.print(f"conditional direction: cosine {float(along @ primal.normal):.3f} with the boundary")
-        conditional = primal.with_normal(
-            along, intercept=0.0, kind="conditional", metrics={"cosine_with_primal": float(along @ primal.normal)},
-            attribute=f"{primal.attribute}|{','.join(c.attribute for c in conds)}",
-            settings={"primal": boundary, "conditions": list(condition)},
-        )  # fmt: skip
-    values = linspace_steps(range_[0], range_[1], steps)
+    conditions = [load_direction(c, space=primal.space, model=spec) for c in condition]
+    request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
     rows = np.arange(start, min(start + num, store.num))
-    codes = run_codes(store, model, code_space, rows)
-    direction = primal.normal if layer_sel is not None else primal.direction()
-    if along is not None and layer_sel is None:
-        along = along.reshape(primal.code_shape)
-    grid = edit_images(model, codes, code_space, direction, values, mode=mode, intercept=primal.intercept,
-                       along=along, layers=layer_sel, batch_size=batch_size)  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
-    labels = [f"{v:+.1f}" for v in values]
-    paths = [save_grid(grid, out / "grid.png", col_labels=labels if grid.shape[3] * scale >= 32 else None, scale=scale)]
-    frames = edit_frames(grid)
-    if scale > 1:
-        frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
-    paths.append(save_animation(frames, out / "edit.gif", fps=fps))
-    if mp4:
-        paths.append(save_animation(frames, out / "edit.mp4", fps=fps))
-    if condition:
-        paths.append(conditional.save(out / "direction.npz"))
+    result = edit_run(model, store, request, rows, batch_size=batch_size)
+    if result.conditional is not None:
+        cosine = result.conditional.metrics["cosine_with_primal"]
+        console.print(f"conditional direction: cosine {cosine:.3f} with the boundary")
+    paths = save_edit(result, out, mp4=mp4, fps=fps, scale=scale)
+    values = result.values
     what = "distance" if mode == "distance" else "offset"
-    where = f" on layers {layer_sel}" if layer_sel else ""
-    console.print(f"[green]edited[/] {len(rows)} samples along {primal.attribute!r} ({code_space}{where}), "
+    where = f" on layers {result.layers}" if result.layers else ""
+    console.print(f"[green]edited[/] {len(rows)} samples along {primal.attribute!r} ({result.space}{where}), "
                   f"{what} {values[0]:+g} .. {values[-1]:+g} in {steps} steps")  # fmt: skip
     for p in paths:
         console.print(f"wrote {p}")
