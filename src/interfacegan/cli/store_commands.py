@@ -29,6 +29,9 @@ def sample(
     batch_size: Annotated[int, typer.Option(help="Generator batch size.")] = 256,
     chunk_rows: Annotated[int, typer.Option(help="Rows per store chunk (the unit of resume).")] = 1024,
     shard: Annotated[str, typer.Option(help="I/K: fill only chunk k with k % K == I (one per machine).")] = "0/1",
+    checkpoint_format: Annotated[
+        Optional[str], typer.Option("--format", help="Force the checkpoint reader: nvidia, rosinality or genforce.")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
@@ -42,7 +45,7 @@ def sample(
         raise InterfaceGANError(f"--num must be positive, got {num}")
     truncation = make_truncation(truncation_psi, truncation_cutoff)
     shard_pair = parse_shard(shard)
-    generator = load_model(model, device=device)
+    generator = load_model(model, device=device, **({"format": checkpoint_format} if checkpoint_format else {}))
     store = sample_to_store(
         generator, out, num=num, seed=seed, spaces=space, truncation=truncation, save_images=save_images,
         thumbnail_size=thumbnails, batch_size=batch_size, chunk_rows=chunk_rows, shard=shard_pair,

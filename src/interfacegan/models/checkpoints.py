@@ -154,6 +154,8 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
             raise
         hint = f"read as {fmt} because format={fmt} was given: leave it out to auto-detect"
         raise InterfaceGANError(f"{exc} [{hint}]") from None
+    if forced_format:  # keep the forced reader in the spec, so the run reloads the model the same way
+        suffix = "&".join(p for p in (f"format={fmt}", suffix) if p)
     model.spec = f"{model.family}:{path.resolve()}" + (f"?{suffix}" if suffix else "")
     return model
 
