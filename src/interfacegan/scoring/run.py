@@ -92,13 +92,21 @@ def score_store(
     source = ImageSource(store, model, batch_size, device) if scorer.needs_images else None
     pending = store.pending_chunks(task, shard)
     done_rows = store.num - sum(store.chunk_range(k)[1] - store.chunk_range(k)[0] for k in pending)
-    with ThreadPoolExecutor(max_workers=1) as writer, progress_bar(
+    def fetch(k: int) -> np.ndarray | None:
+        return source.images(*store.chunk_range(k)) if source is not None else None
+
+    # Three stages overlap: images of chunk k+1 are synthesized (torch, GIL released) while chunk k is scored,
+    # and chunk k-1 is written.
+    with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as writer, progress_bar(
         f"scoring ({scorer.name})", total=store.num, completed=done_rows, enabled=progress
     ) as bar:
         in_flight: Future | None = None
-        for k in pending:
+        next_images = reader.submit(fetch, pending[0]) if pending else None
+        for i, k in enumerate(pending):
             start, stop = store.chunk_range(k)
-            images = source.images(start, stop) if source is not None else None
+            images = next_images.result()
+            if i + 1 < len(pending):
+                next_images = reader.submit(fetch, pending[i + 1])
             result = scorer.score(images, np.arange(start, stop))
             _check_result(scorer, result, stop - start)
             if in_flight is not None:
