@@ -8,7 +8,7 @@ batches of `batch_size` images, so memory stays bounded whatever the number of c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -17,29 +17,35 @@ from interfacegan.manipulation import edit_layers, edit_offset, edit_to_distance
 from interfacegan.progress import progress_bar
 
 
-def scalar_scorers(scorers) -> list:
-    """Load scorer specs/instances, keeping those that read images and have scalar outputs."""
+def image_scorers(scorers, vectors: bool = False) -> list:
+    """Load scorer specs/instances, keeping those that read images and have scalar outputs (any outputs with
+    `vectors`, e.g. identity descriptors)."""
     from interfacegan.scoring import load_scorer
 
     if isinstance(scorers, (str,)) or not isinstance(scorers, Sequence):
         scorers = [scorers]
     loaded = [load_scorer(s) for s in scorers]
-    usable = [s for s in loaded if getattr(s, "needs_images", True) and s.attributes]
+    usable = [s for s in loaded if getattr(s, "needs_images", True) and _kept_outputs(s, vectors)]
     if not usable:
         names = ", ".join(getattr(s, "name", str(s)) for s in loaded)
-        raise InterfaceGANError(f"no usable scorer among {names}: re-scoring needs image scorers with scalar outputs")
+        wanted = "scalar or vector" if vectors else "scalar"
+        raise InterfaceGANError(f"no usable scorer among {names}: re-scoring needs image scorers with {wanted} outputs")
     return usable
 
 
-def _output_names(scorers: list) -> dict[tuple[int, str], str]:
+def _kept_outputs(scorer, vectors: bool) -> list[str]:
+    """The outputs of `scorer` that re-scoring keeps: its scalar attributes, or every output with `vectors`."""
+    return list(scorer.outputs) if vectors else scorer.attributes
+
+
+def _output_names(scorers: list, vectors: bool = False) -> dict[tuple[int, str], str]:
     """(scorer index, output) -> result name; outputs that two scorers share get 'scorer/output'."""
+    kept = [_kept_outputs(s, vectors) for s in scorers]
     seen: dict[str, int] = {}
-    for s in scorers:
-        for a in s.attributes:
+    for outputs in kept:
+        for a in outputs:
             seen[a] = seen.get(a, 0) + 1
-    return {
-        (i, a): a if seen[a] == 1 else f"{s.name}/{a}" for i, s in enumerate(scorers) for a in s.attributes
-    }
+    return {(i, a): a if seen[a] == 1 else f"{s.name}/{a}" for i, s in enumerate(scorers) for a in kept[i]}
 
 
 def _direction_array(model, direction, space: str, layers) -> np.ndarray:
@@ -54,6 +60,42 @@ def _direction_array(model, direction, space: str, layers) -> np.ndarray:
     return np.asarray(direction, dtype=np.float32)
 
 
+def edited_batches(
+    model,
+    codes: np.ndarray,
+    space: str,
+    direction,
+    alphas: Sequence[float],
+    batch_size: int = 64,
+    layers: str | Sequence[int] | None = None,
+    truncation=None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Images of codes (N, *space_shape) edited by x + alpha*direction for each alpha (S,), block by block.
+
+    Yields (start, stop, images (n*S, H, W, 3) uint8) with image i*S + s showing row start + i at alpha s; a block
+    holds about `batch_size` images, so memory stays bounded. `direction` is an array or Boundary; with `layers`,
+    codes are W+ and only those layers move (`edit_layers`). Arguments are checked on the call, not on first use.
+    """
+    codes = np.asarray(codes, dtype=np.float32)
+    model.check_codes(codes, space)
+    alphas = np.asarray(alphas, dtype=np.float32).reshape(-1)
+    if len(alphas) == 0:
+        raise InterfaceGANError("give at least one edit step (alpha)")
+    if batch_size <= 0:
+        raise InterfaceGANError(f"batch size must be positive, got {batch_size}")
+    vector = _direction_array(model, direction, space, layers)
+    return _edited_batches(model, codes, space, vector, alphas, batch_size, layers, truncation)
+
+
+def _edited_batches(model, codes, space, vector, alphas, batch_size, layers, truncation):
+    s = len(alphas)
+    per_batch = max(1, batch_size // s)
+    for start in range(0, len(codes), per_batch):
+        part = codes[start : start + per_batch]
+        flat = edited_codes(part, vector, alphas, layers=layers).reshape(len(part) * s, *codes.shape[1:])
+        yield start, start + len(part), model.synthesize(flat, space, batch_size=batch_size, truncation=truncation)
+
+
 def rescore(
     model,
     codes: np.ndarray,
@@ -65,40 +107,33 @@ def rescore(
     layers: str | Sequence[int] | None = None,
     progress: bool = False,
     truncation=None,
+    vectors: bool = False,
 ) -> dict[str, np.ndarray]:
     """Scores of the images of codes (N, *space_shape) edited by x + alpha*direction: {attribute: (N, S)} float32.
 
     `alphas` (S,) are offsets along `direction` (array or Boundary); with `layers`, codes are W+ and only those
-    layers move (`edit_layers`). Only scalar outputs of image scorers are kept (see `scalar_scorers`).
+    layers move (`edit_layers`). Only scalar outputs of image scorers are kept, unless `vectors` also keeps vector
+    outputs such as identity descriptors, as (N, S, k). NaN where a scorer could not tell.
     """
     codes = np.asarray(codes, dtype=np.float32)
-    model.check_codes(codes, space)
     alphas = np.asarray(alphas, dtype=np.float32).reshape(-1)
-    if len(alphas) == 0:
-        raise InterfaceGANError("give at least one edit step (alpha)")
-    if batch_size <= 0:
-        raise InterfaceGANError(f"batch size must be positive, got {batch_size}")
-    scorers = scalar_scorers(scorers)
-    names = _output_names(scorers)
-    vector = _direction_array(model, direction, space, layers)
+    batches = edited_batches(model, codes, space, direction, alphas, batch_size, layers, truncation)
+    scorers = image_scorers(scorers, vectors)
+    names = _output_names(scorers, vectors)
     n, s = len(codes), len(alphas)
-    result = {name: np.full((n, s), np.nan, dtype=np.float32) for name in names.values()}
-    per_batch = max(1, batch_size // s)
+    result = {
+        names[(i, output)]: np.full((n, s, *scorer.outputs[output]), np.nan, dtype=np.float32)
+        for i, scorer in enumerate(scorers)
+        for output in _kept_outputs(scorer, vectors)
+    }
     with progress_bar("re-scoring", total=n * s, enabled=progress) as bar:
-        for start in range(0, n, per_batch):
-            part = codes[start : start + per_batch]
-            if layers is not None:
-                edited = edit_layers(part, vector, alphas, layers)
-            else:
-                edited = edit_offset(part, vector, alphas)
-            flat = edited.reshape(len(part) * s, *codes.shape[1:])
-            images = model.synthesize(flat, space, batch_size=batch_size, truncation=truncation)
+        for start, stop, images in batches:
             for i, scorer in enumerate(scorers):
                 out = scorer.score(images)
-                for attribute in scorer.attributes:
-                    values = np.asarray(out[attribute], dtype=np.float32).reshape(len(part), s)
-                    result[names[(i, attribute)]][start : start + len(part)] = values
-            bar.advance(len(part) * s)
+                for output in _kept_outputs(scorer, vectors):
+                    values = np.asarray(out[output], dtype=np.float32)
+                    result[names[(i, output)]][start:stop] = values.reshape(stop - start, s, *scorer.outputs[output])
+            bar.advance((stop - start) * s)
     return result
 
 
@@ -267,7 +302,7 @@ def name_directions(
     """For each boundary/direction, the attribute it moves most when `num` samples go from -alpha to +alpha."""
     if num < 2:
         raise InterfaceGANError(f"naming needs at least 2 samples, got {num}")
-    scorers = scalar_scorers(scorers)
+    scorers = image_scorers(scorers)
     names = []
     for boundary in boundaries:
         codes, space, layers = edit_codes_for(model, boundary, num, seed, truncation)

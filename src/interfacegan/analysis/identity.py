@@ -2,8 +2,8 @@
 
 Descriptors are expensive (dlib: ~90 ms per face), so this runs on its own, smaller number of samples, and the
 descriptors of the unedited images are computed once (or read from the run when it stores them) and reused
-for every edit and step. `interfacegan.rescoring.rescore` keeps scalar scores only, so the edited images'
-vector features are computed here with the same editing primitives (`edit_offset`, `edit_layers`).
+for every edit and step. Edited images are made and scored by `interfacegan.rescoring.rescore`, which keeps the
+descriptors (vector outputs) when asked to.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 from interfacegan.analysis.codes import CodeSource
 from interfacegan.analysis.rescoring_table import Edit
 from interfacegan.errors import InterfaceGANError
-from interfacegan.manipulation import edit_layers, edit_offset
 from interfacegan.progress import progress_bar
+from interfacegan.rescoring import rescore
 from interfacegan.scoring import load_scorer
 from interfacegan.scoring.identity import identity_distance
 
@@ -44,19 +44,8 @@ def edited_features(
     """Vector features (N, S, k) of the images of codes (N, *space_shape) edited by each alpha (S,)."""
     scorer = load_scorer(scorer)
     output = feature_output(scorer)
-    alphas = np.asarray(alphas, dtype=np.float32).reshape(-1)
-    s = len(alphas)
-    direction = np.asarray(direction, dtype=np.float32)
-    per_batch = max(1, batch_size // s)
-    parts = []
-    for start in range(0, len(codes), per_batch):
-        part = np.asarray(codes[start : start + per_batch], dtype=np.float32)
-        edited = edit_layers(part, direction, alphas, layers) if layers is not None else edit_offset(part, direction, alphas)
-        flat = np.ascontiguousarray(edited.reshape(len(part) * s, *codes.shape[1:]))
-        images = model.synthesize(flat, space, batch_size=batch_size, truncation=truncation)
-        values = np.asarray(scorer.score(images)[output], dtype=np.float32)
-        parts.append(values.reshape(len(part), s, -1))
-    return np.concatenate(parts) if parts else np.zeros((0, s, 0), np.float32)
+    return rescore(model, codes, space, direction, alphas, [scorer], batch_size=batch_size, layers=layers,
+                   truncation=truncation, vectors=True)[output]  # fmt: skip
 
 
 def unedited_features(store, source: CodeSource, scorer, batch_size: int = 64) -> np.ndarray:

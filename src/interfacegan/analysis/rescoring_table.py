@@ -19,7 +19,7 @@ import numpy as np
 from interfacegan.analysis.codes import CodeSource
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
-from interfacegan.rescoring import rescore, scalar_scorers
+from interfacegan.rescoring import image_scorers, rescore
 
 CHANGE_DEFINITION = (
     "normalised score change = mean over the M samples of (score after edit - score before) / std of that "
@@ -64,7 +64,7 @@ class Baseline:
 def compute_baseline(model, source: CodeSource, scorers, batch_size: int = 64, progress: bool = True) -> Baseline:
     """Score the unedited images of all `source` rows once (a zero edit through `rescore`, so the pipeline is
     exactly the one the edits use)."""
-    scorers = scalar_scorers(scorers)
+    scorers = image_scorers(scorers)
     zero = np.zeros(model.space_shape(source.space), dtype=np.float32)
     parts: dict[str, list[np.ndarray]] = {}
     with progress_bar(f"scoring unedited ({source.space})", total=source.num, enabled=progress) as bar:
