@@ -11,6 +11,10 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from interfacegan.errors import InterfaceGANError
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601 luma weights, as PIL's "L" mode
+
 
 class Scorer(ABC):
     """Base class for scorer plugins (see module docstring)."""
@@ -35,3 +39,15 @@ class Scorer(ABC):
 
     def __call__(self, images: np.ndarray, indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return self.score(images, indices)
+
+
+def check_images(images: np.ndarray, who: str) -> np.ndarray:
+    """Return `images` as a uint8 (N, H, W, 3) array or raise a one-line error naming `who` (the scorer)."""
+    if images is None:
+        raise InterfaceGANError(f"scorer {who!r} needs images: pass a uint8 array of shape (N, H, W, 3)")
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise InterfaceGANError(f"scorer {who!r} needs images of shape (N, H, W, 3), got {images.shape}")
+    if images.dtype != np.uint8:
+        raise InterfaceGANError(f"scorer {who!r} needs uint8 images (0-255), got {images.dtype}")
+    return images

@@ -16,8 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.scoring.base import Scorer
-from interfacegan.scoring.landmarks import check_images
+from interfacegan.scoring.base import Scorer, check_images
 
 
 def _resolve(spec: str) -> Callable:

