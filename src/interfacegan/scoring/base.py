@@ -51,3 +51,13 @@ def check_images(images: np.ndarray, who: str) -> np.ndarray:
     if images.dtype != np.uint8:
         raise InterfaceGANError(f"scorer {who!r} needs uint8 images (0-255), got {images.dtype}")
     return images
+
+
+def parse_names(value, who: str) -> list[str] | None:
+    """Output names given as 'a,b,c' or a sequence (None stays None); a one-line error unless distinct and non-empty."""
+    if value is None:
+        return None
+    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value)]
+    if not names or not all(names) or len(set(names)) != len(names):
+        raise InterfaceGANError(f"{who}: names={value!r} must be distinct non-empty names, comma-separated")
+    return names

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.scoring.base import Scorer, check_images
+from interfacegan.scoring.base import Scorer, check_images, parse_names
 
 
 def _resolve(spec: str) -> Callable:
@@ -72,11 +72,8 @@ class CallableScorer(Scorer):
         return dict(self._outputs)
 
     def _declared_outputs(self, names) -> dict[str, tuple[int, ...]] | None:
-        self.names = None
-        if names is not None:
-            self.names = [n.strip() for n in (names.split(",") if isinstance(names, str) else names)]
-            if not all(self.names) or len(set(self.names)) != len(self.names):
-                raise InterfaceGANError(f"scorer {self.spec!r}: names={names!r} must be distinct and non-empty")
+        self.names = parse_names(names, f"scorer {self.spec!r}")
+        if self.names is not None:
             return {n: () for n in self.names}
         declared = getattr(self.function, "outputs", None)
         if declared is None:

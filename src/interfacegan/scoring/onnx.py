@@ -20,7 +20,7 @@ import torch
 
 from interfacegan.device import resolve_device
 from interfacegan.errors import InterfaceGANError
-from interfacegan.scoring.base import LUMA, Scorer, check_images
+from interfacegan.scoring.base import LUMA, Scorer, check_images, parse_names
 
 NAMES_METADATA_KEY = "interfacegan.names"
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
@@ -36,15 +36,6 @@ def _floats(value, what: str) -> np.ndarray:
     if out.size not in (1, 3):
         raise InterfaceGANError(f"onnx scorer: {what} needs 1 or 3 values (one per channel), got {out.size}")
     return out
-
-
-def _names(value) -> list[str] | None:
-    if value is None:
-        return None
-    names = [n.strip() for n in (value.split(",") if isinstance(value, str) else value)]
-    if not names or not all(names) or len(set(names)) != len(names):
-        raise InterfaceGANError(f"onnx scorer: names={value!r} must be distinct non-empty names, comma-separated")
-    return names
 
 
 def _size(value) -> tuple[int, int] | None:
@@ -96,7 +87,7 @@ class OnnxScorer(Scorer):
         self.session = self._open(resolve_device(device))
         self._bind_input(size)
         self._bind_output(output)
-        self.names = self._resolve_names(_names(names))
+        self.names = self._resolve_names(parse_names(names, "onnx scorer"))
         self.name = name or "onnx-" + re.sub(r"[^A-Za-z0-9_.-]", "_", self.path.stem)
         options = f"{self.size}|{self.mean.tolist()}|{self.std.tolist()}|{self.output_name}"
         digest = hashlib.sha256(self.path.read_bytes() + options.encode()).hexdigest()[:12]
@@ -175,7 +166,7 @@ class OnnxScorer(Scorer):
     def _resolve_names(self, names: list[str] | None) -> list[str]:
         if names is None:
             meta = self.session.get_modelmeta().custom_metadata_map.get(NAMES_METADATA_KEY)
-            names = _names(meta) if meta else None
+            names = parse_names(meta, "onnx scorer") if meta else None
         if self.width is None:
             self.width = len(names) if names is not None else self._probe_width()
         if names is None:
