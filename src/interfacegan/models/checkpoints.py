@@ -19,6 +19,7 @@ import torch
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.base import Generator
+from interfacegan.models.weights import describe_keys, read_torch_checkpoint
 
 FAMILIES = ("stylegan2", "stylegan3", "pggan", "stylegan")
 FORMATS = ("nvidia", "rosinality", "genforce")
@@ -70,7 +71,7 @@ def _detect(path: Path) -> tuple[str, object]:
 
 
 def _torch_layout(path: Path) -> tuple[str, object]:
-    from interfacegan.models.rosinality import is_rosinality_checkpoint, read_torch_checkpoint
+    from interfacegan.models.rosinality import is_rosinality_checkpoint
 
     obj = read_torch_checkpoint(path)
     if is_rosinality_checkpoint(obj):
@@ -78,10 +79,9 @@ def _torch_layout(path: Path) -> tuple[str, object]:
     genforce = _genforce_module(required=False)
     if genforce is not None and genforce.is_genforce_checkpoint(obj):
         return "genforce", obj
-    keys = ", ".join(map(str, list(obj)[:6])) if isinstance(obj, dict) else type(obj).__name__
     raise InterfaceGANError(
-        f"{path}: unknown checkpoint layout (found {keys}): expected a rosinality 'g_ema', a genforce generator, "
-        "or an NVIDIA .pkl"
+        f"{path}: unknown checkpoint layout (found {describe_keys(obj)}): expected a rosinality 'g_ema', a genforce "
+        "generator, or an NVIDIA .pkl"
     )
 
 

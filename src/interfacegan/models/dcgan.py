@@ -14,6 +14,7 @@ from torch import nn
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.base import Generator
+from interfacegan.models.weights import load_state_checked, read_torch_checkpoint
 
 WEIGHTS_PACKAGE = "gan-face-generate==1.1.1"
 
@@ -62,11 +63,7 @@ class DCGANGenerator(Generator):
         self.z_dim = int(weight.shape[0])
         width = int(weight.shape[1]) // 8
         self.net = DCGANNet(self.z_dim, width)
-        try:
-            self.net.load_state_dict(state_dict)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise InterfaceGANError(f"{spec or name}: DCGAN weights do not fit the architecture ({first})") from None
+        load_state_checked(self.net, state_dict, spec or name, "DCGAN weights do not fit the architecture")
         self.net.to(self.device).eval().requires_grad_(False)
         self.resolution = 64
         self.name = name
@@ -86,9 +83,5 @@ class DCGANGenerator(Generator):
 
 def load_dcgan_digiface(device=None, **_) -> DCGANGenerator:
     """The embedded default model `dcgan-digiface`."""
-    path = embedded_weights_path()
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt or tampered file: refuse with the reason, never execute it
-        raise InterfaceGANError(f"cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    checkpoint = read_torch_checkpoint(embedded_weights_path())
     return DCGANGenerator(checkpoint["netG_state_dict"], name="dcgan-digiface", spec="dcgan-digiface", device=device)

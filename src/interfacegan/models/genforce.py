@@ -36,6 +36,7 @@ from interfacegan.models.stylegan import (
     StyleGANNet,
     SynthesisNet,
 )
+from interfacegan.models.weights import load_state_checked, read_torch_checkpoint
 
 GENERATOR_KEYS = ("generator_smooth", "generator")
 FAMILIES = ("pggan", "stylegan")
@@ -72,7 +73,7 @@ def load_genforce_checkpoint(path, device=None, **options) -> Generator:
         raise InterfaceGANError(
             f"unknown option(s) {', '.join(unknown)} for a genforce checkpoint: use {', '.join(sorted(LOAD_OPTIONS))}"
         )
-    obj = read_checkpoint(path)
+    obj = read_torch_checkpoint(path)
     return generator_from_checkpoint(obj, source=str(path), device=device, **options)
 
 
@@ -83,33 +84,6 @@ def is_genforce_checkpoint(obj) -> bool:
         return detect_family(state, "checkpoint") in FAMILIES
     except InterfaceGANError:
         return False
-
-
-def read_checkpoint(path) -> object:
-    """`torch.load(path, weights_only=True)` on CPU; a missing, corrupt, truncated or code-carrying file -> one line."""
-    path = Path(path)
-    if not path.is_file():
-        raise InterfaceGANError(f"checkpoint {path} not found: check the path")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, none is executed
-        raise InterfaceGANError(f"cannot load checkpoint {path}: {describe_load_error(exc)}") from None
-
-
-def describe_load_error(exc: Exception) -> str:
-    """One line saying why `torch.load(weights_only=True)` refused or failed."""
-    text = str(exc)
-    blocked = re.search(r"unsupported GLOBAL ([\w.]+)|Unsupported global: GLOBAL ([\w.]+)", text)
-    if blocked:
-        name = blocked.group(1) or blocked.group(2)
-        return (
-            f"it holds the Python object `{name}`, which would run code when unpickled; refused (only plain "
-            "tensor checkpoints are loaded: re-save the weights as a state dict)"
-        )
-    if isinstance(exc, EOFError) or "central directory" in text or "Unsupported operand" in text:
-        return "the file is corrupt or truncated (not a complete torch checkpoint): download or save it again"
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return f"{type(exc).__name__}: {first[:200]} (the file is corrupt or not a torch checkpoint)"
 
 
 def generator_from_checkpoint(obj, source: str = "checkpoint", device=None, **options) -> Generator:
@@ -130,7 +104,7 @@ def generator_from_checkpoint(obj, source: str = "checkpoint", device=None, **op
     else:
         net = stylegan_net_from_state(state, source, fused, options)
         body = net.synthesis
-    load_weights(net, state, source, family)
+    load_state_checked(net, state, source, f"not a complete genforce {family} generator", optional=OPTIONAL_BUFFERS)
     check_lod(body.lod, len(body.channels), source)
     resolution = 4 * 2 ** (len(body.channels) - 1)
     if options.get("resolution") is not None and int(options["resolution"]) != resolution:
@@ -356,33 +330,6 @@ def _check_image_channels(image_channels: int, source: str) -> None:
         )
 
 
-def _some(keys: list[str], shown: int = 4) -> str:
-    more = f" (+{len(keys) - shown} more)" if len(keys) > shown else ""
-    return ", ".join(keys[:shown]) + more
-
-
-def load_weights(net: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str, family: str) -> None:
-    """Copy `state` into `net` after checking every key and shape (one-line error naming the first problem)."""
-    expected = net.state_dict()
-    missing = [k for k in expected if k not in state and not OPTIONAL_BUFFERS.search(k)]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        parts = [f"missing {_some(missing)}"] if missing else []
-        parts += [f"unexpected {_some(unexpected)}"] if unexpected else []
-        raise InterfaceGANError(f"{source}: not a complete genforce {family} generator ({'; '.join(parts)})")
-    for key, target in expected.items():
-        value = state.get(key)
-        if value is not None and tuple(value.shape) != tuple(target.shape):
-            raise InterfaceGANError(
-                f"{source}: {key!r} has shape {tuple(value.shape)} but the architecture inferred from the file "
-                f"expects {tuple(target.shape)}: unknown or inconsistent checkpoint layout"
-            )
-    with torch.no_grad():
-        for key, target in expected.items():
-            if key in state:
-                target.copy_(state[key].to(target.dtype))
-
-
 # ---- random checkpoints for tests and benchmarks ------------------------------------------------------------
 def build_random_pggan(
     resolution: int = 16,
@@ -452,5 +399,4 @@ __all__ = [
     "generator_from_checkpoint",
     "is_genforce_checkpoint",
     "load_genforce_checkpoint",
-    "read_checkpoint",
 ]

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from interfacegan.errors import InterfaceGANError
+from interfacegan.models.weights import describe_keys
 
 PERSISTENCE_GLOBAL = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 _MISSING = object()
@@ -213,8 +214,9 @@ def find_generator(root: Any, path: str | Path) -> PersistentRecord:
     elif isinstance(root, dict) and isinstance(root.get("G_ema"), PersistentRecord):
         candidate = root["G_ema"]
     else:
-        keys = ", ".join(map(str, list(root)[:6])) if isinstance(root, dict) else type(root).__name__
-        raise InterfaceGANError(f"{path}: no 'G_ema' generator in this pickle (found {keys}): not an NVIDIA snapshot")
+        raise InterfaceGANError(
+            f"{path}: no 'G_ema' generator in this pickle (found {describe_keys(root)}): not an NVIDIA snapshot"
+        )
     if "synthesis" not in candidate.children or "mapping" not in candidate.children:
         raise InterfaceGANError(
             f"{path}: unknown network layout ({candidate.class_name} without mapping/synthesis): "

@@ -23,9 +23,7 @@ None), always the 'skip' architecture, and does not store the mapping lr multipl
 
 from __future__ import annotations
 
-import argparse
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +31,7 @@ import torch
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from interfacegan.models.weights import describe_keys, read_torch_checkpoint
 
 W_AVG_SAMPLES = 4096  # as rosinality's generate.py (g_ema.mean_latent(4096))
 
@@ -148,29 +147,6 @@ def nvidia_to_rosinality(state: dict[str, torch.Tensor], cfg: StyleGAN2Config) -
     return {k: v.detach().float().clone() for k, v in out.items()}, state["mapping.w_avg"].detach().float().clone()
 
 
-def read_torch_checkpoint(path: str | Path):
-    """torch.load(weights_only=True) with a one-line error; argparse.Namespace (rosinality's 'args') is allowed."""
-    path = Path(path)
-    safe = getattr(torch.serialization, "safe_globals", None)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. torch's note on pickle protocols; failures raise below
-            if safe is not None:
-                with safe([argparse.Namespace]):
-                    return torch.load(path, map_location="cpu", weights_only=True)
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as exc:
-        raise InterfaceGANError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except Exception as exc:  # corrupt, truncated, or a pickle asking for code: weights_only refuses it
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if "weights_only" in str(exc).lower() or "unsupported global" in str(exc).lower():
-            reason = "it contains Python objects other than tensors, which are never unpickled"
-            found = re.search(r"[Uu]nsupported (?:global: GLOBAL|GLOBAL) ([\w.]+)", str(exc))
-            if found:
-                reason = f"it asks for {found.group(1)}, which could run code; refused"
-        raise InterfaceGANError(f"{path}: not a loadable torch checkpoint ({reason})") from None
-
-
 def estimate_w_avg(cfg: StyleGAN2Config, state: dict[str, torch.Tensor], num: int = W_AVG_SAMPLES) -> torch.Tensor:
     """Mean of w over `num` fixed z codes (seed 0): the truncation centre when a checkpoint has no latent_avg."""
     from interfacegan.models.base import gaussian_codes
@@ -188,8 +164,9 @@ def load_rosinality(path: str | Path, device=None, spec: str = "", checkpoint: d
     path = Path(path)
     ckpt = read_torch_checkpoint(path) if checkpoint is None else checkpoint
     if not is_rosinality_checkpoint(ckpt):
-        keys = ", ".join(map(str, list(ckpt)[:6])) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise InterfaceGANError(f"{path}: not a rosinality StyleGAN2 checkpoint (no 'g_ema' generator; found {keys})")
+        raise InterfaceGANError(
+            f"{path}: not a rosinality StyleGAN2 checkpoint (no 'g_ema' generator; found {describe_keys(ckpt)})"
+        )
     state = ckpt.get("g_ema", ckpt.get("g"))
     try:
         cfg = rosinality_config(state)

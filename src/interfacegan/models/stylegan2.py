@@ -31,6 +31,7 @@ from interfacegan.models.ops import (
     upfirdn2d,
     upsample2d,
 )
+from interfacegan.models.weights import load_state_checked
 
 NOISE_MODES = ("const", "none", "random")
 
@@ -403,26 +404,6 @@ class StyleGAN2Net(nn.Module):
         )  # fmt: skip
 
 
-def load_net_state(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Copy `state` into `net` with strict key and shape checks; one-line InterfaceGANError naming `source`."""
-    own = net.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}")
-        raise InterfaceGANError(f"{source}: weights do not fit the architecture ({'; '.join(parts)})")
-    for key, value in state.items():
-        if tuple(own[key].shape) != tuple(value.shape):
-            raise InterfaceGANError(
-                f"{source}: tensor {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}"
-            )
-    net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-
-
 class StyleGAN2Generator(StyleGenerator):
     """A StyleGAN2 / StyleGAN2-ADA generator behind the `Generator` protocol."""
 
@@ -432,7 +413,7 @@ class StyleGAN2Generator(StyleGenerator):
                  spec: str = "", device=None, source: str = "", **options):  # fmt: skip
         net = StyleGAN2Net(cfg)
         if state is not None:
-            load_net_state(net, state, source or spec or "StyleGAN2 weights")
+            load_state_checked(net, state, source or spec or "StyleGAN2 weights", "weights do not fit the architecture")
         super().__init__(net, name or f"stylegan2-{cfg.img_resolution}", spec, device,
                          extra={"architecture": cfg.architecture}, **options)  # fmt: skip
         self.cfg = cfg

@@ -18,7 +18,8 @@ from torch import nn
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.ops import filtered_lrelu, modulated_conv2d
-from interfacegan.models.stylegan2 import FullyConnected, MappingNetwork, StyleGenerator, StyleLayer, load_net_state
+from interfacegan.models.stylegan2 import FullyConnected, MappingNetwork, StyleGenerator, StyleLayer
+from interfacegan.models.weights import load_state_checked
 
 
 @dataclass
@@ -252,7 +253,7 @@ class StyleGAN3Generator(StyleGenerator):
                  spec: str = "", device=None, source: str = "", **options):  # fmt: skip
         net = StyleGAN3Net(cfg)
         if state is not None:
-            load_net_state(net, state, source or spec or "StyleGAN3 weights")
+            load_state_checked(net, state, source or spec or "StyleGAN3 weights", "weights do not fit the architecture")
         radial = any(s.down_filter is not None and s.down_filter.ndim == 2 for s in cfg.layers)
         kernel = cfg.layers[0].conv_kernel
         variant = "r" if radial or kernel == 1 else "t"
