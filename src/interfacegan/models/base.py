@@ -49,6 +49,17 @@ class Truncation:
     def as_dict(self) -> dict:
         return {"psi": self.psi, "cutoff": self.cutoff}
 
+    def apply(self, codes: torch.Tensor, w_avg: torch.Tensor) -> torch.Tensor:
+        """Truncated codes: all of w (N, w_dim), or the first `cutoff` layers of W+ (N, L, w_dim), pulled to w_avg."""
+        if not self.active:
+            return codes
+        if codes.ndim == 2:
+            return torch.lerp(w_avg, codes, self.psi)
+        cutoff = codes.shape[1] if self.cutoff is None else min(int(self.cutoff), codes.shape[1])
+        out = codes.clone()
+        out[:, :cutoff] = torch.lerp(w_avg, codes[:, :cutoff], self.psi)
+        return out
+
 
 @dataclass
 class ModelInfo:

@@ -247,18 +247,6 @@ class StyleGANNet(nn.Module):
         self.synthesis = synthesis
 
 
-def truncate(codes: torch.Tensor, w_avg: torch.Tensor, truncation: Truncation) -> torch.Tensor:
-    """w' = w_avg + psi (w - w_avg) on all of w (N, w_dim), or on the first `cutoff` rows of W+ (N, L, w_dim)."""
-    if not truncation.active:
-        return codes
-    if codes.ndim == 2:
-        return torch.lerp(w_avg, codes, truncation.psi)
-    cutoff = codes.shape[1] if truncation.cutoff is None else min(int(truncation.cutoff), codes.shape[1])
-    out = codes.clone()
-    out[:, :cutoff] = torch.lerp(w_avg, codes[:, :cutoff], truncation.psi)
-    return out
-
-
 class StyleGANGenerator(Generator):
     """A StyleGAN (v1) behind the Generator protocol: spaces z, w (mapping output) and wp (W+, num_ws x w_dim)."""
 
@@ -290,10 +278,8 @@ class StyleGANGenerator(Generator):
 
     def _map(self, z: torch.Tensor, space: str, truncation: Truncation) -> torch.Tensor:
         w = self.net.mapping(z)
-        if space == "w":
-            return truncate(w, self.net.truncation.w_avg, truncation)
-        wp = w[:, None, :].repeat(1, self.num_ws, 1)
-        return truncate(wp, self.net.truncation.w_avg, truncation)
+        codes = w if space == "w" else w[:, None, :].repeat(1, self.num_ws, 1)
+        return truncation.apply(codes, self.net.truncation.w_avg)
 
     def _synthesize(self, codes: torch.Tensor, space: str) -> torch.Tensor:
         if space == "z":

@@ -151,13 +151,8 @@ class StyleGenerator(Generator):
     def _map(self, z: torch.Tensor, space: str, truncation: Truncation) -> torch.Tensor:
         label = None if self._label is None else self._label.expand(len(z), -1)
         w = self.net.mapping(z, label)
-        if space == "w":
-            return self.w_avg.lerp(w, truncation.psi) if truncation.active else w
-        wp = w[:, None, :].repeat(1, self.num_ws, 1)
-        if truncation.active:
-            cut = self.num_ws if truncation.cutoff is None else int(truncation.cutoff)
-            wp[:, :cut] = self.w_avg.lerp(wp[:, :cut], truncation.psi)
-        return wp
+        codes = w if space == "w" else w[:, None, :].repeat(1, self.num_ws, 1)
+        return truncation.apply(codes, self.w_avg)
 
     def _synthesize(self, codes: torch.Tensor, space: str) -> torch.Tensor:
         if space == "z":
