@@ -30,6 +30,7 @@ from interfacegan.sefa import sefa_boundaries
 DEMO_MODEL = "dcgan-digiface"
 # (edited attribute, attributes kept fixed): the issue's showcase and the most entangled pair of the face scores.
 DEMO_CONDITIONS = (("eyeglasses", ("brightness",)), ("smile", ("eye_open",)))
+GRID_WIDTH = 440  # pixels per edit grid in the report: two grids side by side
 
 
 @dataclass
@@ -182,7 +183,7 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
     report.heading("Edits along each boundary", anchor="edits")
     report.text(f"Rows are samples, columns are alpha from -{settings.edit_range} to +{settings.edit_range}.")
     for attribute, path in edits.items():
-        report.image(path, caption=f"{attribute}: z + alpha n")
+        report.image(path, caption=f"{attribute}: z + alpha n", width=GRID_WIDTH)
 
     report.heading("Conditional edits", anchor="conditional")
     report.text(
@@ -190,8 +191,8 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
         "the kept attributes' normals). The analysis section 'Re-scoring' below measures what conditioning changed."
     )
     for label, plain, cond, cosine in conditional:
-        report.image(plain, caption=f"{label.split('|')[0]} (plain)")
-        report.image(cond, caption=f"{label} (conditional; cosine {cosine:.2f} with the plain direction)")
+        report.image(plain, caption=f"{label.split('|')[0]} (plain)", width=GRID_WIDTH)
+        report.image(cond, caption=f"{label} (conditional; cosine {cosine:.2f} with the plain direction)", width=GRID_WIDTH)
 
     directions, names, grids = sefa
     report.heading("SeFa: unsupervised directions, named by re-scoring", anchor="sefa")
@@ -202,7 +203,7 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
     report.table(["direction", "eigenvalue", "moves most", "change (std)"],
                  [(d.attribute, d.metrics.get("eigenvalue"), n.label, n.change_std) for d, n in zip(directions, names)])  # fmt: skip
     for d, n, path in zip(directions, names, grids):
-        report.image(path, caption=f"{d.attribute}: {n.label} ({n.change_std:+.2f} std)")
+        report.image(path, caption=f"{d.attribute}: {n.label} ({n.change_std:+.2f} std)", width=GRID_WIDTH)
 
     report.heading("Analyses (the paper's measurements)", anchor="analysis")
     report.text(f"CSV files and plots are in {analysis.out}; they are the numbers shown below.", note=True)

@@ -25,7 +25,7 @@ h1{font-size:1.7em} h2{margin-top:2em;border-bottom:1px solid #ddd;padding-botto
 table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
 th{background:#f4f4f6} td.label,th.label{text-align:left}
-figure{margin:1em 0;display:inline-block;vertical-align:top}
+figure{margin:1em 1.2em 1em 0;display:inline-block;vertical-align:top}
 figcaption{font-size:.85em;color:#555;max-width:900px}
 img{max-width:100%;image-rendering:pixelated}
 .note{color:#555;font-size:.9em}
