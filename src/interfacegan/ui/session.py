@@ -1,0 +1,300 @@
+"""Editing state of the interactive editor: a source code and, per direction, a slider value, conditions and layers.
+
+Pure math over a `Generator`, no web code. The edited code is the source code plus, for every direction with a
+non-zero value a, a * d, where d is the direction's unit normal or, with conditions, the unit vector closest to
+it that is orthogonal to every condition normal (`manipulation.conditional_direction`: edits then leave the
+distance to each condition's hyperplane unchanged). On style models the editor works in W+ (num_ws, w_dim) and
+d moves only the direction's chosen layers (`manipulation.edit_layers`); other layers stay bit-identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from interfacegan.boundary import Boundary
+from interfacegan.errors import InterfaceGANError
+from interfacegan.layers import format_layers, parse_layers
+from interfacegan.manipulation import conditional_direction, edit_layers, edit_offset
+
+SLIDER_LIMIT = 100.0  # |value| above this is a typo, not an edit
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One slider of the editor: a boundary under a unique `key`, a display `label` and a short `note`."""
+
+    key: str
+    boundary: Boundary
+    label: str = ""
+    note: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.boundary.attribute
+
+
+def describe(boundary: Boundary) -> str:
+    """A short note on where a boundary comes from: SeFa eigenvalue, SVM validation accuracy, conditions."""
+    m = boundary.metrics or {}
+    if boundary.kind == "sefa" and "eigenvalue" in m:
+        return f"SeFa eigenvalue {m['eigenvalue']:.4g}"
+    if boundary.kind == "svm" and m.get("val_accuracy") is not None:
+        return f"SVM, val acc {m['val_accuracy']:.3f}"
+    if boundary.kind == "conditional":
+        return f"conditional, cos {m.get('cosine_with_primal', float('nan')):.3f} with its boundary"
+    return boundary.kind
+
+
+def make_directions(boundaries: Iterable[Boundary | Direction], labels: Mapping[str, str] | None = None) -> list[Direction]:
+    """Directions with unique keys (attribute, then attribute#2, ...); `labels` maps attribute -> what it moves
+    (e.g. '+yaw' from names.json), shown as 'sefa_0 (+yaw)'."""
+    labels = labels or {}
+    out: list[Direction] = []
+    seen: set[str] = set()
+    for item in boundaries:
+        d = item if isinstance(item, Direction) else Direction(item.attribute, item, note=describe(item))
+        key, n = d.key, 2
+        while key in seen:
+            key, n = f"{d.key}#{n}", n + 1
+        seen.add(key)
+        named = labels.get(d.boundary.attribute, "")
+        label = d.label or (f"{d.boundary.attribute} ({named})" if named else "")
+        out.append(replace(d, key=key, label=label))
+    return out
+
+
+def editor_space(model, boundaries: Sequence[Boundary]) -> str:
+    """The space the editor works in: 'wp' on style models when directions live in w/wp, else their common space."""
+    spaces = sorted({b.space for b in boundaries})
+    if "wp" in model.spaces and (not spaces or set(spaces) <= {"w", "wp"}):
+        return "wp"
+    if len(spaces) == 1 and spaces[0] in model.spaces:
+        return spaces[0]
+    if not spaces:
+        return "z"
+    raise InterfaceGANError(
+        f"the directions live in spaces {', '.join(spaces)} of model {model.name!r}: the editor needs them all in z, "
+        f"or all in w/wp (style models); load directions of one space"
+    )
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The vector a slider moves along: unit (d,), cosine with the direction's own normal, W+ layers or None."""
+
+    vector: np.ndarray
+    cosine: float
+    layers: tuple[int, ...] | None
+
+
+class Editor:
+    """A model with its directions in one edit space; turns slider settings into codes and images."""
+
+    def __init__(self, model, directions: Sequence[Direction | Boundary], truncation=None):
+        self.model = model
+        self.directions: dict[str, Direction] = {d.key: d for d in make_directions(directions)}
+        if not self.directions:
+            raise InterfaceGANError("the editor needs at least one direction: give boundaries or SeFa directions")
+        for d in self.directions.values():
+            if d.boundary.space not in model.spaces:
+                raise InterfaceGANError(
+                    f"direction {d.key!r} lives in space {d.boundary.space!r}, which model {model.name!r} does not "
+                    f"have ({', '.join(model.spaces)}): it was made for another model"
+                )
+        self.space = editor_space(model, [d.boundary for d in self.directions.values()])
+        self.code_shape = tuple(model.space_shape(self.space))
+        self.num_layers = int(model.num_ws) if self.space == "wp" else None
+        self.truncation = truncation
+        spec = getattr(model, "spec", None) or None
+        for d in self.directions.values():
+            b = d.boundary
+            b.check_fits(b.space, model.space_shape(b.space), spec, what=f"of model {model.name!r}")
+
+    # ---- directions -----------------------------------------------------------------------------------------
+    def direction(self, key: str) -> Direction:
+        if key not in self.directions:
+            raise InterfaceGANError(f"unknown direction {key!r}: use one of {', '.join(self.directions)}")
+        return self.directions[key]
+
+    def default_layers(self, key: str) -> str | None:
+        """The layers a direction moves unless told otherwise: those its boundary names (SeFa layers), else all."""
+        if self.space != "wp":
+            return None
+        return (self.direction(key).boundary.settings or {}).get("layers") or "all"
+
+    def layers(self, key: str, selection: str | None) -> tuple[int, ...] | None:
+        """Validated W+ layer indices for a direction (None on Z-only editing)."""
+        if self.space != "wp":
+            if selection not in (None, "", "all"):
+                raise InterfaceGANError(
+                    f"layer ranges need a style model edited in W+; {self.model.name!r} is edited in "
+                    f"{self.space!r}: clear the layers of {key!r}"
+                )
+            return None
+        text = selection if selection not in (None, "") else self.default_layers(key)
+        try:
+            chosen = parse_layers(text, self.num_layers)
+        except InterfaceGANError:
+            raise InterfaceGANError(
+                f"bad layers {text!r} for {key!r}: this model has W+ layers 0-{self.num_layers - 1}; "
+                "use 'all' or indices and ranges like '0-3,6'"
+            ) from None
+        if not chosen:
+            raise InterfaceGANError(f"direction {key!r} has no layers selected: choose at least one")
+        return chosen
+
+    def effective(self, key: str, conditions: Sequence[str] = (), layers: str | None = None) -> Effective:
+        """The unit vector slider `key` moves along, orthogonal to the `conditions` normals (one-line error when
+        a condition is unknown, in another space or the conditioning is degenerate)."""
+        primal = self.direction(key).boundary
+        chosen = self.layers(key, layers)
+        conds = list(dict.fromkeys(c for c in conditions))
+        if not conds:
+            return Effective(primal.normal, 1.0, chosen)
+        rows = []
+        for c in conds:
+            if c == key:
+                raise InterfaceGANError(f"direction {key!r} cannot be conditioned on itself: untick it")
+            other = self.direction(c).boundary
+            if other.dim != primal.dim:
+                raise InterfaceGANError(
+                    f"condition {c!r} is in {other.space!r} ({other.dim} values), {key!r} in {primal.space!r} "
+                    f"({primal.dim}): conditions must live in the same space"
+                )
+            rows.append(other.normal)
+        try:
+            vector = conditional_direction(primal.normal, np.stack(rows))
+        except InterfaceGANError as exc:
+            raise InterfaceGANError(f"conditioning {key!r} on {', '.join(conds)} is degenerate: {exc}") from None
+        vector = vector.astype(np.float32)
+        return Effective(vector, float(vector.astype(np.float64) @ primal.normal.astype(np.float64)), chosen)
+
+    # ---- codes ----------------------------------------------------------------------------------------------
+    def code_from_z(self, z: np.ndarray, truncation=None) -> np.ndarray:
+        """One z (z_dim,) as a code of the edit space (mapped, with truncation on style models)."""
+        z = np.asarray(z, dtype=np.float32).reshape(1, -1)
+        if self.space == "z":
+            return z[0]
+        return self.model.map(z, self.space, truncation or self.truncation)[0]
+
+    def code_from(self, code: np.ndarray, space: str) -> np.ndarray:
+        """One code of `space` ('z', 'w' or 'wp') converted to the edit space: z is mapped, w broadcast to W+."""
+        code = np.asarray(code, dtype=np.float32)
+        self.model.check_codes(code[None], space)
+        if space == self.space:
+            return code.copy()
+        if space == "z":
+            return self.code_from_z(code)
+        if space == "w" and self.space == "wp":
+            return np.repeat(code[None], self.num_layers, axis=0)
+        raise InterfaceGANError(
+            f"a {space!r} code cannot be edited by directions in {self.space!r}: use directions of space {space!r}"
+        )
+
+    def session(self, code: np.ndarray) -> "EditSession":
+        code = np.asarray(code, dtype=np.float32)
+        if code.shape != self.code_shape:
+            raise InterfaceGANError(f"the source code has shape {code.shape}, the editor edits {self.code_shape}")
+        return EditSession(self, code)
+
+    def synthesize(self, codes: np.ndarray) -> np.ndarray:
+        """Images (N, H, W, 3) uint8 of codes (N, *code_shape)."""
+        return self.model.synthesize(np.asarray(codes, dtype=np.float32), self.space)
+
+
+@dataclass
+class Slider:
+    """The setting of one direction: offset `value` (unit-normal lengths), condition keys, W+ layer selection."""
+
+    value: float = 0.0
+    conditions: tuple[str, ...] = ()
+    layers: str | None = None
+
+
+@dataclass
+class EditSession:
+    """A source code (*code_shape) and the sliders applied to it; `edited_code()` is the code to render."""
+
+    editor: Editor
+    code: np.ndarray
+    sliders: dict[str, Slider] = field(default_factory=dict)
+
+    def slider(self, key: str) -> Slider:
+        self.editor.direction(key)
+        return self.sliders.setdefault(key, Slider())
+
+    def set_value(self, key: str, value: float) -> None:
+        value = float(value)
+        if not np.isfinite(value) or abs(value) > SLIDER_LIMIT:
+            raise InterfaceGANError(f"slider {key!r}: value {value} must be finite and within +-{SLIDER_LIMIT:g}")
+        self.slider(key).value = value
+
+    def set_conditions(self, key: str, conditions: Sequence[str]) -> None:
+        for c in conditions:
+            self.editor.direction(c)
+        self.slider(key).conditions = tuple(dict.fromkeys(conditions))
+
+    def set_layers(self, key: str, layers: str | None) -> None:
+        chosen = self.editor.layers(key, layers)
+        self.slider(key).layers = None if chosen is None else format_layers(chosen)
+
+    def reset(self) -> None:
+        """Every slider back to zero, conditions and layers back to their defaults."""
+        self.sliders.clear()
+
+    def effective(self, key: str) -> Effective:
+        s = self.sliders.get(key) or Slider()
+        return self.editor.effective(key, s.conditions, s.layers)
+
+    def check(self) -> None:
+        """Raise the first problem of the current settings (degenerate conditions, bad layers) as one line."""
+        self._effectives(())
+
+    def _effectives(self, extra: Iterable[str]) -> dict[str, Effective]:
+        return {key: self.effective(key) for key in dict.fromkeys([*self.sliders, *extra])}
+
+    def edited_code(self, overrides: Mapping[str, float] | None = None) -> np.ndarray:
+        """The source code moved by every slider (values in `overrides` replace the sliders'), (*code_shape)."""
+        return self.edited_codes([overrides or {}])[0]
+
+    def edited_codes(self, overrides: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """Codes (S, *code_shape): the current edit once per mapping of slider values that replace the sliders'."""
+        for o in overrides:
+            for key in o:
+                self.editor.direction(key)
+        effectives = self._effectives(k for o in overrides for k in o)
+        out = []
+        for o in overrides:
+            values = {k: s.value for k, s in self.sliders.items()}
+            values.update({k: float(v) for k, v in o.items()})
+            code = self.code.copy()
+            for key, value in values.items():
+                if value == 0.0:
+                    continue
+                eff = effectives[key]
+                if eff.layers is None:
+                    code = edit_offset(code, eff.vector.reshape(self.editor.code_shape), [value])[0]
+                else:
+                    code = edit_layers(code, eff.vector, [value], list(eff.layers))[0]
+            out.append(code.astype(np.float32))
+        return np.stack(out) if out else np.zeros((0, *self.editor.code_shape), np.float32)
+
+    def strip_codes(self, key: str, values: Sequence[float]) -> np.ndarray:
+        """Codes (S, *code_shape): the current edit with slider `key` set to each of `values`."""
+        return self.edited_codes([{key: float(v)} for v in values])
+
+    def position(self, key: str, code: np.ndarray | None = None) -> float:
+        """Signed distance n.x + b of the edited code to direction `key`'s hyperplane (mean over its W+ layers)."""
+        b = self.editor.direction(key).boundary
+        code = self.edited_code() if code is None else code
+        if self.editor.space == "wp" and b.space == "w":
+            layers = self.effective(key).layers
+            return float(np.mean(code[list(layers)].astype(np.float64) @ b.normal.astype(np.float64)) + b.intercept)
+        return float(b.distance(code.reshape(b.code_shape)))
+
+    def render(self) -> np.ndarray:
+        """The edited image (H, W, 3) uint8."""
+        return self.editor.synthesize(self.edited_code()[None])[0]

@@ -1,0 +1,366 @@
+"""The browser editor: session math on the toy model (known normals), the HTTP API, the `ui` command."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from interfacegan.boundary import Boundary
+from interfacegan.cli import app as cli_app
+from interfacegan.errors import InterfaceGANError
+from interfacegan.models import ToyGenerator
+from interfacegan.sampling import sample_to_store
+from interfacegan.ui import upload as upload_module
+from interfacegan.ui.app import STATIC, create_app
+from interfacegan.ui.session import Editor
+
+runner = CliRunner()
+
+
+def z_boundaries(toy, model="toy"):
+    return [Boundary(toy.true_normal(k), attribute=f"a{k}", space="z", model=model) for k in range(3)]
+
+
+def w_boundaries(toy, layers=None):
+    settings = {"layers": layers} if layers else {}
+    return [Boundary(toy.true_normal(k, "w"), attribute=f"w{k}", space="w", model="toy", settings=settings)
+            for k in range(3)]  # fmt: skip
+
+
+def png(response) -> np.ndarray:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+
+
+def state(seed=0, **sliders):
+    return {"source": {"kind": "seed", "seed": seed}, "directions": sliders}
+
+
+@pytest.fixture
+def toy():
+    return ToyGenerator()
+
+
+@pytest.fixture
+def client(toy):
+    return TestClient(create_app(toy, z_boundaries(toy)))
+
+
+@pytest.fixture
+def wp_client(toy):
+    return TestClient(create_app(toy, w_boundaries(toy)))
+
+
+# ---- session math ---------------------------------------------------------------------------------------------
+def test_slider_values_move_the_code_by_value_times_normal(toy):
+    editor = Editor(toy, z_boundaries(toy))
+    assert editor.space == "z" and editor.num_layers is None
+    z = toy.sample(1, seed=4)[0]
+    session = editor.session(editor.code_from_z(z))
+    session.set_value("a0", 2.5)
+    np.testing.assert_allclose(session.edited_code(), z + 2.5 * toy.normals[0], atol=1e-6)
+    session.set_value("a1", -1.5)
+    np.testing.assert_allclose(session.edited_code(), z + 2.5 * toy.normals[0] - 1.5 * toy.normals[1], atol=1e-6)
+    strip = session.strip_codes("a0", [-1.0, 0.0, 1.0])
+    np.testing.assert_allclose(strip[1], z - 1.5 * toy.normals[1], atol=1e-6)
+    np.testing.assert_allclose(strip[2] - strip[0], 2 * toy.normals[0], atol=1e-6)
+    session.reset()
+    np.testing.assert_array_equal(session.edited_code(), z)
+
+
+def test_conditional_slider_keeps_the_distance_to_its_conditions(toy):
+    editor = Editor(toy, z_boundaries(toy))
+    session = editor.session(toy.sample(1, seed=1)[0])
+    b = {d.key: d.boundary for d in editor.directions.values()}
+    session.set_value("a0", 3.0)
+    session.set_conditions("a0", ["a1"])
+    edited = session.edited_code()
+    assert float(b["a1"].distance(edited)) == pytest.approx(float(b["a1"].distance(session.code)), abs=1e-5)
+    c = float(toy.normals[0] @ toy.normals[1])
+    cosine = np.sqrt(1 - c**2)  # the part of n0 orthogonal to n1, normalised
+    assert session.effective("a0").cosine == pytest.approx(cosine, abs=1e-6)
+    moved = float(b["a0"].distance(edited) - b["a0"].distance(session.code))
+    assert moved == pytest.approx(3.0 * cosine, abs=1e-5)
+    session.set_conditions("a0", ["a1", "a2"])
+    edited = session.edited_code()
+    for key in ("a1", "a2"):
+        assert float(b[key].distance(edited)) == pytest.approx(float(b[key].distance(session.code)), abs=1e-5)
+
+
+def test_degenerate_and_bad_conditions_are_one_line_errors(toy):
+    twin = Boundary(toy.true_normal(0), attribute="twin", space="z")
+    editor = Editor(toy, [*z_boundaries(toy), twin])
+    with pytest.raises(InterfaceGANError, match="degenerate"):
+        editor.effective("a0", ["twin"])
+    with pytest.raises(InterfaceGANError, match="itself"):
+        editor.effective("a0", ["a0"])
+    with pytest.raises(InterfaceGANError, match="unknown direction 'nope'"):
+        editor.effective("a0", ["nope"])
+
+
+def test_layer_range_moves_only_those_layers(toy):
+    editor = Editor(toy, w_boundaries(toy))
+    assert editor.space == "wp" and editor.num_layers == 4
+    code = editor.code_from_z(toy.sample(1, seed=2)[0])
+    session = editor.session(code)
+    session.set_value("w0", 3.0)
+    session.set_layers("w0", "1-2")
+    edited = session.edited_code()
+    np.testing.assert_array_equal(edited[[0, 3]], code[[0, 3]])  # bit-identical
+    np.testing.assert_allclose(edited[1:3], code[1:3] + 3.0 * toy.true_normal(0, "w"), atol=1e-6)
+    # The toy draws image rows 2-5 from layers 1-2: only those rows change.
+    before, after = editor.synthesize(np.stack([code, edited]))
+    np.testing.assert_array_equal(before[[0, 1, 6, 7]], after[[0, 1, 6, 7]])
+    assert (before[2:6] != after[2:6]).any()
+
+
+def test_layers_default_to_those_the_boundary_names(toy):
+    editor = Editor(toy, w_boundaries(toy, layers="0-1"))
+    assert editor.default_layers("w1") == "0-1"
+    session = editor.session(editor.code_from(toy.map(toy.sample(1), "w")[0], "w"))
+    session.set_value("w1", -2.0)
+    edited = session.edited_code()
+    np.testing.assert_array_equal(edited[2:], session.code[2:])
+    assert not np.allclose(edited[:2], session.code[:2])
+
+
+def test_layer_and_space_errors(toy):
+    with pytest.raises(InterfaceGANError, match="layer ranges need a style model"):
+        Editor(toy, z_boundaries(toy)).layers("a0", "0-1")
+    with pytest.raises(InterfaceGANError, match="W\\+ layers 0-3"):
+        Editor(toy, w_boundaries(toy)).layers("w0", "2-9")
+    with pytest.raises(InterfaceGANError, match="z, or all in w/wp"):
+        Editor(toy, [*z_boundaries(toy), *w_boundaries(toy)])
+    w = toy.map(toy.sample(1), "w")[0]
+    np.testing.assert_array_equal(Editor(toy, w_boundaries(toy)).code_from(w, "w"), np.stack([w] * 4))
+
+
+# ---- HTTP API -------------------------------------------------------------------------------------------------
+def test_page_and_static_files_load_from_the_server_only(client):
+    page = client.get("/")
+    assert page.status_code == 200 and '<script src="/static/app.js"></script>' in page.text
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+    for path in STATIC.iterdir():  # works offline: nothing is fetched from elsewhere
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"(src|href)=[\"']?(https?:)?//|url\((https?:)?//|@import|fetch\([\"']http", text), path
+
+
+def test_config_lists_directions_and_capabilities(client, wp_client):
+    config = client.get("/api/config").json()
+    assert [d["key"] for d in config["directions"]] == ["a0", "a1", "a2"]
+    assert config["space"] == "z" and config["num_layers"] is None and config["layer_presets"] == {}
+    assert config["model"]["resolution"] == 8 and config["run"] is None
+    wp = wp_client.get("/api/config").json()
+    assert wp["space"] == "wp" and wp["num_layers"] == 4 and wp["directions"][0]["layers"] == "all"
+
+
+def test_render_is_the_edited_image_and_follows_the_slider(client, toy):
+    plain = png(client.post("/api/render", json=state(seed=5)))
+    assert plain.shape == (toy.resolution, toy.resolution, 3)
+    z = toy.sample(1, seed=5)
+    np.testing.assert_array_equal(plain, toy.synthesize(z)[0])
+    edited = png(client.post("/api/render", json=state(seed=5, a0={"value": 3.0})))
+    np.testing.assert_array_equal(edited, toy.synthesize(z + 3.0 * toy.normals[0])[0])
+    assert edited[0, 0, 0] > plain[0, 0, 0]  # pixel (0, 0) shows attribute 0
+
+
+def test_strip_is_the_slider_at_each_step(client, toy):
+    response = client.post("/api/strip", json={"state": state(seed=1, a1={"value": 1.0}), "direction": "a0",
+                                               "lo": -2, "hi": 2, "steps": 5})  # fmt: skip
+    strip = png(response)
+    r = toy.resolution
+    assert strip.shape == (r, 5 * r, 3) and response.headers["x-strip-values"] == "-2,-1,0,1,2"
+    z = toy.sample(1, seed=1)[0] + toy.normals[1]
+    np.testing.assert_array_equal(strip[:, 4 * r :], toy.synthesize((z + 2 * toy.normals[0])[None])[0])
+
+
+def test_inspect_reports_cosine_position_and_degenerate_conditions(toy):
+    twin = Boundary(toy.true_normal(1), attribute="twin", space="z", intercept=0.5)
+    client = TestClient(create_app(toy, [*z_boundaries(toy), twin]))
+    report = client.post("/api/inspect", json=state(a0={"value": 1.0, "conditions": ["a1"]},
+                                                     a1={"conditions": ["twin"]})).json()  # fmt: skip
+    c = float(toy.normals[0] @ toy.normals[1])
+    a0 = report["directions"]["a0"]
+    assert a0["cosine"] == pytest.approx(np.sqrt(1 - c**2), abs=1e-6) and a0["error"] is None
+    assert "degenerate" in report["directions"]["a1"]["error"]
+    edited = toy.sample(1, seed=0)[0] + Editor(toy, z_boundaries(toy)).effective("a0", ["a1"]).vector
+    assert report["directions"]["twin"]["position"] == pytest.approx(float(edited @ toy.normals[1]) + 0.5, abs=1e-5)
+    response = client.post("/api/render", json=state(a1={"conditions": ["twin"]}))
+    assert response.status_code == 400 and "degenerate" in response.json()["detail"]
+
+
+def test_code_download_is_the_edited_code(client, toy):
+    response = client.post("/api/code", json=state(seed=3, a2={"value": -2.0}))
+    assert response.status_code == 200 and "edited_z.npy" in response.headers["content-disposition"]
+    code = np.load(io.BytesIO(response.content), allow_pickle=False)
+    assert code.shape == (1, toy.z_dim) and code.dtype == np.float32
+    np.testing.assert_allclose(code[0], toy.sample(1, seed=3)[0] - 2.0 * toy.normals[2], atol=1e-6)
+
+
+def test_layer_ranges_through_the_api(wp_client, toy):
+    whole = png(wp_client.post("/api/render", json=state(w0={"value": 4.0})))
+    some = png(wp_client.post("/api/render", json=state(w0={"value": 4.0, "layers": "3"})))
+    plain = png(wp_client.post("/api/render", json=state()))
+    np.testing.assert_array_equal(some[:6], plain[:6])  # rows 0-5 come from layers 0-2
+    np.testing.assert_array_equal(some[6:], whole[6:])
+    assert (some[6:] != plain[6:]).any()
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (state(nope={"value": 1.0}), 400, "unknown direction 'nope'"),
+        (state(a0={"layers": "0-1"}), 400, "layer ranges need a style model"),
+        (state(a0={"conditions": ["a9"]}), 400, "unknown direction 'a9'"),
+        ({"source": {"kind": "seed", "seed": -1}}, 422, "source.seed"),
+        ({"source": {"kind": "seed", "path": "/etc/passwd"}}, 422, "source.path"),
+        ({"source": {"kind": "file"}}, 422, "source.kind"),
+        (state(a0={"value": 1e9}), 422, "directions.a0.value"),
+        ({"source": {"kind": "run", "row": 0}}, 400, "no run is open"),
+        ({"source": {"kind": "upload", "upload": "abc"}}, 400, "upload the image again"),
+    ],
+)
+def test_bad_states_answer_4xx_with_one_line(client, body, status, words):
+    response = client.post("/api/render", json=body)
+    assert response.status_code == status
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and words in detail
+
+
+def test_bad_layer_range_on_a_style_model(wp_client):
+    response = wp_client.post("/api/render", json=state(w0={"value": 1.0, "layers": "2-9"}))
+    assert response.status_code == 400 and "W+ layers 0-3" in response.json()["detail"]
+
+
+def test_run_rows_are_editable(tmp_path, toy):
+    from interfacegan.scoring.toy import ToyScorer
+
+    store = sample_to_store(toy, tmp_path / "run", num=20, seed=9, chunk_rows=8, progress=False)
+    scores = ToyScorer(3)(toy.synthesize(store.codes("z")))
+    store.ensure_array("scores/attr0", (), "float32")
+    store.write_rows("scores/attr0", 0, scores["attr0"])
+    client = TestClient(create_app(toy, z_boundaries(toy), store=store))
+    assert client.get("/api/config").json()["run"]["rows"] == 20
+    body = {"source": {"kind": "run", "row": 13}, "directions": {"a0": {"value": 1.0}}}
+    image = png(client.post("/api/render", json=body))
+    np.testing.assert_array_equal(image, toy.synthesize(store.codes("z", rows=np.array([13])) + toy.normals[0])[0])
+    report = client.post("/api/inspect", json=body).json()
+    assert report["source"]["scores"]["attr0"] == pytest.approx(float(scores["attr0"][13]))
+    response = client.post("/api/render", json={"source": {"kind": "run", "row": 20}})
+    assert response.status_code == 400 and "0..19" in response.json()["detail"]
+
+
+def test_a_run_of_another_model_is_refused(tmp_path, toy):
+    store = sample_to_store(toy, tmp_path / "run", num=4, progress=False)
+    other = ToyGenerator(seed=1)
+    other.spec = "toy-other"
+    with pytest.raises(InterfaceGANError, match="sampled with model 'toy'"):
+        create_app(other, z_boundaries(other, model=None), store=store)
+
+
+# ---- uploads --------------------------------------------------------------------------------------------------
+def image_bytes(image: np.ndarray, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_upload_of_a_non_image_is_400(client):
+    response = client.post("/api/upload", files={"file": ("x.png", b"this is not an image", "image/png")})
+    assert response.status_code == 400 and "not an image" in response.json()["detail"]
+
+
+def test_upload_size_limits(toy):
+    client = TestClient(create_app(toy, z_boundaries(toy), max_upload_bytes=1000))
+    big = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    response = client.post("/api/upload", files={"file": ("big.png", image_bytes(big), "image/png")})
+    assert response.status_code == 413 and "larger than" in response.json()["detail"]
+    with pytest.raises(InterfaceGANError, match="megapixels"):
+        upload_module.decode_image(image_bytes(big), max_pixels=1000)
+
+
+def test_upload_without_the_inversion_module_is_501(client, monkeypatch):
+    monkeypatch.setattr(upload_module, "inversion_module", lambda: None)
+    grey = np.full((20, 30, 3), 128, np.uint8)
+    response = client.post("/api/upload", files={"file": ("g.png", image_bytes(grey), "image/png")})
+    assert response.status_code == 501 and "interfacegan.inversion" in response.json()["detail"]
+    assert client.get("/api/config").json()["upload"]["available"] is False
+
+
+def test_uploaded_image_is_inverted_then_edited(toy):
+    if upload_module.inversion_module() is None:
+        pytest.skip("interfacegan.inversion is not installed")
+    client = TestClient(create_app(toy, z_boundaries(toy), invert_steps=30))
+    target = toy.synthesize(toy.sample(1, seed=11))[0]
+    photo = np.pad(target, ((0, 0), (2, 2), (0, 0)))  # 8x12: the centre square is the target
+    response = client.post("/api/upload", files={"file": ("t.png", image_bytes(photo), "image/png")},
+                           data={"align": "false"})  # fmt: skip
+    assert response.status_code == 202, response.text
+    job = response.json()["job"]
+    for _ in range(600):  # bounded wait; the toy inverts in well under a second
+        status = client.get(f"/api/jobs/{job}").json()
+        if status["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert status["status"] == "done", status
+    source = status["source"]
+    assert source["kind"] == "upload" and status["info"]["space"] == "z"
+    np.testing.assert_array_equal(png(client.get(f"/api/uploads/{source['upload']}/target.png")), target)
+    plain = png(client.post("/api/render", json={"source": source}))
+    assert np.abs(plain.astype(int) - target).mean() < 20  # a rough reconstruction of the 8x8 toy image
+    edited = png(client.post("/api/render", json={"source": source, "directions": {"a0": {"value": 3.0}}}))
+    assert edited[0, 0, 0] > plain[0, 0, 0]
+    assert client.get("/api/jobs/unknown").status_code == 404
+
+
+# ---- command line -------------------------------------------------------------------------------------------------
+def test_ui_help():
+    result = runner.invoke(cli_app, ["ui", "--help"])
+    assert result.exit_code == 0
+    for option in ("--model", "--boundaries", "--run", "--sefa", "--host", "--port"):
+        assert option in result.output
+
+
+def test_build_editor_app_loads_folders_stacks_names_and_sefa(tmp_path, toy):
+    from interfacegan.cli.ui import build_editor_app
+
+    folder = tmp_path / "dirs"
+    for b in z_boundaries(toy):
+        b.save(folder / f"{b.attribute}.npz")
+    np.save(folder / "stack.npy", np.stack([toy.normals[0], -toy.normals[1]]).astype(np.float32))
+    names = {"directions": [{"direction": "a1", "label": "+attr1", "attribute": "attr1"}]}
+    (folder / "names.json").write_text(json.dumps(names))
+    single = tmp_path / "one.npy"
+    np.save(single, toy.normals[2][None].astype(np.float32))
+    app = build_editor_app(boundaries=[str(folder), f"{tmp_path / 'dirs' / 'stack.npy'}:1", str(single)],
+                           sefa=2, device="cpu")  # fmt: skip
+    config = TestClient(app).get("/api/config").json()
+    keys = [d["key"] for d in config["directions"]]
+    assert keys == ["a0", "a1", "a2", "stack_0", "stack_1", "stack_1#2", "one", "sefa_0", "sefa_1"]
+    labels = {d["key"]: d["label"] for d in config["directions"]}
+    assert labels["a1"] == "a1 (+attr1)" and config["model"]["spec"] == "toy"
+    assert config["directions"][-1]["note"].startswith("SeFa eigenvalue")
+    stack1 = app.state.editor.directions["stack_1"].boundary
+    np.testing.assert_allclose(stack1.normal, -toy.normals[1], atol=1e-6)
+
+
+def test_ui_command_refuses_a_busy_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        result = runner.invoke(cli_app, ["ui", "--model", "toy", "--port", str(port)])
+    assert isinstance(result.exception, InterfaceGANError) and "choose another --port" in str(result.exception)
