@@ -177,6 +177,17 @@ def test_render_is_the_edited_image_and_follows_the_slider(client, toy):
     assert edited[0, 0, 0] > plain[0, 0, 0]  # pixel (0, 0) shows attribute 0
 
 
+def test_seed_truncation_on_a_style_model(client, wp_client, toy):
+    from interfacegan.models import Truncation
+
+    half = {"source": {"kind": "seed", "seed": 2, "truncation": 0.5}}
+    z = toy.sample(1, seed=2)
+    expected = toy.synthesize(toy.map(z, "wp", Truncation(psi=0.5)), "wp")[0]
+    np.testing.assert_array_equal(png(wp_client.post("/api/render", json=half)), expected)
+    np.testing.assert_array_equal(png(client.post("/api/render", json=half)), expected)  # z edits: truncated at synthesis
+    assert (png(client.post("/api/render", json=state(seed=2))) != expected).any()
+
+
 def test_strip_is_the_slider_at_each_step(client, toy):
     response = client.post("/api/strip", json={"state": state(seed=1, a1={"value": 1.0}), "direction": "a0",
                                                "lo": -2, "hi": 2, "steps": 5})  # fmt: skip
@@ -287,6 +298,9 @@ def test_upload_size_limits(toy):
     client = TestClient(create_app(toy, z_boundaries(toy), max_upload_bytes=1000))
     big = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     response = client.post("/api/upload", files={"file": ("big.png", image_bytes(big), "image/png")})
+    assert response.status_code == 413 and "larger than" in response.json()["detail"]
+    huge = b"0" * (200 * 1024)  # refused from its Content-Length, before the form is parsed
+    response = client.post("/api/upload", files={"file": ("huge.png", huge, "image/png")})
     assert response.status_code == 413 and "larger than" in response.json()["detail"]
     with pytest.raises(InterfaceGANError, match="megapixels"):
         upload_module.decode_image(image_bytes(big), max_pixels=1000)

@@ -42,6 +42,7 @@ from interfacegan.ui.upload import (
 
 STATIC = Path(__file__).parent / "static"
 NO_STORE = {"Cache-Control": "no-store"}
+MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -64,6 +65,10 @@ def layer_presets(num_layers: int | None) -> dict[str, str]:
     if num_layers > 8:
         presets["fine"] = f"8-{num_layers - 1}"
     return presets
+
+
+def _too_large_text(limit: int) -> str:
+    return f"the image is larger than {limit / 2**20:.3g} MB: upload a smaller one"
 
 
 def _one_line(exc: RequestValidationError) -> str:
@@ -102,6 +107,17 @@ def create_app(
     app = FastAPI(title=title or f"interfacegan editor - {model.name}", docs_url=None, redoc_url=None)
     app.state.editor, app.state.sources, app.state.jobs = editor, sources, jobs
 
+    @app.middleware("http")
+    async def _bounded_uploads(request: Request, call_next):
+        # Refuse oversized bodies before they are read (the form parser would spool them to disk first).
+        if request.method == "POST" and request.url.path == "/api/upload":
+            length = request.headers.get("content-length", "")
+            if not length.isdigit():
+                return JSONResponse({"detail": "uploads need a Content-Length header"}, status_code=411)
+            if int(length) > max_upload_bytes + MULTIPART_SLACK:
+                return JSONResponse({"detail": _too_large_text(max_upload_bytes)}, status_code=413)
+        return await call_next(request)
+
     @app.exception_handler(InterfaceGANError)
     async def _user_error(request: Request, exc: InterfaceGANError):
         return JSONResponse({"detail": str(exc)}, status_code=400)
@@ -110,14 +126,14 @@ def create_app(
     async def _invalid(request: Request, exc: RequestValidationError):
         return JSONResponse({"detail": _one_line(exc)}, status_code=422)
 
-    def session_for(state: StateIn) -> tuple[EditSession, object]:
+    def session_for(state: StateIn) -> EditSession:
         code, trunc = sources.get(state.source)
-        session = editor.session(code)
+        session = editor.session(code, truncation=trunc)
         for key, s in state.directions.items():
             session.set_value(key, s.value)
             session.set_conditions(key, s.conditions)
             session.set_layers(key, s.layers)
-        return session, trunc
+        return session
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -156,16 +172,12 @@ def create_app(
 
     @app.post("/api/render")
     def render(state: StateIn):
-        session, trunc = session_for(state)
-        image = editor.model.synthesize(session.edited_code()[None], editor.space, truncation=trunc)[0]
-        return Response(png_bytes(image), media_type="image/png", headers=NO_STORE)
+        return Response(png_bytes(session_for(state).render()), media_type="image/png", headers=NO_STORE)
 
     @app.post("/api/strip")
     def strip(request: StripIn):
-        session, trunc = session_for(request.state)
         values = np.linspace(request.lo, request.hi, request.steps)
-        codes = session.strip_codes(request.direction, values)
-        images = editor.model.synthesize(codes, editor.space, truncation=trunc)
+        images = session_for(request.state).render_strip(request.direction, values)
         row = np.concatenate(list(images), axis=1)  # (H, S*W, 3), frames side by side, no gaps
         headers = {**NO_STORE, "X-Strip-Values": ",".join(f"{v:g}" for v in values)}
         return Response(png_bytes(row), media_type="image/png", headers=headers)
@@ -201,9 +213,8 @@ def create_app(
 
     @app.post("/api/code")
     def code(state: StateIn):
-        session, _ = session_for(state)
         buffer = io.BytesIO()
-        np.save(buffer, session.edited_code()[None].astype(np.float32), allow_pickle=False)
+        np.save(buffer, session_for(state).edited_code()[None].astype(np.float32), allow_pickle=False)
         name = f"edited_{editor.space}.npy"
         headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
         return Response(buffer.getvalue(), media_type="application/octet-stream", headers=headers)
@@ -212,7 +223,7 @@ def create_app(
     def upload(file: UploadFile = File(...), align: bool = Form(False)):
         data = file.file.read(max_upload_bytes + 1)
         if len(data) > max_upload_bytes:
-            raise UploadTooLarge(f"the image is larger than {max_upload_bytes / 2**20:g} MB: upload a smaller one")
+            raise UploadTooLarge(_too_large_text(max_upload_bytes))
         image = decode_image(data)
         status = inversion_status()
         if not status["available"]:

@@ -41,7 +41,7 @@ class StateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: SourceIn = Field(default_factory=SourceIn)
-    directions: dict[str, SliderIn] = Field(default_factory=dict)
+    directions: dict[str, SliderIn] = Field(default_factory=dict, max_length=4096)
 
 
 class StripIn(BaseModel):

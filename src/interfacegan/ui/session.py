@@ -48,7 +48,9 @@ def describe(boundary: Boundary) -> str:
     return boundary.kind
 
 
-def make_directions(boundaries: Iterable[Boundary | Direction], labels: Mapping[str, str] | None = None) -> list[Direction]:
+def make_directions(
+    boundaries: Iterable[Boundary | Direction], labels: Mapping[str, str] | None = None
+) -> list[Direction]:
     """Directions with unique keys (attribute, then attribute#2, ...); `labels` maps attribute -> what it moves
     (e.g. '+yaw' from names.json), shown as 'sefa_0 (+yaw)'."""
     labels = labels or {}
@@ -116,7 +118,9 @@ class Editor:
     # ---- directions -----------------------------------------------------------------------------------------
     def direction(self, key: str) -> Direction:
         if key not in self.directions:
-            raise InterfaceGANError(f"unknown direction {key!r}: use one of {', '.join(self.directions)}")
+            keys = list(self.directions)
+            listed = ", ".join(keys[:12]) + (f", ... ({len(keys)} in all)" if len(keys) > 12 else "")
+            raise InterfaceGANError(f"unknown direction {key!r}: use one of {listed}")
         return self.directions[key]
 
     def default_layers(self, key: str) -> str | None:
@@ -194,15 +198,16 @@ class Editor:
             f"a {space!r} code cannot be edited by directions in {self.space!r}: use directions of space {space!r}"
         )
 
-    def session(self, code: np.ndarray) -> "EditSession":
+    def session(self, code: np.ndarray, truncation=None) -> "EditSession":
+        """A fresh session on `code` (*code_shape); `truncation` is used when rendering z codes of style models."""
         code = np.asarray(code, dtype=np.float32)
         if code.shape != self.code_shape:
             raise InterfaceGANError(f"the source code has shape {code.shape}, the editor edits {self.code_shape}")
-        return EditSession(self, code)
+        return EditSession(self, code, truncation=truncation)
 
-    def synthesize(self, codes: np.ndarray) -> np.ndarray:
-        """Images (N, H, W, 3) uint8 of codes (N, *code_shape)."""
-        return self.model.synthesize(np.asarray(codes, dtype=np.float32), self.space)
+    def synthesize(self, codes: np.ndarray, truncation=None) -> np.ndarray:
+        """Images (N, H, W, 3) uint8 of codes (N, *code_shape); `truncation` applies to z codes of style models."""
+        return self.model.synthesize(np.asarray(codes, dtype=np.float32), self.space, truncation=truncation)
 
 
 @dataclass
@@ -221,6 +226,7 @@ class EditSession:
     editor: Editor
     code: np.ndarray
     sliders: dict[str, Slider] = field(default_factory=dict)
+    truncation: object = None  # a models.Truncation for rendering z codes of style models
 
     def slider(self, key: str) -> Slider:
         self.editor.direction(key)
@@ -297,4 +303,8 @@ class EditSession:
 
     def render(self) -> np.ndarray:
         """The edited image (H, W, 3) uint8."""
-        return self.editor.synthesize(self.edited_code()[None])[0]
+        return self.editor.synthesize(self.edited_code()[None], self.truncation)[0]
+
+    def render_strip(self, key: str, values: Sequence[float]) -> np.ndarray:
+        """Images (S, H, W, 3) uint8: the current edit with slider `key` set to each of `values`."""
+        return self.editor.synthesize(self.strip_codes(key, values), self.truncation)

@@ -334,20 +334,8 @@ function buildCard(info) {
   card.pick.addEventListener("change", () => selectStrip(info.key));
   $(".name", root).addEventListener("click", () => selectStrip(info.key));
 
-  for (const other of cfg.directions) {
-    if (other.key === info.key) continue;
-    const label = document.createElement("label");
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.value = other.key;
-    box.addEventListener("change", () => {
-      const d = ui.state.directions[info.key];
-      d.conditions = box.checked ? [...d.conditions, other.key] : d.conditions.filter((c) => c !== other.key);
-      changed();
-    });
-    label.append(box, document.createTextNode(other.label));
-    card.conditions.appendChild(label);
-  }
+  // Condition boxes are built when the panel first opens: hundreds of directions stay cheap.
+  $("details", root).addEventListener("toggle", () => buildConditions(info, card), { once: true });
   if (cfg.directions.length < 2) card.conditions.textContent = "(needs a second direction)";
 
   if (cfg.num_layers) {
@@ -390,6 +378,24 @@ function buildCard(info) {
   }
   ui.cards[info.key] = card;
   return root;
+}
+
+function buildConditions(info, card) {
+  for (const other of ui.config.directions) {
+    if (other.key === info.key) continue;
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = other.key;
+    box.checked = ui.state.directions[info.key].conditions.includes(other.key);
+    box.addEventListener("change", () => {
+      const d = ui.state.directions[info.key];
+      d.conditions = box.checked ? [...d.conditions, other.key] : d.conditions.filter((c) => c !== other.key);
+      changed();
+    });
+    label.append(box, document.createTextNode(other.label));
+    card.conditions.appendChild(label);
+  }
 }
 
 function setLayers(key, text) {
@@ -590,12 +596,12 @@ async function start() {
     : "This model has only a Z space: every slider moves the whole code (no layer ranges).";
   for (const info of cfg.directions) ui.state.directions[info.key] = { value: 0, conditions: [], layers: null };
   ui.state.source.truncation = cfg.truncation.psi;
-  $("#truncation").value = cfg.truncation.psi;
-  $("#truncation-value").textContent = Number(cfg.truncation.psi).toFixed(2);
   const list = $("#directions");
   for (const info of cfg.directions) list.appendChild(buildCard(info));
   wire();
   loadFromUrl();
+  $("#truncation").value = ui.state.source.truncation;
+  $("#truncation-value").textContent = Number(ui.state.source.truncation).toFixed(2);
   $("#seed").value = ui.state.source.seed;
   $("#row").value = ui.state.source.row;
   showTab(ui.state.source.kind);
