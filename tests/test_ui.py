@@ -272,6 +272,9 @@ def test_run_rows_are_editable(tmp_path, toy):
     assert report["source"]["scores"]["attr0"] == pytest.approx(float(scores["attr0"][13]))
     response = client.post("/api/render", json={"source": {"kind": "run", "row": 20}})
     assert response.status_code == 400 and "0..19" in response.json()["detail"]
+    store.write_rows("codes/z", 16, np.full((1, toy.z_dim), np.nan, np.float32))  # as an unfinished run leaves it
+    response = client.post("/api/render", json={"source": {"kind": "run", "row": 16}})
+    assert response.status_code == 400 and "sampling did not finish" in response.json()["detail"]
 
 
 def test_a_run_of_another_model_is_refused(tmp_path, toy):
@@ -378,3 +381,22 @@ def test_ui_command_refuses_a_busy_port():
         port = sock.getsockname()[1]
         result = runner.invoke(cli_app, ["ui", "--model", "toy", "--port", str(port)])
     assert isinstance(result.exception, InterfaceGANError) and "choose another --port" in str(result.exception)
+
+
+def test_ui_command_serves_on_localhost_by_default(monkeypatch, tmp_path, toy):
+    import uvicorn
+
+    sample_to_store(toy, tmp_path / "run", num=6, progress=False)
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    with socket.socket() as sock:  # a port that is free right now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = runner.invoke(cli_app, ["ui", "--run", str(tmp_path / "run"), "--sefa", "2", "--port", str(port),
+                                     "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert served["host"] == "127.0.0.1" and served["port"] == port
+    assert f"http://127.0.0.1:{port}/" in " ".join(result.output.split())
+    config = TestClient(served["app"]).get("/api/config").json()
+    assert config["model"]["spec"] == "toy" and config["run"]["rows"] == 6  # the model comes from the run
+    assert [d["key"] for d in config["directions"]] == ["sefa_0", "sefa_1"]

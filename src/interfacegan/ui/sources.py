@@ -119,7 +119,13 @@ class Sources:
             elif space == "wp" and "w" in spaces:
                 code = self.editor.code_from(self.store.codes("w", rows=rows)[0], "w")
             else:
-                code = self.editor.code_from_z(self.store.codes("z", rows=rows)[0], truncation)
+                z = self.store.codes("z", rows=rows)[0]
+                code = self.editor.code_from_z(z, truncation) if np.isfinite(z).all() else z
+            if not np.isfinite(code).all():
+                raise InterfaceGANError(
+                    f"row {row} of {self.store.path} has no code yet (its sampling did not finish): "
+                    "run the same `interfacegan sample` command again, or pick another row"
+                )
             self._rows.put(row, code)
         return code, truncation if self.editor.space == "z" else None
 
