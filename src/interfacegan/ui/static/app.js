@@ -524,6 +524,29 @@ function wire() {
     if (!response.ok) return setStatus(await detailOf(response), true);
     saveBlob(await response.blob(), `${cfg.model.name}-${sourceName()}-edited_${cfg.space}.npy`);
   });
+  const compare = $("#compare");
+  let original = null;
+  let holding = false;
+  const showOriginal = async () => {
+    holding = true;
+    const response = await postJSON("/api/render", { source: payload().source, directions: {} });
+    if (!response.ok) return;
+    const blob = await response.blob();
+    if (!holding) return; // released before the image arrived
+    original = URL.createObjectURL(blob);
+    $("#image").src = original;
+    $("#image-caption").textContent = "unedited";
+  };
+  const showEdited = () => {
+    holding = false;
+    if (!original) return;
+    URL.revokeObjectURL(original);
+    original = null;
+    if (ui.lastImage) $("#image").src = URL.createObjectURL(ui.lastImage);
+    $("#image-caption").textContent = ui.state.source.kind === "upload" ? "inverted and edited" : "edited";
+  };
+  compare.addEventListener("pointerdown", showOriginal);
+  for (const name of ["pointerup", "pointerleave", "pointercancel"]) compare.addEventListener(name, showEdited);
   $("#pixelated").addEventListener("change", (e) => $(".pictures").classList.toggle("pixelated", e.target.checked));
 
   for (const tab of $$(".tab")) {
