@@ -13,9 +13,7 @@ import numpy as np
 
 from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
-from interfacegan.store import DEFAULT_CHUNK_ROWS, SampleStore
-
-IMPORT_TASK = "sample"
+from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore
 
 
 def _load_npy(path: str | Path, what: str) -> np.ndarray:
@@ -74,12 +72,14 @@ def import_official(
             store.ensure_array(f"codes/{space}", arr.shape[1:], "float32")
         for name in score_arrays:
             store.ensure_array(f"scores/{name}", (), "float32", attrs={"scorer": "imported", "version": "1"})
-        for k, start, stop in store.iter_chunks():
-            for space, arr in arrays.items():
-                store.write_rows(f"codes/{space}", start, np.asarray(arr[start:stop], dtype=np.float32))
-            for name, arr in score_arrays.items():
-                store.write_rows(f"scores/{name}", start, np.asarray(arr[start:stop], np.float32).reshape(-1))
-            store.mark_done(IMPORT_TASK, k)
+
+        def rows(start: int, stop: int) -> dict[str, np.ndarray]:
+            codes_rows = {f"codes/{space}": np.asarray(arr[start:stop], np.float32) for space, arr in arrays.items()}
+            score_rows = {f"scores/{name}": np.asarray(arr[start:stop], np.float32).reshape(-1)
+                          for name, arr in score_arrays.items()}  # fmt: skip
+            return {**codes_rows, **score_rows}
+
+        store.fill_chunks(SAMPLE_TASK, rows, progress=False)
     return SampleStore.open(out)
 
 

@@ -244,13 +244,9 @@ def edit_plan(model, boundary, space: str | None = None, layers=None) -> tuple[s
 
 def run_codes(store, model, space: str, rows: slice | np.ndarray) -> np.ndarray:
     """Codes of store `rows` in `space`: read when stored, else mapped from the stored z (run's truncation)."""
-    from interfacegan.models import Truncation
-
     if space in store.spaces:
         return store.codes(space, rows=rows)
-    z = store.codes("z", rows=rows)
-    truncation = Truncation(**(store.meta.get("truncation") or {}))
-    return model.map(z, space, truncation)
+    return model.map(store.codes("z", rows=rows), space, store.truncation)
 
 
 def edited_codes(codes, direction, values, mode: str = "offset", intercept: float = 0.0, along=None, layers=None):

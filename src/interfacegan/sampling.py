@@ -8,7 +8,6 @@ or machines fill disjoint chunks of one store.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,10 +16,7 @@ from PIL import Image
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import Generator, Truncation
-from interfacegan.progress import progress_bar
-from interfacegan.store import DEFAULT_CHUNK_ROWS, SampleStore, is_store
-
-SAMPLE_TASK = "sample"
+from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore, is_store
 
 
 def run_arguments(
@@ -115,25 +111,14 @@ def sample_to_store(
     if image_size:
         store.ensure_array("images", (image_size, image_size, 3), "uint8")
 
-    pending = store.pending_chunks(SAMPLE_TASK, shard)
-    with ThreadPoolExecutor(max_workers=1) as writer, progress_bar(
-        "sampling", total=num, completed=num - _rows_in(store, pending), enabled=progress
-    ) as bar:
-        in_flight: Future | None = None
-        for k in pending:
-            start, stop = store.chunk_range(k)
-            arrays = _compute_chunk(model, seed, start, stop, spaces, truncation, image_size, batch_size)
-            if in_flight is not None:
-                in_flight.result()
-            in_flight = writer.submit(_write_chunk, store, k, start, arrays)
-            in_flight.add_done_callback(lambda f, n=stop - start: f.exception() or bar.advance(n))
-        if in_flight is not None:
-            in_flight.result()
+    store.fill_chunks(
+        SAMPLE_TASK,
+        lambda start, stop: _compute_chunk(model, seed, start, stop, spaces, truncation, image_size, batch_size),
+        shard,
+        "sampling",
+        progress,
+    )
     return store
-
-
-def _rows_in(store: SampleStore, chunks: list[int]) -> int:
-    return sum(store.chunk_range(k)[1] - store.chunk_range(k)[0] for k in chunks)
 
 
 def _compute_chunk(model, seed, start, stop, spaces, truncation, image_size, batch_size) -> dict[str, np.ndarray]:
@@ -146,9 +131,3 @@ def _compute_chunk(model, seed, start, stop, spaces, truncation, image_size, bat
         images = model.synthesize(z, "z", batch_size=batch_size, truncation=truncation)
         arrays["images"] = resize_images(images, image_size)
     return arrays
-
-
-def _write_chunk(store: SampleStore, k: int, start: int, arrays: dict[str, np.ndarray]) -> None:
-    for name, values in arrays.items():
-        store.write_rows(name, start, values)
-    store.mark_done(SAMPLE_TASK, k)

@@ -18,17 +18,20 @@ from __future__ import annotations
 import datetime as _dt
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import zarr
 
 from interfacegan import __version__
 from interfacegan.errors import InterfaceGANError
+from interfacegan.progress import progress_bar
 
 STORE_FORMAT = 1
 DEFAULT_CHUNK_ROWS = 1024
+SAMPLE_TASK = "sample"  # the task that writes a run's codes; every other task needs it complete
 
 
 def utc_now() -> str:
@@ -107,6 +110,13 @@ class SampleStore:
     def chunk_range(self, k: int) -> tuple[int, int]:
         """Rows [start, stop) of chunk k."""
         return k * self.chunk_rows, min((k + 1) * self.chunk_rows, self.num)
+
+    @property
+    def truncation(self):
+        """The `Truncation` the run was sampled with (psi 1 when the run does not say)."""
+        from interfacegan.models.base import Truncation
+
+        return Truncation(**(self.meta.get("truncation") or {}))
 
     # ---- arrays -------------------------------------------------------------------------------------------
     def has(self, name: str) -> bool:
@@ -227,6 +237,50 @@ class SampleStore:
 
     def is_complete(self, task: str) -> bool:
         return bool(self.done_chunks(task).all())
+
+    def fill_chunks(
+        self,
+        task: str,
+        compute: Callable[..., dict[str, np.ndarray]],
+        shard: tuple[int, int] = (0, 1),
+        description: str = "",
+        progress: bool = True,
+        prefetch: Callable[[int, int], Any] | None = None,
+    ) -> None:
+        """Do the chunks of `task` in `shard` not flagged yet: `compute(start, stop)` -> {array name: its rows}.
+
+        A chunk is flagged done only after all its arrays are written. Stages overlap, one thread each: chunk k-1
+        is written while chunk k is computed, and with `prefetch` its result for chunk k+1 (e.g. images being
+        synthesized) is made meanwhile and handed over as `compute(start, stop, prefetched)`. The progress bar
+        counts rows, those of chunks done before included.
+        """
+        pending = self.pending_chunks(task, shard)
+        done_rows = self.num - sum(stop - start for start, stop in map(self.chunk_range, pending))
+        with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as writer, progress_bar(
+            description or task, total=self.num, completed=done_rows, enabled=progress
+        ) as bar:
+            ahead = reader.submit(prefetch, *self.chunk_range(pending[0])) if prefetch and pending else None
+            in_flight: Future | None = None
+            for i, k in enumerate(pending):
+                start, stop = self.chunk_range(k)
+                if ahead is None:
+                    arrays = compute(start, stop)
+                else:
+                    prefetched = ahead.result()
+                    if i + 1 < len(pending):
+                        ahead = reader.submit(prefetch, *self.chunk_range(pending[i + 1]))
+                    arrays = compute(start, stop, prefetched)
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = writer.submit(self._write_chunk, task, k, start, arrays)
+                in_flight.add_done_callback(lambda f, n=stop - start: f.exception() or bar.advance(n))
+            if in_flight is not None:
+                in_flight.result()
+
+    def _write_chunk(self, task: str, k: int, start: int, arrays: dict[str, np.ndarray]) -> None:
+        for name, values in arrays.items():
+            self.write_rows(name, start, values)
+        self.mark_done(task, k)
 
     def iter_chunks(self) -> Iterator[tuple[int, int, int]]:
         """(k, start, stop) for every chunk, for streaming reads."""

@@ -17,11 +17,6 @@ from interfacegan.store import SampleStore
 DEFAULT_BLOCK_ROWS = 2048
 
 
-def run_truncation(store: SampleStore) -> Truncation:
-    """The truncation the run was sampled with (psi 1 when the run does not say)."""
-    return Truncation(**(store.meta.get("truncation") or {}))
-
-
 class CodeSource:
     """Rows [0, num) of a run's codes in `space` (shape (num, *space_shape)), read or mapped in blocks."""
 
@@ -32,7 +27,7 @@ class CodeSource:
         self.store, self.model, self.space = store, model, space
         self.num = min(int(num), store.num)
         self.block_rows = max(1, int(block_rows))
-        self.truncation = run_truncation(store)
+        self.truncation = store.truncation
         self.from_store = space in store.spaces
         if not self.from_store and "z" not in store.spaces:
             raise InterfaceGANError(f"{store.path} has no {space!r} codes and no z codes to map: resample the run")

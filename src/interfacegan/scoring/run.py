@@ -8,15 +8,12 @@ and version; a chunk is flagged done only after all its outputs are written.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
-
 import numpy as np
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models import Generator, Truncation, load_model
-from interfacegan.progress import progress_bar
+from interfacegan.models import Generator, load_model
 from interfacegan.scoring.base import Scorer
-from interfacegan.store import SampleStore
+from interfacegan.store import SAMPLE_TASK, SampleStore
 
 
 def score_task(scorer: Scorer, prefix: str = "") -> str:
@@ -59,7 +56,7 @@ class ImageSource:
                     f"{store.path} has no images and no model to synthesize them: re-import it with --model SPEC"
                 )
             self.model = load_model(meta["model"], device=device)
-        self.truncation = Truncation(**meta.get("truncation", {}))
+        self.truncation = store.truncation
 
     def images(self, start: int, stop: int) -> np.ndarray:
         if self.from_store:
@@ -83,38 +80,22 @@ def score_store(
 
     Returns the names of the scalar scores written. `model` overrides the run's model (e.g. already loaded).
     """
-    if not store.is_complete("sample"):
+    if not store.is_complete(SAMPLE_TASK):
         raise InterfaceGANError(f"{store.path} is not completely sampled: finish `interfacegan sample` first")
     task = score_task(scorer, prefix)
     if overwrite:
         store.delete(f"progress/{task}")
     paths = _prepare_outputs(store, scorer, prefix, overwrite)
     source = ImageSource(store, model, batch_size, device) if scorer.needs_images else None
-    pending = store.pending_chunks(task, shard)
-    done_rows = store.num - sum(store.chunk_range(k)[1] - store.chunk_range(k)[0] for k in pending)
-    def fetch(k: int) -> np.ndarray | None:
-        return source.images(*store.chunk_range(k)) if source is not None else None
 
-    # Three stages overlap: images of chunk k+1 are synthesized (torch, GIL released) while chunk k is scored,
-    # and chunk k-1 is written.
-    with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as writer, progress_bar(
-        f"scoring ({scorer.name})", total=store.num, completed=done_rows, enabled=progress
-    ) as bar:
-        in_flight: Future | None = None
-        next_images = reader.submit(fetch, pending[0]) if pending else None
-        for i, k in enumerate(pending):
-            start, stop = store.chunk_range(k)
-            images = next_images.result()
-            if i + 1 < len(pending):
-                next_images = reader.submit(fetch, pending[i + 1])
-            result = scorer.score(images, np.arange(start, stop))
-            _check_result(scorer, result, stop - start)
-            if in_flight is not None:
-                in_flight.result()
-            in_flight = writer.submit(_write, store, task, k, start, paths, result)
-            in_flight.add_done_callback(lambda f, n=stop - start: f.exception() or bar.advance(n))
-        if in_flight is not None:
-            in_flight.result()
+    def compute(start: int, stop: int, images: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        result = scorer.score(images, np.arange(start, stop))
+        _check_result(scorer, result, stop - start)
+        return {path: np.asarray(result[output], dtype=np.float32) for output, path in paths.items()}
+
+    # Images of chunk k+1 are synthesized (torch, GIL released) while chunk k is scored and chunk k-1 written.
+    prefetch = source.images if source is not None else None
+    store.fill_chunks(task, compute, shard, f"scoring ({scorer.name})", progress, prefetch=prefetch)
     return [f"{prefix}{name}" for name in scorer.attributes]
 
 
@@ -127,9 +108,3 @@ def _check_result(scorer: Scorer, result: dict[str, np.ndarray], rows: int) -> N
             raise InterfaceGANError(
                 f"scorer {scorer.name!r} returned {output!r} of shape {shape}, expected {(rows, *tail)}"
             )
-
-
-def _write(store: SampleStore, task: str, k: int, start: int, paths: dict[str, str], result) -> None:
-    for output, path in paths.items():
-        store.write_rows(path, start, np.asarray(result[output], dtype=np.float32))
-    store.mark_done(task, k)
