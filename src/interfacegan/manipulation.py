@@ -33,6 +33,11 @@ def _vector(direction) -> np.ndarray | torch.Tensor:
     return direction if _is_torch(direction) else np.asarray(direction)
 
 
+def _float64(x) -> np.ndarray:
+    """A float64 numpy copy of an array or tensor (any device)."""
+    return x.detach().cpu().double().numpy() if _is_torch(x) else np.asarray(x, dtype=np.float64)
+
+
 def _like(values, ref):
     """`values` (array/tensor/list) converted to the library, device and float dtype of `ref`."""
     if _is_torch(ref):
@@ -68,6 +73,17 @@ def _batch(codes, size: int):
     )
 
 
+def _hyperplane(codes, direction):
+    """(codes as a batch, code shape, single?, normal n flat (d,) like the codes, |n|); a zero n is an error."""
+    n = _vector(direction)
+    batch, shape, single = _batch(codes, int(np.prod(n.shape)))
+    flat = _like(n, codes).reshape(-1)
+    norm = float(flat.norm()) if _is_torch(flat) else float(np.linalg.norm(flat))
+    if norm == 0.0:
+        raise InterfaceGANError("the direction is the zero vector: it defines no hyperplane")
+    return batch, shape, single, flat, norm
+
+
 def _alphas_matrix(alphas, n: int, ref):
     """Edit amounts as (N, S) (broadcasting (S,) over samples)."""
     a = _like(alphas, ref)
@@ -101,12 +117,7 @@ def edit_offset(codes, direction, alphas):
 
 def signed_distance(codes, direction, intercept: float = 0.0):
     """n.x + b for codes (N, *code_shape) with the unit n = direction/|direction| (and b scaled alike): (N,)."""
-    direction = _vector(direction)
-    batch, shape, single = _batch(codes, int(np.prod(direction.shape)))
-    d = _like(direction, codes).reshape(-1)
-    norm = float(d.norm()) if _is_torch(d) else float(np.linalg.norm(d))
-    if norm == 0.0:
-        raise InterfaceGANError("the direction is the zero vector: it defines no hyperplane")
+    batch, _, single, d, norm = _hyperplane(codes, direction)
     dist = (batch.reshape(len(batch), -1) @ d + intercept) / norm
     return dist[0] if single else dist
 
@@ -122,12 +133,7 @@ def edit_to_distance(codes, direction, intercept: float | None = None, distances
 
     if intercept is None:
         intercept = direction.intercept if isinstance(direction, Boundary) else 0.0
-    n = _vector(direction)
-    batch, shape, single = _batch(codes, int(np.prod(n.shape)))
-    n_flat = _like(n, codes).reshape(-1)
-    norm = float(n_flat.norm()) if _is_torch(n_flat) else float(np.linalg.norm(n_flat))
-    if norm == 0.0:
-        raise InterfaceGANError("the direction is the zero vector: it defines no hyperplane")
+    batch, shape, single, n_flat, norm = _hyperplane(codes, direction)
     n_unit, b = n_flat / norm, float(intercept) / norm
     m = n_unit if along is None else _like(_vector(along), codes).reshape(-1)
     if m.shape != n_unit.shape:
@@ -151,17 +157,14 @@ def conditional_direction(direction, conditions, tol: float = 1e-6):
     """
     n = _vector(direction)
     as_torch = _is_torch(n)
-    n64 = (n.detach().cpu().double().numpy() if as_torch else np.asarray(n, dtype=np.float64)).reshape(-1)
+    n64 = _float64(n).reshape(-1)
     conds = _condition_rows(conditions, n64.size)
     basis: list[np.ndarray] = []
     for i, c in enumerate(conds):
         norm = np.linalg.norm(c)
         if norm == 0 or not np.isfinite(norm):
             raise InterfaceGANError(f"condition {i} is a zero or non-finite vector: drop it")
-        r = c / norm
-        for _ in range(2):
-            for q in basis:
-                r = r - (q @ r) * q
+        r = _reject(c / norm, basis)
         if np.linalg.norm(r) < tol:
             raise InterfaceGANError(
                 f"condition {i} lies in the span of the conditions before it (degenerate): drop it"
@@ -170,10 +173,7 @@ def conditional_direction(direction, conditions, tol: float = 1e-6):
     norm_n = np.linalg.norm(n64)
     if norm_n == 0:
         raise InterfaceGANError("the primal direction is the zero vector")
-    r = n64 / norm_n
-    for _ in range(2):
-        for q in basis:
-            r = r - (q @ r) * q
+    r = _reject(n64 / norm_n, basis)
     if np.linalg.norm(r) < tol:
         raise InterfaceGANError(
             "the primal direction lies in the span of the conditions: nothing is left to edit; drop a condition"
@@ -184,19 +184,24 @@ def conditional_direction(direction, conditions, tol: float = 1e-6):
     return r.astype(n.dtype if np.issubdtype(n.dtype, np.floating) else np.float32)
 
 
+def _reject(r: np.ndarray, basis: list[np.ndarray]) -> np.ndarray:
+    """r minus its projection onto the span of the orthonormal `basis` (Gram-Schmidt, twice for stability)."""
+    for _ in range(2):
+        for q in basis:
+            r = r - (q @ r) * q
+    return r
+
+
 def _condition_rows(conditions, d: int) -> list[np.ndarray]:
     from interfacegan.boundary import Boundary
 
     if isinstance(conditions, (np.ndarray, torch.Tensor)):
-        arr = conditions.detach().cpu().double().numpy() if _is_torch(conditions) else conditions
-        arr = np.asarray(arr, dtype=np.float64)
+        arr = _float64(conditions)
         rows = [arr.reshape(-1)] if arr.size == d and arr.ndim <= 1 else list(arr.reshape(len(arr), -1))
     else:
         rows = []
         for c in conditions:
-            v = c.normal if isinstance(c, Boundary) else c
-            v = v.detach().cpu().double().numpy() if _is_torch(v) else np.asarray(v, dtype=np.float64)
-            rows.append(v.reshape(-1))
+            rows.append(_float64(c.normal if isinstance(c, Boundary) else c).reshape(-1))
     for i, row in enumerate(rows):
         if row.size != d:
             raise InterfaceGANError(f"condition {i} has {row.size} values but the direction has {d}: same space needed")
