@@ -200,7 +200,21 @@ class Boundary:
     ) -> "Boundary":
         """Import an official InterFaceGAN boundary (float (1, d) `.npy`, no intercept) as kind 'imported'."""
         path = Path(path)
-        vectors = _load_npy_vectors(path)
+        return cls.from_vectors(_load_npy_vectors(path), path, index, attribute, space, model, code_shape)
+
+    @classmethod
+    def from_vectors(
+        cls,
+        vectors: np.ndarray,
+        path: str | Path,
+        index: int | None = None,
+        attribute: str | None = None,
+        space: str = "z",
+        model: str | None = None,
+        code_shape: Sequence[int] | None = None,
+    ) -> "Boundary":
+        """Row `index` of directions (k, d) read from `path` as kind 'imported' (intercept 0); one row needs no index."""
+        path = Path(path)
         if len(vectors) > 1 and index is None:
             raise InterfaceGANError(
                 f"{path} holds {len(vectors)} directions: pick one with index (e.g. {path}:0 on the command line)"
@@ -208,18 +222,16 @@ class Boundary:
         i = 0 if index is None else index
         if not -len(vectors) <= i < len(vectors):
             raise InterfaceGANError(f"{path} holds {len(vectors)} directions, index {i} is out of range")
-        vector = vectors[i].astype(np.float64)
-        norm = float(np.linalg.norm(vector))
-        name = attribute or (path.stem if index is None else f"{path.stem}_{i}")
+        vector = np.asarray(vectors[i], dtype=np.float64)
         return cls(
             normal=vector,
             intercept=0.0,
-            attribute=name,
+            attribute=attribute or (path.stem if index is None else f"{path.stem}_{i}"),
             space=space,
             model=model,
             kind="imported",
-            settings={"source": str(path), "index": index, "original_norm": norm},
-            code_shape=tuple(code_shape) if code_shape else None,
+            settings={"source": str(path), "index": index, "original_norm": float(np.linalg.norm(vector))},
+            code_shape=code_shape,
         )
 
     def to_official_npy(self, path: str | Path) -> Path:
@@ -314,22 +326,7 @@ def load_direction(path: str | Path, index: int | None = None, **defaults) -> Bo
         if index not in (None, 0):
             raise InterfaceGANError(f"{path} is a single boundary: drop the index {index}")
         return Boundary.load(path)
-    vectors = _as_vectors(array, str(path))
-    if len(vectors) > 1 and index is None:
-        raise InterfaceGANError(f"{path} holds {len(vectors)} directions: pick one with {path}:I")
-    i = 0 if index is None else index
-    if not -len(vectors) <= i < len(vectors):
-        raise InterfaceGANError(f"{path} holds {len(vectors)} directions, index {i} is out of range")
-    stem = path.stem if index is None else f"{path.stem}_{i}"
-    return Boundary(
-        normal=vectors[i],
-        attribute=defaults.get("attribute") or stem,
-        space=defaults.get("space", "z"),
-        model=defaults.get("model"),
-        kind="imported",
-        settings={"source": str(path), "index": index, "original_norm": float(np.linalg.norm(vectors[i]))},
-        code_shape=defaults.get("code_shape"),
-    )
+    return Boundary.from_vectors(_as_vectors(array, str(path)), path, index, **defaults)
 
 
 def _pick_npz_array(files: list[str], path: Path) -> str:
