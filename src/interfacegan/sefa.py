@@ -62,11 +62,6 @@ def factorize(weight, k: int | None = None, normalize_columns: bool = False):
     return vectors.cpu().numpy().astype(np.float32), values.cpu().numpy()
 
 
-def affine_space(model) -> str:
-    """The latent space the model's first affine acts on (`Generator.affine_space`)."""
-    return model.affine_space
-
-
 def sefa_boundaries(
     model,
     k: int = 10,
@@ -79,7 +74,7 @@ def sefa_boundaries(
     `layers` picks the style layers of style-based models (e.g. '0-3'); it is stored in the settings so edits
     in W+ default to those layers.
     """
-    space = affine_space(model)
+    space = model.affine_space
     weight = model.first_affine(layers, **affine_options)
     directions, values = factorize(weight, k, normalize_columns=normalize_columns)
     if isinstance(directions, torch.Tensor):

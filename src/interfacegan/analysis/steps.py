@@ -75,9 +75,7 @@ def not_applicable(ctx, name: str) -> str:
     if name == "identity" and ctx.identity_scorer is None:
         return ctx.cache.get("identity_reason") or "no identity scorer"
     if name == "sefa":
-        from interfacegan.sefa import affine_space
-
-        space = affine_space(ctx.model)
+        space = ctx.model.affine_space
         if not _supervised(ctx, space):
             return f"SeFa directions live in {_space(space)}: there are no supervised boundaries in that space"
     return ""
@@ -478,14 +476,10 @@ def _with_zero(x, alphas, values):
 
 
 def _strip_image(ctx, section, strip, steps, names, stem) -> None:
-    from interfacegan.atomic import atomic_path
-    from interfacegan.render import image_grid
+    from interfacegan.render import save_grid
 
-    image = image_grid(strip, col_labels=[f"{a:g}" for a in steps], row_labels=names,
-                       scale=max(1, 96 // strip.shape[2]))  # fmt: skip
-    path = ctx.out / f"{stem}.png"
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+    path = save_grid(strip, ctx.out / f"{stem}.png", col_labels=[f"{a:g}" for a in steps], row_labels=names,
+                     scale=max(1, 96 // strip.shape[2]))  # fmt: skip
     ctx.result.files.append(path)
     section.image(path, "one sample moved along each boundary; columns are alpha (0 = original)")
 
@@ -520,12 +514,12 @@ def _property2(ctx, section) -> None:
 
 def run_sefa(ctx) -> None:
     from interfacegan.analysis.sefa_match import match_sefa
-    from interfacegan.sefa import affine_space, sefa_boundaries
+    from interfacegan.sefa import sefa_boundaries
 
     section = ctx.section("sefa", "SeFa vs. InterFaceGAN (SeFa paper Tab. 2)",
                           "For each supervised boundary, the closed-form (SeFa) direction with the largest |cosine|, "
                           "signed to point the same way; then both are re-scored on the same samples.")  # fmt: skip
-    space = affine_space(ctx.model)
+    space = ctx.model.affine_space
     bs = _supervised(ctx, space)
     dim = bs[0].dim
     directions = sefa_boundaries(ctx.model, k=min(ctx.settings.sefa_k, dim), layers=ctx.settings.sefa_layers)
