@@ -57,9 +57,12 @@ def _floats(text: str, what: str) -> list[float]:
 
 def _run(name: str | None, run: Path, out: Path, boundary, attribute, space, model, scorer, identity_scorer,
          real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
-         sefa_k, sefa_layers, ratio, batch_size, device, quiet) -> None:  # fmt: skip
+         sefa_k, sefa_layers, ratio, batch_size, device, quick, quiet) -> None:  # fmt: skip
     alphas = _floats(sweep, "--sweep")  # parsed before the heavy imports, so a typo fails at once
-    from interfacegan.analysis import analyze_run
+    from interfacegan.analysis import QUICK, analyze_run
+
+    if quick:
+        num, num_identity, num_distance = (QUICK[k] for k in ("num_rescore", "num_identity", "num_distance"))
 
     conditions = "auto"
     if condition:
@@ -130,11 +133,9 @@ def _make_command(name: str | None):
                                                  "on the embedded GAN); overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
         quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
     ):
-        if quick:
-            num, num_identity, num_distance = 300, 6, 50  # interfacegan.analysis.QUICK
         _run(name, run, out, boundary, attribute, space, model, scorer, identity_scorer, real_scores, num,
              num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group, sefa_k,
-             sefa_layers, ratio, batch_size, device, quiet)  # fmt: skip
+             sefa_layers, ratio, batch_size, device, quick, quiet)  # fmt: skip
 
     command.__doc__ = DESCRIPTIONS[name] if name else "Run every analysis that applies (the default)."
     return command
