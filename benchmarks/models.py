@@ -1,8 +1,8 @@
 """Model zoo speed: images/s of each generator family at a small resolution, and checkpoint load times.
 
 Random-weight generators are built with `interfacegan.models.checkpoints.build_random` (StyleGAN2, StyleGAN3-T/-R,
-and PGGAN / StyleGAN v1 when the genforce builders exist), written in their real file formats (NVIDIA .pkl via the
-test suite's persistence writer, rosinality .pt, genforce .pth) and loaded back through `load_model`.
+PGGAN, StyleGAN v1), written in their real file formats (NVIDIA .pkl via the test suite's persistence writer
+`tests/nvidia_pickles.py`, rosinality .pt, genforce .pth) and loaded back through `load_model`.
 Usage: python benchmarks/models.py [--resolution 32] [--num 64] [--batch-size 16] [--device cpu]
        [--channel-base 512] [--channel-max 32] [--families stylegan2,stylegan3-t,...] [--threads N]
 On a shared machine use --threads 1: two OpenMP threads competing with other processes slow down 10-20x.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the NVIDIA pickle writer lives in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests/nvidia_pickles.py, a test-only writer
 
 from interfacegan.errors import InterfaceGANError  # noqa: E402
 from interfacegan.models import load_model  # noqa: E402
@@ -53,7 +53,7 @@ def save_checkpoints(family: str, model, folder: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     if family == "stylegan2":
         from interfacegan.models.rosinality import save_rosinality
-        from tests.test_models_stylegan2 import write_stylegan2_pkl
+        from tests.nvidia_pickles import write_stylegan2_pkl
 
         out["nvidia-pkl"] = write_stylegan2_pkl(model, folder / "sg2.pkl")
         if model.cfg.conv_clamp is None:
@@ -63,7 +63,7 @@ def save_checkpoints(family: str, model, folder: Path) -> dict[str, Path]:
                                  channel_base=_base(model), channel_max=max(model.cfg.channels.values()))  # fmt: skip
             out["rosinality-pt"] = save_rosinality(plain, folder / "sg2.pt")
     elif family.startswith("stylegan3"):
-        from tests.test_models_stylegan3 import write_stylegan3_pkl
+        from tests.nvidia_pickles import write_stylegan3_pkl
 
         out["nvidia-pkl"] = write_stylegan3_pkl(model, folder / f"{family}.pkl", radial=family.endswith("r"))
     else:

@@ -21,7 +21,7 @@ from interfacegan.errors import InterfaceGANError
 from interfacegan.models import load_model
 from interfacegan.models.checkpoints import build_random
 from interfacegan.models.nvidia_pkl import read_nvidia_pickle
-from tests.test_models_stylegan2 import FAKE_SOURCE, dump_nvidia_snapshot, nvidia_stylegan2, write_stylegan2_pkl
+from tests.nvidia_pickles import FAKE_SOURCE, dump_nvidia_snapshot, nvidia_stylegan2, write_stylegan2_pkl
 
 
 class Shell:
@@ -110,7 +110,7 @@ def test_payload_hidden_inside_a_real_snapshot_is_refused(tiny, tmp_path):
 def test_module_source_stored_in_the_pickle_is_never_executed(tiny, tmp_path, monkeypatch):
     """NVIDIA pickles carry module source that their loader exec's; ours records a hash and ignores it."""
     marker = tmp_path / "pwned"
-    import tests.test_models_stylegan2 as writer
+    import tests.nvidia_pickles as writer
 
     monkeypatch.setattr(writer, "FAKE_SOURCE", f"open({str(marker)!r}, 'w').write('ran')\n" + FAKE_SOURCE)
     path = write_stylegan2_pkl(tiny, tmp_path / "g.pkl")

@@ -1,211 +1,30 @@
 """StyleGAN2 from NVIDIA `.pkl` and rosinality `.pt` checkpoints: forward passes, format round trips, truncation.
 
 Tiny random generators (32 px, <= 32 channels) are written in the real file formats inside the tests and loaded
-through the public loaders. NVIDIA pickles are produced without NVIDIA's code: throwaway nn.Module classes
-whose `__reduce__` returns exactly what `torch_utils.persistence`'s decorator returns
-(`_reconstruct_persistent_obj, (meta,), None` with meta = type/version/module_src/class_name/state), pointing at
-the real global names through stand-in modules that exist only while pickling. The attribute names and values
-per class follow `training/networks.py` (stylegan2-ada-pytorch@d72cc7d) and `training/networks_stylegan2.py` /
-`networks_stylegan3.py` (stylegan3@c233a91). How this was checked: pickles written by NVIDIA's own
-persistence code from those commits reference the same globals (persistence hook, `torch._utils._rebuild_*`,
-`torch.storage._load_from_bytes`, `collections.OrderedDict`, numpy scalars/arrays), carry the same meta keys
-and the same attribute names, load through our reader, and reproduce NVIDIA's own images to <= 1e-6.
-Outputs are compared with forward passes written here directly from the state-dict tensors.
+through the public loaders; NVIDIA pickles come from `tests/nvidia_pickles.py` (NVIDIA's persistence layout,
+written without NVIDIA's code). Outputs are compared with forward passes written here directly from the
+state-dict tensors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import pickle
-import sys
-import types
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import load_model
 from interfacegan.models.base import Truncation
 from interfacegan.models.checkpoints import build_random
 from interfacegan.models.rosinality import nvidia_to_rosinality, save_rosinality
+from tests.nvidia_pickles import state_of, write_stylegan2_pkl
 
 DIM = 16
 RES = 32
 SQRT2 = math.sqrt(2.0)
-
-
-# ---- writing NVIDIA persistence pickles without NVIDIA's code ------------------------------------------------
-FAKE_SOURCE = "# module source stored by torch_utils.persistence; a loader must never execute it\nraise SystemExit\n"
-
-
-@contextlib.contextmanager
-def nvidia_globals():
-    """Stand-in `torch_utils.persistence` and `dnnlib.util` modules so pickle can name NVIDIA's globals."""
-    names = ["torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util"]
-    if any(n in sys.modules for n in names):
-        raise RuntimeError("real torch_utils/dnnlib are imported: cannot fake them")
-    persistence = types.ModuleType("torch_utils.persistence")
-
-    def _reconstruct_persistent_obj(meta):  # never called by a safe loader
-        raise AssertionError("NVIDIA's reconstruct hook was executed")
-
-    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    util = types.ModuleType("dnnlib.util")
-    easy = type("EasyDict", (dict,), {"__module__": "dnnlib.util"})
-    util.EasyDict = easy
-    torch_utils, dnnlib = types.ModuleType("torch_utils"), types.ModuleType("dnnlib")
-    torch_utils.persistence, dnnlib.util, dnnlib.EasyDict = persistence, util, easy
-    sys.modules.update(dict(zip(names, [torch_utils, persistence, dnnlib, util])))
-    try:
-        yield types.SimpleNamespace(reconstruct=_reconstruct_persistent_obj, EasyDict=easy)
-    finally:
-        for n in names:
-            sys.modules.pop(n, None)
-
-
-class Persistent(nn.Module):
-    """A module pickled the way NVIDIA's persistent_class decorator pickles it."""
-
-    nv_class_name = "Module"
-    hook = None
-
-    def __init__(self, init_args=(), init_kwargs=None):
-        super().__init__()
-        self._init_args = tuple(init_args)
-        self._init_kwargs = dict(init_kwargs or {})
-
-    def __reduce__(self):
-        fields = list(super().__reduce__())
-        fields += [None] * max(3 - len(fields), 0)
-        meta = dict(type="class", version=6, module_src=FAKE_SOURCE, class_name=self.nv_class_name, state=fields[2])
-        fields[0], fields[1], fields[2] = Persistent.hook, (meta,), None
-        return tuple(fields)
-
-
-def nv(class_name: str, init_args=(), init_kwargs=None, attrs=None, params=None, buffers=None, children=None):
-    """An NVIDIA-style persistent module instance with the given attributes, tensors and submodules."""
-    cls = type(class_name, (Persistent,), {"nv_class_name": class_name})
-    m = cls(init_args, init_kwargs)
-    for k, v in (attrs or {}).items():
-        setattr(m, k, v)
-    for k, v in (params or {}).items():
-        setattr(m, k, None if v is None else nn.Parameter(v.detach().clone(), requires_grad=False))
-    for k, v in (buffers or {}).items():
-        m.register_buffer(k, None if v is None else v.detach().clone())
-    for k, v in (children or {}).items():
-        setattr(m, k, v)
-    return m.eval()
-
-
-def dump_nvidia_snapshot(path, make_generator, protocol: int = 4, extra: dict | None = None) -> None:
-    """Write a training snapshot {G, D, G_ema, augment_pipe, training_set_kwargs} as NVIDIA's training loop does.
-
-    `make_generator(EasyDict)` builds the persistent G tree (called inside the fake-module context).
-    """
-    with nvidia_globals() as fake:
-        Persistent.hook = fake.reconstruct
-        g_ema = make_generator(fake.EasyDict)
-        d = nv("Discriminator", init_kwargs={"c_dim": 0, "img_resolution": RES, "img_channels": 3},
-               attrs={"c_dim": 0, "img_resolution": RES}, params={"w": torch.randn(4, 3)})  # fmt: skip
-        aug = nv("AugmentPipe", attrs={"xflip": 1.0}, buffers={"p": torch.zeros([])})
-        snapshot = dict(G=make_generator(fake.EasyDict), D=d, G_ema=g_ema, augment_pipe=aug,
-                        training_set_kwargs={"path": "ffhq.zip", "resolution": RES, "use_labels": False})  # fmt: skip
-        snapshot.update(extra or {})
-        with open(path, "wb") as f:
-            pickle.dump(snapshot, f, protocol=protocol)
-
-
-def _fc(sd, prefix, activation="linear", lr=1.0, bias_init=0.0):
-    w = sd[f"{prefix}.weight"]
-    return nv("FullyConnectedLayer", (w.shape[1], w.shape[0]),
-              {"activation": activation, "lr_multiplier": lr, "bias_init": bias_init},
-              attrs={"activation": activation, "weight_gain": lr / np.sqrt(w.shape[1]), "bias_gain": lr},
-              params={"weight": w, "bias": sd[f"{prefix}.bias"]})  # fmt: skip
-
-
-def nvidia_mapping(sd, cfg, num_ws, easy):
-    fcs = {f"fc{i}": _fc(sd, f"mapping.fc{i}", "lrelu", cfg.mapping_lr_multiplier) for i in range(cfg.mapping_layers)}
-    if cfg.c_dim:
-        fcs["embed"] = _fc(sd, "mapping.embed")
-    kwargs = easy(num_layers=cfg.mapping_layers)
-    dims = {"z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim, "num_ws": num_ws}
-    return nv("MappingNetwork", (), {**dims, **kwargs},
-              attrs={"z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim, "num_ws": num_ws,
-                     "num_layers": cfg.mapping_layers, "w_avg_beta": 0.995},
-              buffers={"w_avg": sd["mapping.w_avg"]}, children=fcs)  # fmt: skip
-
-
-def nvidia_stylegan2(model, easy):
-    """The persistent G tree of a StyleGAN2Generator, attribute for attribute as networks.py builds it."""
-    cfg, sd = model.cfg, {k: v.cpu() for k, v in model.net.state_dict().items()}
-    blocks, num_ws = {}, 0
-    for res in [2**i for i in range(2, int(np.log2(cfg.img_resolution)) + 1)]:
-        p = f"synthesis.b{res}"
-        cin = cfg.channels[res // 2] if res > 4 else 0
-        is_last = res == cfg.img_resolution
-        children = {}
-        for name, up in ([("conv0", 2)] if cin else []) + [("conv1", 1)]:
-            q = f"{p}.{name}"
-            children[name] = nv(
-                "SynthesisLayer", (sd[f"{q}.weight"].shape[1], sd[f"{q}.weight"].shape[0]),
-                {"w_dim": cfg.w_dim, "resolution": res, "up": up, "conv_clamp": cfg.conv_clamp},
-                attrs={"resolution": res, "up": up, "use_noise": True, "activation": "lrelu",
-                       "conv_clamp": cfg.conv_clamp, "padding": 1, "act_gain": np.sqrt(2)},
-                params={k: sd[f"{q}.{k}"] for k in ("weight", "noise_strength", "bias")},
-                buffers={"resample_filter": sd[f"{q}.resample_filter"], "noise_const": sd[f"{q}.noise_const"]},
-                children={"affine": _fc(sd, f"{q}.affine", bias_init=1)},
-            )  # fmt: skip
-        if is_last or cfg.architecture == "skip":
-            w = sd[f"{p}.torgb.weight"]
-            rgb_kwargs = {"w_dim": cfg.w_dim, "conv_clamp": cfg.conv_clamp}
-            children["torgb"] = nv("ToRGBLayer", (w.shape[1], w.shape[0]), rgb_kwargs,
-                                   attrs={"conv_clamp": cfg.conv_clamp, "weight_gain": 1 / np.sqrt(w.shape[1])},
-                                   params={"weight": w, "bias": sd[f"{p}.torgb.bias"]},
-                                   children={"affine": _fc(sd, f"{p}.torgb.affine", bias_init=1)})  # fmt: skip
-        if cin and cfg.architecture == "resnet":
-            w = sd[f"{p}.skip.weight"]
-            children["skip"] = nv("Conv2dLayer", (w.shape[1], w.shape[0], 1), {"bias": False, "up": 2},
-                                  attrs={"activation": "linear", "up": 2, "down": 1, "conv_clamp": None, "padding": 0,
-                                         "weight_gain": 1 / np.sqrt(w.shape[1]), "act_gain": 1, "bias": None},
-                                  params={"weight": w},
-                                  buffers={"resample_filter": sd[f"{p}.skip.resample_filter"]})  # fmt: skip
-        params = {"const": sd[f"{p}.const"]} if not cin else {}
-        num_conv = 2 if cin else 1
-        blocks[f"b{res}"] = nv(
-            "SynthesisBlock", (cin, cfg.channels[res]), {"w_dim": cfg.w_dim, "resolution": res, "is_last": is_last,
-                                                         "architecture": cfg.architecture},
-            attrs={"in_channels": cin, "w_dim": cfg.w_dim, "resolution": res, "img_channels": cfg.img_channels,
-                   "is_last": is_last, "architecture": cfg.architecture, "use_fp16": False, "channels_last": False,
-                   "num_conv": num_conv, "num_torgb": int("torgb" in children)},
-            params=params, buffers={"resample_filter": sd[f"{p}.resample_filter"]}, children=children,
-        )  # fmt: skip
-        num_ws += num_conv + (1 if is_last else 0)
-    synthesis_kwargs = easy(channel_base=512, channel_max=32, num_fp16_res=4, conv_clamp=cfg.conv_clamp,
-                            architecture=cfg.architecture)  # fmt: skip
-    synthesis = nv("SynthesisNetwork", (), {"w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution,
-                                            "img_channels": cfg.img_channels, **synthesis_kwargs},
-                   attrs={"w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution, "img_channels": cfg.img_channels,
-                          "img_resolution_log2": int(np.log2(cfg.img_resolution)), "num_ws": num_ws,
-                          "block_resolutions": [2**i for i in range(2, int(np.log2(cfg.img_resolution)) + 1)]},
-                   children=blocks)  # fmt: skip
-    g_kwargs = easy(z_dim=cfg.z_dim, c_dim=cfg.c_dim, w_dim=cfg.w_dim, img_resolution=cfg.img_resolution,
-                    img_channels=3,
-                    mapping_kwargs=easy(num_layers=cfg.mapping_layers), synthesis_kwargs=synthesis_kwargs)  # fmt: skip
-    return nv("Generator", (), g_kwargs,
-              attrs={"z_dim": cfg.z_dim, "c_dim": cfg.c_dim, "w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution,
-                     "img_channels": cfg.img_channels, "num_ws": num_ws},
-              children={"synthesis": synthesis, "mapping": nvidia_mapping(sd, cfg, num_ws, easy)})  # fmt: skip
-
-
-def write_stylegan2_pkl(model, path, protocol: int = 4):
-    dump_nvidia_snapshot(path, lambda easy: nvidia_stylegan2(model, easy), protocol=protocol)
-    return path
 
 
 # ---- independent StyleGAN2 math, straight from the (NVIDIA-named) state dict ---------------------------------
@@ -335,10 +154,6 @@ def tiny():
 @pytest.fixture(scope="module")
 def tiny_pkl(tiny, tmp_path_factory):
     return write_stylegan2_pkl(tiny, tmp_path_factory.mktemp("sg2") / "network-snapshot-000000.pkl")
-
-
-def state_of(model):
-    return {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
 
 
 def z_codes(n=3, seed=0):

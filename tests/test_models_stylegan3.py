@@ -1,10 +1,9 @@
 """StyleGAN3 (-T and -R) from NVIDIA `.pkl` snapshots: Fourier input, filtered-lrelu layers, full forward, geometry.
 
-Pickles are written in NVIDIA's persistence layout without NVIDIA's code (see tests/test_models_stylegan2.py for
-how that layout was checked against NVIDIA's own pickles); attribute names follow `networks_stylegan3.py`
-(stylegan3@c233a91), including numpy arrays for sizes and numpy scalars for rates. The reference math below is
-written from the paper's description and the state-dict tensors: 2-D (outer-product) FIR filters, explicit
-zero insertion, full convolution then decimation, and torch's affine_grid for the input grid.
+Pickles are written in NVIDIA's persistence layout without NVIDIA's code (`tests/nvidia_pickles.py`, which says
+how that layout was checked against NVIDIA's own pickles). The reference math below is written from the paper's
+description and the state-dict tensors: 2-D (outer-product) FIR filters, explicit zero insertion, full
+convolution then decimation, and torch's affine_grid for the input grid.
 """
 
 from __future__ import annotations
@@ -21,78 +20,11 @@ from interfacegan.models import load_model
 from interfacegan.models.base import Truncation
 from interfacegan.models.checkpoints import build_random
 from interfacegan.models.stylegan3 import design_synthesis
-from tests.test_models_stylegan2 import _fc, dump_nvidia_snapshot, nv, nvidia_mapping, ref_mapping, state_of
+from tests.nvidia_pickles import state_of, write_stylegan3_pkl
+from tests.test_models_stylegan2 import ref_mapping
 
 DIM = 16
 RES = 16
-
-
-# ---- NVIDIA layout ---------------------------------------------------------------------------------------------
-def nvidia_stylegan3(model, easy, radial=False):
-    """The persistent G tree of a StyleGAN3Generator, attribute for attribute as networks_stylegan3.py builds it."""
-    cfg, sd = model.cfg, state_of(model)
-    num_ws = len(cfg.layers) + 1
-    spec = cfg.input
-    rates = {"sampling_rate": np.float64(spec.sampling_rate), "bandwidth": np.float64(spec.bandwidth)}
-    inp = nv("SynthesisInput", (), {"w_dim": cfg.w_dim, "channels": spec.channels, "size": spec.size[0], **rates},
-             attrs={"w_dim": cfg.w_dim, "channels": spec.channels,
-                    "size": np.broadcast_to(np.asarray(spec.size[0]), [2]), **rates},
-             params={"weight": sd["synthesis.input.weight"]},
-             buffers={k: sd[f"synthesis.input.{k}"] for k in ("transform", "freqs", "phases")},
-             children={"affine": _fc(sd, "synthesis.input.affine", bias_init=[1, 0, 0, 0])})  # fmt: skip
-    layers = {}
-    for i, s in enumerate(cfg.layers):
-        p = f"synthesis.{s.name}"
-        layers[s.name] = nv(
-            "SynthesisLayer", (), {"w_dim": cfg.w_dim, "is_torgb": s.is_torgb, "in_channels": s.in_channels,
-                                   "out_channels": s.out_channels, "in_size": s.in_size[0], "out_size": s.out_size[0],
-                                   "in_cutoff": np.float64(2.0), "conv_kernel": 3, "use_radial_filters": radial},
-            attrs={"w_dim": cfg.w_dim, "is_torgb": s.is_torgb, "is_critically_sampled": i >= len(cfg.layers) - 3,
-                   "use_fp16": False, "in_channels": s.in_channels, "out_channels": s.out_channels,
-                   "in_size": np.broadcast_to(np.asarray(s.in_size[0]), [2]),
-                   "out_size": np.broadcast_to(np.asarray(s.out_size[0]), [2]),
-                   "in_sampling_rate": 16, "out_sampling_rate": 16, "tmp_sampling_rate": 32,
-                   "in_cutoff": np.float64(2.0), "out_cutoff": np.float64(2.5), "in_half_width": np.float64(4.0),
-                   "out_half_width": np.float64(3.0), "conv_kernel": s.conv_kernel, "conv_clamp": s.conv_clamp,
-                   "magnitude_ema_beta": 0.999, "up_factor": s.up_factor, "down_factor": s.down_factor,
-                   "up_taps": 1 if s.up_filter is None else len(s.up_filter),
-                   "down_taps": 1 if s.down_filter is None else len(s.down_filter),
-                   "down_radial": s.down_filter is not None and s.down_filter.ndim == 2, "padding": list(s.padding)},
-            params={"weight": sd[f"{p}.weight"], "bias": sd[f"{p}.bias"]},
-            buffers={"magnitude_ema": sd[f"{p}.magnitude_ema"], "up_filter": sd.get(f"{p}.up_filter"),
-                     "down_filter": sd.get(f"{p}.down_filter")},
-            children={"affine": _fc(sd, f"{p}.affine", bias_init=1)},
-        )  # fmt: skip
-    synthesis = nv("SynthesisNetwork", (),
-                   {"w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution, "img_channels": 3},
-                   attrs={"w_dim": cfg.w_dim, "num_ws": num_ws, "img_resolution": cfg.img_resolution, "img_channels": 3,
-                          "num_layers": len(cfg.layers) - 1, "num_critical": 2, "margin_size": 10,
-                          "output_scale": cfg.output_scale, "num_fp16_res": 4,
-                          "layer_names": [s.name for s in cfg.layers]},
-                   children={"input": inp, **layers})  # fmt: skip
-    mapping = nvidia_mapping(sd, cfg_with_defaults(cfg), num_ws, easy)
-    mapping.embed = None  # networks_stylegan3 keeps `embed = None` for unconditional models
-    g_kwargs = easy(z_dim=cfg.z_dim, w_dim=cfg.w_dim, c_dim=0, img_resolution=cfg.img_resolution, img_channels=3,
-                    mapping_kwargs=easy(num_layers=cfg.mapping_layers), channel_base=512, channel_max=32,
-                    magnitude_ema_beta=0.5 ** (32 / 20000), conv_kernel=1 if radial else 3,
-                    use_radial_filters=radial)  # fmt: skip
-    return nv("Generator", (), g_kwargs,
-              attrs={"z_dim": cfg.z_dim, "c_dim": 0, "w_dim": cfg.w_dim, "img_resolution": cfg.img_resolution,
-                     "img_channels": 3, "num_ws": num_ws},
-              children={"synthesis": synthesis, "mapping": mapping})  # fmt: skip
-
-
-def cfg_with_defaults(cfg):
-    """The StyleGAN3 config seen through the mapping writer's eyes (same fields as StyleGAN2Config's mapping)."""
-    import types
-
-    return types.SimpleNamespace(mapping_layers=cfg.mapping_layers, mapping_lr_multiplier=cfg.mapping_lr_multiplier,
-                                 c_dim=0, z_dim=cfg.z_dim, w_dim=cfg.w_dim)  # fmt: skip
-
-
-def write_stylegan3_pkl(model, path, radial=False):
-    dump_nvidia_snapshot(path, lambda easy: nvidia_stylegan3(model, easy, radial=radial))
-    return path
 
 
 # ---- reference math ------------------------------------------------------------------------------------------
