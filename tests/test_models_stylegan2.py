@@ -222,7 +222,7 @@ def test_spaces_agree_and_batches_do_not_matter(tiny):
     assert tiny.space_shape("wp") == (8, DIM)
 
 
-def test_rosinality_round_trip_gives_identical_images(tiny, tiny_pkl, tmp_path):
+def test_rosinality_round_trip_gives_identical_images(tmp_path):
     """NVIDIA pkl -> rosinality .pt -> NVIDIA pkl: same weights, same images; rosinality's own forward agrees."""
     tiny_noclamp = build_random("stylegan2", resolution=RES, w_dim=DIM, conv_clamp=None, seed=3, device="cpu")
     pkl = write_stylegan2_pkl(tiny_noclamp, tmp_path / "a.pkl")
@@ -247,7 +247,7 @@ def test_rosinality_round_trip_gives_identical_images(tiny, tiny_pkl, tmp_path):
     np.testing.assert_array_equal(again.synthesize(z, "z"), from_pkl.synthesize(z, "z"))
 
 
-def test_rosinality_without_latent_avg_estimates_it(tiny, tmp_path):
+def test_rosinality_without_latent_avg_estimates_it(tmp_path):
     model = build_random("stylegan2", resolution=16, w_dim=DIM, conv_clamp=None, device="cpu")
     g_ema, _ = nvidia_to_rosinality(state_of(model), model.cfg)
     path = tmp_path / "train.pt"

@@ -39,6 +39,7 @@ def test_float64_and_torch_inputs():
     dt, vt = factorize(torch.from_numpy(a).float(), k=3)
     assert isinstance(dt, torch.Tensor) and dt.dtype == torch.float32
     np.testing.assert_allclose(dt.numpy(), d64, atol=1e-5)
+    np.testing.assert_allclose(vt.numpy(), v64, rtol=1e-5)
     full, values = factorize(a)
     assert full.shape == (12, 12) and np.all(np.diff(values) <= 0)
 
