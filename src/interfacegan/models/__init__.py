@@ -1,7 +1,7 @@
 """Model plugins behind the `Generator` protocol, and a registry that loads one from a spec string.
 
 A spec is a registered name (`dcgan-digiface`, `toy`) or a checkpoint reference `FORMAT:PATH` handled by
-`interfacegan.models.checkpoints` (added by the model zoo). Third-party packages add models through the
+`interfacegan.models.checkpoints`. Third-party packages add models through the
 `interfacegan.models` entry-point group: `name = "package.module:factory"`, factory(device=..., **options).
 """
 
@@ -53,11 +53,9 @@ def load_model(spec: str, device=None, **options) -> Generator:
 
 
 def _load_checkpoint_spec(spec: str, device, **options) -> Generator:
-    try:
-        from interfacegan.models import checkpoints
-    except ImportError:
-        checkpoints = None
-    if checkpoints is not None and checkpoints.looks_like_checkpoint_spec(spec):
+    from interfacegan.models import checkpoints
+
+    if checkpoints.looks_like_checkpoint_spec(spec):
         return checkpoints.load_checkpoint_spec(spec, device=device, **options)
     raise InterfaceGANError(
         f"unknown model {spec!r}: use one of {', '.join(available_models())} or FORMAT:PATH to a checkpoint"

@@ -10,7 +10,6 @@ pickles go through a restricted unpickler, torch files through `torch.load(weigh
 
 from __future__ import annotations
 
-import importlib
 import zipfile
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -54,11 +53,6 @@ def parse_spec(spec: str) -> tuple[str | None, Path, dict]:
     return kind, Path(path).expanduser(), query
 
 
-def detect_format(path: Path) -> str:
-    """The layout inside a torch checkpoint ('rosinality' or 'genforce'), else 'nvidia' (a pickle)."""
-    return _detect(path)[0]
-
-
 def _detect(path: Path) -> tuple[str, object]:
     """(format, the loaded torch checkpoint or None), so a torch file is read only once."""
     with open(path, "rb") as f:
@@ -71,29 +65,18 @@ def _detect(path: Path) -> tuple[str, object]:
 
 
 def _torch_layout(path: Path) -> tuple[str, object]:
+    from interfacegan.models.genforce import is_genforce_checkpoint
     from interfacegan.models.rosinality import is_rosinality_checkpoint
 
     obj = read_torch_checkpoint(path)
     if is_rosinality_checkpoint(obj):
         return "rosinality", obj
-    genforce = _genforce_module(required=False)
-    if genforce is not None and genforce.is_genforce_checkpoint(obj):
+    if is_genforce_checkpoint(obj):
         return "genforce", obj
     raise InterfaceGANError(
         f"{path}: unknown checkpoint layout (found {describe_keys(obj)}): expected a rosinality 'g_ema', a genforce "
         "generator, or an NVIDIA .pkl"
     )
-
-
-def _genforce_module(required: bool = True):
-    try:
-        return importlib.import_module("interfacegan.models.genforce")
-    except ImportError as exc:
-        if required:
-            raise InterfaceGANError(
-                f"genforce checkpoints (PGGAN, StyleGAN v1) are not available in this install ({exc})"
-            ) from None
-        return None
 
 
 def _check_style_options(options: dict, path: Path) -> dict:
@@ -125,19 +108,14 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
     if family is not None and fmt not in allowed[family]:
         raise InterfaceGANError(f"{path} is a {fmt} checkpoint, which cannot hold a {family} generator")
     if fmt == "genforce":
-        genforce = _genforce_module()
+        from interfacegan.models import genforce
+
         if family is not None:
             options.setdefault("family", family)
         options.setdefault("spec", f"{family or 'genforce'}:{path.resolve()}")
-        allowed_options = getattr(genforce, "LOAD_OPTIONS", set(options))
-        unknown = sorted(set(options) - set(allowed_options))
-        if unknown:
-            raise InterfaceGANError(
-                f"unknown option(s) {', '.join(unknown)} for {path}: use {', '.join(sorted(allowed_options))}"
-            )
-        if loaded is not None:
-            return genforce.generator_from_checkpoint(loaded, source=str(path), device=device, **options)
-        return genforce.load_genforce_checkpoint(path, device=device, **options)
+        genforce.check_load_options(options, str(path))
+        obj = loaded if loaded is not None else read_torch_checkpoint(path)
+        return genforce.generator_from_checkpoint(obj, source=str(path), device=device, **options)
     options = _check_style_options(options, path)
     suffix = "&".join(f"{k}={v}" for k, v in sorted(options.items()) if v is not None)
     try:
@@ -170,7 +148,8 @@ def build_random(family: str, resolution: int = 32, seed: int = 0, device=None, 
     w_avg is the mean w of 1,024 random z. PGGAN / StyleGAN v1 come from the genforce builders.
     """
     if family in ("pggan", "stylegan"):
-        genforce = _genforce_module()
+        from interfacegan.models import genforce
+
         builder = getattr(genforce, f"build_random_{family}")
         return builder(resolution=resolution, seed=seed, device=device, **kwargs)[0]
     if family not in ("stylegan2", "stylegan3"):

@@ -68,13 +68,18 @@ def load_genforce_checkpoint(path, device=None, **options) -> Generator:
     record it and StyleGAN defaults to 'auto' as the official model), `final_tanh` (False), `mapping_lr_mul`
     (0.01), `generator_key` ('generator_smooth' when present, else 'generator'), `name`, `spec`.
     """
+    check_load_options(options, str(path))
+    obj = read_torch_checkpoint(path)
+    return generator_from_checkpoint(obj, source=str(path), device=device, **options)
+
+
+def check_load_options(options: dict, source: str) -> None:
+    """A one-line error naming `source` unless every option is one `load_genforce_checkpoint` takes."""
     unknown = sorted(set(options) - LOAD_OPTIONS)
     if unknown:
         raise InterfaceGANError(
-            f"unknown option(s) {', '.join(unknown)} for a genforce checkpoint: use {', '.join(sorted(LOAD_OPTIONS))}"
+            f"unknown option(s) {', '.join(unknown)} for {source}: use {', '.join(sorted(LOAD_OPTIONS))}"
         )
-    obj = read_torch_checkpoint(path)
-    return generator_from_checkpoint(obj, source=str(path), device=device, **options)
 
 
 def is_genforce_checkpoint(obj) -> bool:

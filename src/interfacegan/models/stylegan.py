@@ -38,11 +38,6 @@ OFFICIAL_TRUNCATION = Truncation(psi=0.7, cutoff=8)
 AUTO_FUSED_MIN_RES = 128
 
 
-def num_style_layers(resolution: int) -> int:
-    """W+ rows of a StyleGAN at `resolution`: two per block from 4x4 on, 2 * log2(resolution) - 2."""
-    return 2 * int(math.log2(resolution)) - 2
-
-
 def blur_kernel(channels: int) -> torch.Tensor:
     """Depthwise (channels, 1, 3, 3) kernel of the normalized [1, 2, 1] x [1, 2, 1] binomial filter."""
     k = torch.tensor([1.0, 2.0, 1.0])
