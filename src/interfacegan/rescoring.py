@@ -279,9 +279,7 @@ def edit_images(model, codes, space: str, direction, values, mode: str = "offset
 def edit_codes_for(model, boundary, num: int, seed: int = 0, truncation=None):
     """(codes, space, layers) to edit with `boundary`: `num` fresh samples, in W+ when it names style layers."""
     space, layers = edit_plan(model, boundary)
-    z = model.sample(num, seed)
-    codes = model.map(z, space, truncation) if space != "z" else z
-    return codes, space, layers
+    return model.map(model.sample(num, seed), space, truncation), space, layers
 
 
 def name_directions(

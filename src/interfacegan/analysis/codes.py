@@ -12,6 +12,7 @@ import numpy as np
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import Truncation
+from interfacegan.rescoring import run_codes
 from interfacegan.store import SampleStore
 
 DEFAULT_BLOCK_ROWS = 2048
@@ -44,11 +45,7 @@ class CodeSource:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Codes of rows [start, stop) as float32 (stop - start, *space_shape)."""
-        stop = min(stop, self.num)
-        if self.from_store:
-            return np.asarray(self.store.codes(self.space, slice(start, stop)), dtype=np.float32)
-        z = self.store.codes("z", slice(start, stop))
-        return self.model.map(z, self.space, self.truncation)
+        return run_codes(self.store, self.model, self.space, slice(start, min(stop, self.num)))
 
     def blocks(self, num: int | None = None) -> Iterator[tuple[int, int]]:
         """(start, stop) blocks covering rows [0, num) (default all `self.num`)."""
