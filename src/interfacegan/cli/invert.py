@@ -1,0 +1,216 @@
+"""Commands for real images: invert (photo -> latent code), train-encoder, edit-image (invert, then edit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from interfacegan.cli import app
+
+console = Console()
+DEFAULT_MODEL = "dcgan-digiface"
+
+ImagesArg = Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, WebP, ...).", show_default=False)]
+InvertStepsOpt = Annotated[int, typer.Option(help="Adam steps per image (0: keep the initial codes).")]
+LrOpt = Annotated[float, typer.Option(help="Adam learning rate, in units of the codes' spread.")]
+InitOpt = Annotated[str, typer.Option(help="Start codes: auto, mean, search (best of --candidates samples), encoder.")]
+CandidatesOpt = Annotated[int, typer.Option(help="Random samples tried by --init search.")]
+EncoderOpt = Annotated[Optional[Path], typer.Option(help="Encoder from train-encoder: start from its guess.")]
+AlignOpt = Annotated[bool, typer.Option("--align", help="Detect and align the face (dlib) instead of centre-cropping.")]
+PriorOpt = Annotated[float, typer.Option(help="Weight of the Gaussian prior keeping ||z||^2 near d (z space).")]
+SpreadOpt = Annotated[float, typer.Option(help="Weight pulling W+ layers toward one w (W+ space).")]
+PyramidOpt = Annotated[float, typer.Option(help="Weight of the multi-scale L1 loss (pixel MSE has weight 1).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the --init search samples.")]
+BatchOpt = Annotated[int, typer.Option(help="Images optimised together.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, ...")]
+QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
+ScaleOpt = Annotated[int, typer.Option(help="Enlarge images in the sheets by this integer factor.")]
+
+
+def _check_files(images: list[Path]) -> None:
+    """Fail before loading anything when an image path is wrong."""
+    from interfacegan.errors import InterfaceGANError
+
+    if not images:
+        raise InterfaceGANError("no images given: pass one or more image files")
+    for path in images:
+        if not path.exists():
+            raise InterfaceGANError(f"image file {path} does not exist: check the path")
+        if not path.is_file():
+            raise InterfaceGANError(f"{path} is not a file: give image files (PNG, JPEG, WebP, ...)")
+
+
+def _encoder_model(encoder: Optional[Path]) -> Optional[str]:
+    if encoder is None:
+        return None
+    from interfacegan.inversion.encoder import Encoder
+
+    return Encoder.load(encoder).config.model or None
+
+
+def _load_targets(model, images: list[Path], align: bool):
+    """uint8 (N, R, R, 3) targets from the files: face-aligned to the model's own framing, or centre-cropped."""
+    from interfacegan.inversion import face_template, load_images
+
+    template = face_template(model) if align else None
+    return load_images(images, model.resolution, align=align, template=template)
+
+
+def _run_inversion(model, targets, space, steps, lr, init, candidates, encoder, prior_weight, spread_weight, pyramid,
+                   seed, batch_size, quiet):  # fmt: skip
+    from interfacegan.inversion import ReconstructionLoss, invert
+
+    return invert(model, targets, space=space, steps=steps, lr=lr, loss=ReconstructionLoss(pyramid=pyramid),
+                  prior_weight=prior_weight, spread_weight=spread_weight, init=init, num_candidates=candidates,
+                  encoder=encoder, seed=seed, batch_size=batch_size, progress=not quiet)  # fmt: skip
+
+
+def _report(result, images: list[Path]) -> None:
+    for path, value in zip(images, result.psnr):
+        console.print(f"  {path}: PSNR {value:.2f} dB")
+
+
+@app.command("invert")
+def invert_command(
+    images: ImagesArg,
+    out: Annotated[Path, typer.Option(help="Output directory: codes.npy, comparison.png, inputs/, reconstructions/.")],
+    model: Annotated[Optional[str], typer.Option(help="Model spec (default: the encoder's model, else dcgan-digiface).")] = None,
+    space: Annotated[Optional[str], typer.Option(help="Latent space to invert into (default: z, or wp for style models).")] = None,
+    steps: InvertStepsOpt = 300,
+    lr: LrOpt = 0.4,
+    init: InitOpt = "auto",
+    candidates: CandidatesOpt = 256,
+    encoder: EncoderOpt = None,
+    align: AlignOpt = False,
+    prior_weight: PriorOpt = 0.5,
+    spread_weight: SpreadOpt = 0.0,
+    pyramid: PyramidOpt = 0.25,
+    seed: SeedOpt = 0,
+    batch_size: BatchOpt = 16,
+    scale: ScaleOpt = 2,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+):
+    """Find the latent codes of real images by optimisation (optionally from an encoder's guess)."""
+    from interfacegan.inversion.files import save_inversion
+    from interfacegan.models import load_model
+
+    _check_files(images)
+    spec = model or _encoder_model(encoder) or DEFAULT_MODEL
+    generator = load_model(spec, device=device)
+    if space is not None:
+        generator.check_space(space)
+    targets = _load_targets(generator, images, align)
+    result = _run_inversion(generator, targets, space, steps, lr, init, candidates, encoder, prior_weight,
+                            spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
+    meta = {"model": generator.spec, "align": align}
+    paths = save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
+    console.print(f"[green]inverted[/] {len(images)} image(s) into {result.space!r} codes of {generator.spec} "
+                  f"({result.init} start, {steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
+    _report(result, images)
+    console.print(f"wrote {paths[0]} {tuple(result.codes.shape)}, {out / 'comparison.png'} and {out / 'inversion.json'}")
+
+
+@app.command("train-encoder")
+def train_encoder_command(
+    out: Annotated[Path, typer.Option(help="Encoder file to write (e.g. enc.pt); ENC.ckpt holds resumable progress.")],
+    model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.")] = DEFAULT_MODEL,
+    space: Annotated[Optional[str], typer.Option(help="Space the encoder predicts (default: z, or wp for style models).")] = None,
+    steps: Annotated[int, typer.Option(help="Training steps (batches of fresh samples).")] = 1000,
+    batch_size: Annotated[int, typer.Option(help="Samples per step.")] = 32,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    width: Annotated[int, typer.Option(help="Channels of the first convolution (doubling per halving).")] = 32,
+    image_weight: Annotated[float, typer.Option(help="Weight of the re-synthesis loss (the code loss has weight 1).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the training samples and initial weights.")] = 0,
+    checkpoint_every: Annotated[int, typer.Option(help="Save resumable progress every this many steps.")] = 50,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing encoder file.")] = False,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+):
+    """Train an encoder image -> code on the model's own samples; an interrupted run resumes when rerun."""
+    from interfacegan.errors import InterfaceGANError
+    from interfacegan.inversion import train_encoder
+    from interfacegan.models import load_model
+
+    checkpoint = out.with_name(out.name + ".ckpt")
+    if out.exists() and not checkpoint.exists() and not force:
+        raise InterfaceGANError(f"{out} exists: pass --force to train a new encoder over it, or choose another --out")
+    if checkpoint_every <= 0:
+        raise InterfaceGANError(f"--checkpoint-every must be positive, got {checkpoint_every}")
+    generator = load_model(model, device=device)
+    if checkpoint.exists():
+        console.print(f"resuming from {checkpoint}")
+    encoder = train_encoder(generator, steps=steps, batch_size=batch_size, lr=lr, space=space, width=width,
+                            image_weight=image_weight, seed=seed, checkpoint=checkpoint,
+                            checkpoint_every=checkpoint_every, progress=not quiet)  # fmt: skip
+    encoder.save(out)
+    m = encoder.config.metrics
+    console.print(f"[green]trained[/] a {encoder.space!r} encoder for {generator.spec} in {steps} steps: on "
+                  f"{m['held_out']} held-out samples, code RMSE {m['code_rmse']:.3f} (spread units), "
+                  f"re-synthesis PSNR {m['psnr']:.2f} dB")  # fmt: skip
+    console.print(f"wrote {out}")
+
+
+@app.command("edit-image")
+def edit_image(
+    images: ImagesArg,
+    boundary: Annotated[str, typer.Option(help="Boundary .npz, official .npy, or PATH:I of a direction stack.")],
+    out: Annotated[Path, typer.Option(help="Output directory: grid.png, edit.gif, codes.npy, comparison.png.")],
+    model: Annotated[Optional[str], typer.Option(help="Model spec (default: the boundary's model).")] = None,
+    condition: Annotated[list[str], typer.Option(help="Boundary to keep unchanged (repeatable).")] = [],
+    steps: Annotated[int, typer.Option(help="Number of edit steps (grid columns).")] = 7,
+    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last step: offsets or distances.")] = (-3.0, 3.0),
+    mode: Annotated[str, typer.Option(help="offset: x + a*n; distance: move each code to signed distance a.")] = "offset",
+    layers: Annotated[Optional[str], typer.Option(help="W+ layers to edit, e.g. 0-3,6 (style models).")] = None,
+    space: Annotated[Optional[str], typer.Option(help="Space of .npy directions and of the inversion (default: the boundary's).")] = None,
+    invert_steps: InvertStepsOpt = 300,
+    lr: LrOpt = 0.4,
+    init: InitOpt = "auto",
+    candidates: CandidatesOpt = 256,
+    encoder: EncoderOpt = None,
+    align: AlignOpt = False,
+    prior_weight: PriorOpt = 0.5,
+    spread_weight: SpreadOpt = 0.0,
+    pyramid: PyramidOpt = 0.25,
+    seed: SeedOpt = 0,
+    batch_size: BatchOpt = 16,
+    mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
+    fps: Annotated[float, typer.Option(help="Animation frames per second.")] = 6.0,
+    scale: ScaleOpt = 2,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+):
+    """Invert real images, then edit them along a boundary: grid.png (rows = images, columns = steps), edit.gif."""
+    from interfacegan.boundary import load_direction
+    from interfacegan.editing import EditRequest, check_mode, edit_codes, edit_space, save_edit
+    from interfacegan.inversion.files import save_inversion
+    from interfacegan.models import load_model
+
+    check_mode(mode)
+    _check_files(images)
+    primal = load_direction(boundary, space=space or "z", model=model)
+    conditions = [load_direction(c, space=primal.space, model=model or primal.model) for c in condition]
+    spec = model or primal.model or _encoder_model(encoder) or DEFAULT_MODEL
+    generator = load_model(spec, device=device)
+    request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
+    code_space, _ = edit_space(generator, request)  # a wrong boundary fails here, before the inversion
+    targets = _load_targets(generator, images, align)
+    result = _run_inversion(generator, targets, code_space, invert_steps, lr, init, candidates, encoder,
+                            prior_weight, spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
+    edited = edit_codes(generator, result.codes, request)
+    meta = {"model": generator.spec, "align": align, "boundary": str(boundary)}
+    paths = save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
+    paths += save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
+    console.print(f"[green]inverted[/] {len(images)} image(s) into {result.space!r} ({result.init} start, "
+                  f"{invert_steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
+    _report(result, images)
+    if edited.conditional is not None:
+        console.print(f"conditional direction: cosine {edited.conditional.metrics['cosine_with_primal']:.3f} with the boundary")
+    where = f" on layers {edited.layers}" if edited.layers else ""
+    console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {mode} "
+                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {steps} steps")  # fmt: skip
+    for p in (out / "grid.png", out / "edit.gif", out / "comparison.png", out / "codes.npy"):
+        console.print(f"wrote {p}")
