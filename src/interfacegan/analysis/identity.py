@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from interfacegan.analysis.codes import CodeSource
-from interfacegan.analysis.rescoring_table import Edit
+from interfacegan.analysis.rescoring_table import Edit, mean_and_stderr
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
 from interfacegan.rescoring import rescore
@@ -105,8 +105,5 @@ def identity_discrepancy(
                 total_sq[i] += np.where(ok, dist**2, 0).sum(0)
                 count[i] += ok.sum(0)
                 bar.advance((stop - start) * s)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-        var = np.maximum(total_sq / count - mean**2, 0) * count / np.maximum(count - 1, 1)
-        stderr = np.sqrt(var / count)
+    mean, stderr = mean_and_stderr(total, total_sq, count)
     return IdentityResult(edits, alphas, mean, stderr, count, source.num)

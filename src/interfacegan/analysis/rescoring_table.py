@@ -172,16 +172,24 @@ def rescoring_matrix(
                     rose[i, j] += (diff > 0).sum()
                     count[i, j] += ok.sum()
                 bar.advance(stop - start)
+    mean, mean_stderr = mean_and_stderr(total, total_sq, count)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-        var = np.maximum(total_sq / count - mean**2, 0.0) * count / np.maximum(count - 1, 1)
         std = np.array([baseline.std(a) for a in attributes])[None, :]
         std = np.where(std > 0, std, np.nan)
         change = mean / std
-        stderr = np.sqrt(var / count) / std
+        stderr = mean_stderr / std
         increased = rose / count
     return RescoringResult(edits, attributes, float(alpha), source.num, change, mean, stderr, increased, count,
                            {a: baseline.std(a) for a in attributes})  # fmt: skip
+
+
+def mean_and_stderr(total: np.ndarray, total_sq: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and its standard error from running sums of x and x^2 over `count` samples (sample variance, n - 1),
+    element-wise; NaN where count is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        var = np.maximum(total_sq / count - mean**2, 0.0) * count / np.maximum(count - 1, 1)
+        return mean, np.sqrt(var / count)
 
 
 def order_columns(attributes: Sequence[str], first: Sequence[str]) -> list[str]:
