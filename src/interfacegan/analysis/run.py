@@ -23,7 +23,7 @@ from interfacegan.analysis.tables import Table
 from interfacegan.atomic import write_text_atomic
 from interfacegan.boundary import Boundary, BoundaryTrainer, load_direction
 from interfacegan.errors import InterfaceGANError
-from interfacegan.store import SampleStore
+from interfacegan.store import SAMPLE_TASK, SampleStore
 
 # Sample counts for demos and smoke runs: about a minute for 5 attributes of the embedded GAN on 2 CPU cores
 # (the defaults, M = 2,000 / 16 / 100, take a few minutes). Use as analyze_run(run, out, **QUICK).
@@ -100,9 +100,6 @@ class Context:
         """Spaces that hold at least one boundary, in the model's order."""
         present = {b.space for b in self.boundaries}
         return [s for s in self.model.spaces if s in present]
-
-    def boundaries_in(self, space: str) -> list[Boundary]:
-        return [b for b in self.boundaries if b.space == space]
 
     # ---- codes and unedited scores ------------------------------------------------------------------------
     def source(self, space: str, num: int) -> CodeSource:
@@ -271,7 +268,7 @@ def analyze_run(
     if unknown:
         raise InterfaceGANError(f"unknown analysis {unknown[0]!r}: choose from {', '.join(ANALYSES)}")
     store = run if isinstance(run, SampleStore) else SampleStore.open(run, mode="r")
-    if not store.is_complete("sample"):
+    if not store.is_complete(SAMPLE_TASK):
         raise InterfaceGANError(f"{store.path} is not completely sampled: finish `interfacegan sample` first")
     if model is None or isinstance(model, str):
         spec = model or store.meta.get("model")
