@@ -302,6 +302,12 @@ def test_align_puts_a_rotated_shifted_face_onto_the_template(dcgan):
 
     assert landmark_error(aligned) < 0.03  # within 2 px of the template at 64 px
     assert landmark_error(center_crop_resize(Image.fromarray(photo), 64)) > 2 * landmark_error(aligned)
+    # a real photo (a portrait shipped with matplotlib): the face fills the GAN's frame after alignment
+    cbook = pytest.importorskip("matplotlib.cbook")
+    portrait = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    real = load_images([portrait], 64, align=True, template=template)
+    assert real.shape == (1, 64, 64, 3) and landmark_error(real[0]) < 0.03
+    assert landmark_error(load_images([portrait], 64)[0]) > 2 * landmark_error(real[0])
 
 
 # ---- commands -------------------------------------------------------------------------------------------------
@@ -367,6 +373,12 @@ def test_edit_image_inverts_then_edits(tmp_path, toy_files, toy_model):
     # attribute 0 lives in pixel (0, 0) of each image: it must rise along every row
     first = [[grid[pad + r * (size + pad), pad + c * (size + pad), 0] for c in range(5)] for r in range(2)]
     assert all(np.all(np.diff(np.asarray(row, int)) > 0) for row in first)
+    # the saved codes can be edited again without inverting: same codes and request, same grid
+    again = tmp_path / "again"
+    result = runner.invoke(app, ["edit-image", "--codes", str(out / "codes.npy"), "--boundary", str(b0), "--condition",
+                                 str(b1), "--steps", "5", "--range", "-2", "2", "--scale", "1", "--out", str(again)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(np.asarray(Image.open(again / "grid.png").convert("RGB")), grid)
 
 
 def test_commands_fail_with_one_line(tmp_path, toy_files, monkeypatch, capsys):
@@ -384,6 +396,9 @@ def test_commands_fail_with_one_line(tmp_path, toy_files, monkeypatch, capsys):
     other = Boundary(normal=np.ones(100), attribute="smile", model="dcgan-digiface").save(tmp_path / "smile.npz")
     err = cli_error(monkeypatch, capsys, "edit-image", paths[0], "--model", "toy", "--boundary", other, "--out", out)
     assert "belongs to model 'dcgan-digiface'" in err
+    err = cli_error(monkeypatch, capsys, "edit-image", paths[0], "--codes", tmp_path / "c.npy", "--model", "toy",
+                    "--boundary", other, "--out", out)  # fmt: skip
+    assert "not both" in err
     err = cli_error(monkeypatch, capsys, "invert", paths[0], "--model", "toy", "--align", "--out", out)
     assert "--align is for face models" in err
     assert not out.exists()

@@ -48,7 +48,7 @@ def _encoder_model(encoder: Optional[Path]) -> Optional[str]:
         return None
     from interfacegan.inversion.encoder import Encoder
 
-    return Encoder.load(encoder).config.model or None
+    return Encoder.read_config(encoder).model or None
 
 
 def _load_targets(model, images: list[Path], align: bool):
@@ -154,11 +154,38 @@ def train_encoder_command(
     console.print(f"wrote {out}")
 
 
+def _saved_codes(path: Path, generator, space: str) -> "np.ndarray":
+    """Codes (N, *shape) from an earlier `invert` run's codes.npy, checked against the edit space."""
+    import json
+
+    import numpy as np
+
+    from interfacegan.errors import InterfaceGANError
+
+    if not path.is_file():
+        raise InterfaceGANError(f"codes file {path} does not exist: give the codes.npy written by `interfacegan invert`")
+    try:
+        codes = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InterfaceGANError(f"cannot read codes {path} ({exc}): give the codes.npy written by `interfacegan invert`") from None
+    summary = path.with_name("inversion.json")
+    if summary.is_file():
+        saved = json.loads(summary.read_text())
+        if saved.get("space") and saved["space"] != space:
+            raise InterfaceGANError(
+                f"{path} holds {saved['space']!r} codes but the edit needs {space!r} codes: invert again with --space {space}"
+            )
+        if saved.get("model") and saved["model"] != generator.spec:
+            raise InterfaceGANError(f"{path} holds codes of model {saved['model']!r}, not {generator.spec!r}: pass --model {saved['model']}")
+    generator.check_codes(codes, space)
+    return codes.astype(np.float32)
+
+
 @app.command("edit-image")
 def edit_image(
-    images: ImagesArg,
     boundary: Annotated[str, typer.Option(help="Boundary .npz, official .npy, or PATH:I of a direction stack.")],
     out: Annotated[Path, typer.Option(help="Output directory: grid.png, edit.gif, codes.npy, comparison.png.")],
+    images: Annotated[Optional[list[Path]], typer.Argument(help="Image files (PNG, JPEG, WebP, ...).", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the boundary's model).")] = None,
     condition: Annotated[list[str], typer.Option(help="Boundary to keep unchanged (repeatable).")] = [],
     steps: Annotated[int, typer.Option(help="Number of edit steps (grid columns).")] = 7,
@@ -177,6 +204,7 @@ def edit_image(
     pyramid: PyramidOpt = 0.25,
     seed: SeedOpt = 0,
     batch_size: BatchOpt = 16,
+    codes: Annotated[Optional[Path], typer.Option(help="Edit the codes.npy of an earlier `invert` run instead of images.")] = None,
     mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
     fps: Annotated[float, typer.Option(help="Animation frames per second.")] = 6.0,
     scale: ScaleOpt = 2,
@@ -186,31 +214,42 @@ def edit_image(
     """Invert real images, then edit them along a boundary: grid.png (rows = images, columns = steps), edit.gif."""
     from interfacegan.boundary import load_direction
     from interfacegan.editing import EditRequest, check_mode, edit_codes, edit_space, save_edit
+    from interfacegan.errors import InterfaceGANError
     from interfacegan.inversion.files import save_inversion
     from interfacegan.models import load_model
 
     check_mode(mode)
-    _check_files(images)
+    images = images or []
+    if codes is None:
+        _check_files(images)
+    elif images:
+        raise InterfaceGANError("give image files or --codes, not both")
     primal = load_direction(boundary, space=space or "z", model=model)
     conditions = [load_direction(c, space=primal.space, model=model or primal.model) for c in condition]
     spec = model or primal.model or _encoder_model(encoder) or DEFAULT_MODEL
     generator = load_model(spec, device=device)
     request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
     code_space, _ = edit_space(generator, request)  # a wrong boundary fails here, before the inversion
-    targets = _load_targets(generator, images, align)
-    result = _run_inversion(generator, targets, code_space, invert_steps, lr, init, candidates, encoder,
-                            prior_weight, spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
-    edited = edit_codes(generator, result.codes, request)
-    meta = {"model": generator.spec, "align": align, "boundary": str(boundary)}
-    paths = save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
-    paths += save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
-    console.print(f"[green]inverted[/] {len(images)} image(s) into {result.space!r} ({result.init} start, "
-                  f"{invert_steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
-    _report(result, images)
+    written = [out / "grid.png", out / "edit.gif"]
+    if codes is not None:
+        edited = edit_codes(generator, _saved_codes(codes, generator, code_space), request)
+        save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
+    else:
+        targets = _load_targets(generator, images, align)
+        result = _run_inversion(generator, targets, code_space, invert_steps, lr, init, candidates, encoder,
+                                prior_weight, spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
+        edited = edit_codes(generator, result.codes, request)
+        meta = {"model": generator.spec, "align": align, "boundary": str(boundary)}
+        save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
+        save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
+        console.print(f"[green]inverted[/] {len(images)} image(s) into {result.space!r} ({result.init} start, "
+                      f"{invert_steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
+        _report(result, images)
+        written += [out / "comparison.png", out / "codes.npy"]
     if edited.conditional is not None:
         console.print(f"conditional direction: cosine {edited.conditional.metrics['cosine_with_primal']:.3f} with the boundary")
     where = f" on layers {edited.layers}" if edited.layers else ""
     console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {mode} "
                   f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {steps} steps")  # fmt: skip
-    for p in (out / "grid.png", out / "edit.gif", out / "comparison.png", out / "codes.npy"):
+    for p in written:
         console.print(f"wrote {p}")

@@ -147,7 +147,9 @@ def _mirror_pad(image: np.ndarray, pad_y: tuple[int, int], pad_x: tuple[int, int
     return image
 
 
-def align_face(image: Image.Image | np.ndarray, template: np.ndarray, size: int, source: str = "the image") -> np.ndarray:
+def align_face(
+    image: Image.Image | np.ndarray, template: np.ndarray, size: int, source: str = "the image"
+) -> np.ndarray:
     """The largest face in `image` warped onto `template` (5, 2) in [0, 1]: uint8 (size, size, 3)."""
     array = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, dtype=np.uint8)
     template = np.asarray(template, dtype=np.float64)

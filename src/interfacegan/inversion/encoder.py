@@ -139,7 +139,8 @@ class Encoder:
             raise InterfaceGANError(f"this encoder was trained on model {cfg.model!r}, not {spec!r}: {fix}")
         if space is not None and space != cfg.space:
             raise InterfaceGANError(
-                f"this encoder predicts {cfg.space!r} codes, not {space!r}: use --space {cfg.space} or {fix} --space {space}"
+                f"this encoder predicts {cfg.space!r} codes, not {space!r}: "
+                f"use --space {cfg.space} or {fix} --space {space}"
             )
         if cfg.resolution != model.resolution or tuple(cfg.code_shape) != model.space_shape(cfg.space):
             raise InterfaceGANError(
@@ -156,6 +157,11 @@ class Encoder:
             torch.save(payload, tmp)
         return path
 
+    @staticmethod
+    def read_config(path: str | Path) -> EncoderConfig:
+        """The config of the encoder file at `path` (which model, space, training), without building the net."""
+        return EncoderConfig.from_json(_load_torch(path, ENCODER_FORMAT)["config"], str(path))
+
     @classmethod
     def load(cls, path: str | Path, device=None) -> "Encoder":
         """Read an encoder written by `save` (never executes code from the file)."""
@@ -166,7 +172,8 @@ class Encoder:
             net.load_state_dict(payload["state_dict"])
         except (RuntimeError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0]
-            raise InterfaceGANError(f"{path}: weights do not fit the encoder config ({first}): train it again") from None
+            message = f"{path}: weights do not fit the encoder config ({first}): train it again"
+            raise InterfaceGANError(message) from None
         return cls(net, config, device)
 
 
@@ -187,7 +194,8 @@ def _load_torch(path: str | Path, expected: str) -> dict:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # not a torch file, corrupt, or holds objects a safe load refuses
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InterfaceGANError(f"cannot read encoder {path} ({reason[:200]}): give a file from train-encoder") from None
+        message = f"cannot read encoder {path} ({reason[:200]}): give a file from train-encoder"
+        raise InterfaceGANError(message) from None
     if not isinstance(payload, dict) or payload.get("format") != expected:
         raise InterfaceGANError(f"{path} is not an interfacegan encoder file: give a file from train-encoder")
     if payload.get("version", 0) > FORMAT_VERSION:
@@ -236,7 +244,8 @@ def train_encoder(
     model.check_space(space)
     if min(steps, batch_size, width, max_width, hidden) <= 0 or lr <= 0:
         raise InterfaceGANError(
-            f"need positive steps, batch size, lr and widths, got {steps}, {batch_size}, {lr}, {width}, {max_width}, {hidden}"
+            f"need positive steps, batch size, lr and widths, got {steps}, {batch_size}, {lr}, {width}, "
+            f"{max_width}, {hidden}"
         )
     if code_weight < 0 or image_weight < 0 or code_weight + image_weight == 0:
         raise InterfaceGANError("code and image weights must be >= 0 with one positive")
@@ -321,7 +330,8 @@ def _resume(path, config: EncoderConfig, net: ConvEncoder, optimizer) -> int:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise InterfaceGANError(f"cannot read checkpoint {path} ({type(exc).__name__}): delete it to start over") from None
+        message = f"cannot read checkpoint {path} ({type(exc).__name__}): delete it to start over"
+        raise InterfaceGANError(message) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise InterfaceGANError(f"{path} is not an encoder checkpoint: delete it or choose another output")
     if payload.get("config") != _checkpoint_settings(config):

@@ -142,10 +142,6 @@ def _targets(model, images) -> torch.Tensor:
 
 def _initial_codes(model, targets, space, init, encoder, loss, num_candidates, seed, codes) -> tuple[torch.Tensor, str]:
     if codes is not None:
-        codes = np.asarray(codes, np.float32)
-        model.check_codes(codes, space)
-        if len(codes) != len(targets):
-            raise InterfaceGANError(f"{len(codes)} initial codes for {len(targets)} images: give one code per image")
         return model.to_tensor(codes), "codes"
     if init not in INITS:
         raise InterfaceGANError(f"unknown init {init!r}: use one of {', '.join(INITS)}")
@@ -154,7 +150,7 @@ def _initial_codes(model, targets, space, init, encoder, loss, num_candidates, s
     if init == "encoder":
         if encoder is None:
             raise InterfaceGANError("init 'encoder' needs an encoder: pass --encoder FILE (see train-encoder)")
-        return encoder.encode_tensor(targets).detach(), init
+        return encoder.encode_tensor(targets).detach().to(targets.device), init
     if init == "search":
         if num_candidates < 1:
             raise InterfaceGANError(f"the search needs at least one candidate, got {num_candidates}")
@@ -196,8 +192,9 @@ def invert(
 
     `init`: 'auto' (encoder if given, else 'search' in z and 'mean' in w/W+), 'mean', 'search' (best of
     `num_candidates` samples of `seed`) or 'encoder' (`encoder`: an Encoder or its file); `codes` (N, *shape)
-    overrides it. `lr` is in units of the codes' spread (`code_statistics`). `prior_weight` keeps ||z||^2 near d; `spread_weight` pulls W+ layers toward one w. Images are
-    independent problems solved `batch_size` at a time; the result is deterministic for a seed.
+    overrides it. `lr` is in units of the codes' spread (`code_statistics`). `prior_weight` keeps ||z||^2 near
+    d; `spread_weight` pulls W+ layers toward one w. Images are independent problems solved `batch_size` at a
+    time; the result is deterministic for a seed.
     """
     encoder = resolve_encoder(model, encoder, space)
     if space is None:
@@ -210,16 +207,22 @@ def invert(
     loss = loss or ReconstructionLoss()
     targets = _targets(model, images)
     n = len(targets)
+    if codes is not None:
+        codes = np.asarray(codes, np.float32)
+        model.check_codes(codes, space)
+        if len(codes) != n:
+            raise InterfaceGANError(f"{len(codes)} initial codes for {n} images: give one code per image")
     step_size = lr * code_statistics(model, space)[1]
     chosen = init
     out_codes, out_images, out_losses = [], [], []
     with progress_bar("inverting", total=n * max(steps, 1), enabled=progress) as bar:
         for start in range(0, n, batch_size):
             batch = targets[start : start + batch_size]
-            given = None if codes is None else np.asarray(codes)[start : start + batch_size]
+            given = None if codes is None else codes[start : start + batch_size]
             init_codes, chosen = _initial_codes(model, batch, space, init, encoder, loss, num_candidates, seed, given)
-            best, images_best, history = _optimise(model, batch, init_codes, space, steps, step_size, loss, prior_weight,
-                                                   spread_weight, lambda k=len(batch): bar.advance(k))  # fmt: skip
+            best, images_best, history = _optimise(model, batch, init_codes, space, steps, step_size, loss,
+                                                   prior_weight, spread_weight,
+                                                   lambda k=len(batch): bar.advance(k))  # fmt: skip
             out_codes.append(best)
             out_images.append(images_best)
             out_losses.append(history)
