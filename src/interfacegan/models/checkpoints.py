@@ -94,7 +94,8 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
     """Load the generator a checkpoint spec names (see the module docstring)."""
     kind, path, query = parse_spec(spec)
     options = {**query, **options}
-    fmt = options.pop("format", None) or (kind if kind in FORMATS else None)
+    option_format = options.pop("format", None)  # given as an option (--format or ?format=), not a prefix
+    fmt = option_format or (kind if kind in FORMATS else None)
     family = kind if kind in FAMILIES else None
     if fmt is not None and fmt not in FORMATS:
         raise InterfaceGANError(f"unknown checkpoint format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -132,7 +133,7 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
             raise
         hint = f"read as {fmt} because format={fmt} was given: leave it out to auto-detect"
         raise InterfaceGANError(f"{exc} [{hint}]") from None
-    if forced_format:  # keep the forced reader in the spec, so the run reloads the model the same way
+    if option_format:  # keep the forced reader in the spec, so the run reloads the model the same way
         suffix = "&".join(p for p in (f"format={fmt}", suffix) if p)
     model.spec = f"{model.family}:{path.resolve()}" + (f"?{suffix}" if suffix else "")
     return model
