@@ -317,7 +317,7 @@ def load_direction(path: str | Path, index: int | None = None, **defaults) -> Bo
         with np.load(path, allow_pickle=False) as data:
             files = list(data.files)
             is_boundary = "normal" in files and "meta" in files
-            array = None if is_boundary else data[_pick_npz_array(files, path)]
+            array = None if is_boundary else data[pick_npz_array(files, path)]
     except InterfaceGANError:
         raise
     except Exception as exc:
@@ -329,7 +329,8 @@ def load_direction(path: str | Path, index: int | None = None, **defaults) -> Bo
     return Boundary.from_vectors(_as_vectors(array, str(path)), path, index, **defaults)
 
 
-def _pick_npz_array(files: list[str], path: Path) -> str:
+def pick_npz_array(files: list[str], path: Path) -> str:
+    """The key of the direction array in a plain .npz (GANSpace `lat_comp`, `directions`, ... or its only array)."""
     for key in ("lat_comp", "directions", "boundary", "normal"):  # GANSpace, generic stacks
         if key in files:
             return key

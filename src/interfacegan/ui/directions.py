@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.boundary import Boundary, _pick_npz_array, load_direction
+from interfacegan.boundary import Boundary, pick_npz_array, load_direction
 from interfacegan.errors import InterfaceGANError
 from interfacegan.ui.session import Direction, describe, make_directions
 
@@ -39,7 +39,7 @@ def _plain_shape(path: Path) -> tuple[int, ...]:
         if path.suffix == ".npy":
             return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
         with np.load(path, allow_pickle=False) as data:
-            return tuple(data[_pick_npz_array(list(data.files), path)].shape)
+            return tuple(data[pick_npz_array(list(data.files), path)].shape)
     except InterfaceGANError:
         raise
     except Exception as exc:
