@@ -60,12 +60,13 @@ def main() -> None:
     print(f"encoder held-out metrics: {encoder.config.metrics}")
 
     common = {"batch_size": args.batch_size}
-    runs = [
+    runs = [  # (label, run, steps)
         ("mean image (floor)", None, None),
         (f"optimisation, search start, {args.steps} steps", lambda: invert(model, images, steps=args.steps, **common), args.steps),
         (f"optimisation, search start, {args.refine} steps", lambda: invert(model, images, steps=args.refine, **common), args.refine),
         ("encoder only", lambda: invert(model, images, steps=0, encoder=encoder, **common), 0),
         (f"encoder + {args.refine} refinement steps", lambda: invert(model, images, steps=args.refine, encoder=encoder, **common), args.refine),
+        (f"encoder + {args.steps} refinement steps", lambda: invert(model, images, steps=args.steps, encoder=encoder, **common), args.steps),
     ]  # fmt: skip
     invert(model, images[:2], steps=2)  # warm-up (lazy initialisation, allocator)
     print(f"\n{'method':42s} {'PSNR mean':>10s} {'PSNR p10':>9s} {'s/image':>8s}")

@@ -6,6 +6,7 @@ images the embedded face GAN synthesized itself (an exact inverse exists).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 
@@ -41,6 +42,23 @@ runner = CliRunner()
 SMALL = {"width": 8, "max_width": 16, "hidden": 64}  # a toy-sized encoder
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Inversion runs hundreds of small steps: one thread avoids OpenMP hand-offs that stall on a busy machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
+
+
 @pytest.fixture(scope="module")
 def toy_model():
     return ToyGenerator()  # what load_model("toy") builds
@@ -53,7 +71,8 @@ def dcgan():
 
 @pytest.fixture(scope="module")
 def toy_encoder(toy_model):
-    return train_encoder(toy_model, steps=300, batch_size=32, lr=3e-3, space="z", image_weight=0.5, **SMALL)
+    with one_thread():
+        return train_encoder(toy_model, steps=300, batch_size=32, lr=3e-3, space="z", image_weight=0.5, **SMALL)
 
 
 def cli_error(monkeypatch, capsys, *args) -> str:

@@ -219,7 +219,7 @@ def _lr(step: int, steps: int, lr: float) -> float:
 
 def train_encoder(
     model,
-    steps: int = 2000,
+    steps: int = 1000,
     batch_size: int = 32,
     lr: float = 1e-3,
     space: str | None = None,
