@@ -96,6 +96,7 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, progress: bo
     path = report.save(out / "report.html")
     total = sum(s for _, s in steps.seconds)
     console.print(f"[bold green]done[/] in {total / 60:.1f} min: open {path.resolve()} in a browser")
+    console.print(f"edit interactively: interfacegan ui --boundaries {out / 'boundaries'} --run {out / 'run'}")
     return path
 
 
