@@ -1,7 +1,6 @@
 """The train-boundary, edit, sefa and name-directions commands on a toy run."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -9,7 +8,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from interfacegan.boundary import Boundary, load_direction
-from interfacegan.cli import app, main
+from interfacegan.cli import app
+from tests.conftest import cli_error
 from interfacegan.models import ToyGenerator
 from interfacegan.sampling import sample_to_store
 from interfacegan.scoring.toy import ToyScorer
@@ -27,17 +27,6 @@ def run(tmp_path_factory):
         store.ensure_array(f"scores/{name}", (), "float32", attrs={"scorer": "toy", "version": "1"})
         store.write_rows(f"scores/{name}", 0, values)
     return path, model
-
-
-def cli_error(monkeypatch, capsys, *args) -> str:
-    """Run the real entry point; return its one-line error (exit code 2)."""
-    monkeypatch.setattr(sys, "argv", ["interfacegan", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "Traceback" not in err
-    return " ".join(err.split())
 
 
 def test_train_boundary_writes_file_and_prints_accuracies(run, tmp_path):

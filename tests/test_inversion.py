@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +16,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from interfacegan.boundary import Boundary
-from interfacegan.cli import app, main
+from interfacegan.cli import app
+from tests.conftest import cli_error
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion import (
     Encoder,
@@ -73,17 +73,6 @@ def dcgan():
 def toy_encoder(toy_model):
     with one_thread():
         return train_encoder(toy_model, steps=300, batch_size=32, lr=3e-3, space="z", image_weight=0.5, **SMALL)
-
-
-def cli_error(monkeypatch, capsys, *args) -> str:
-    """Run the real entry point; return its one-line error (exit code 2)."""
-    monkeypatch.setattr(sys, "argv", ["interfacegan", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "Traceback" not in err and len(err.splitlines()) <= 2
-    return " ".join(err.split())
 
 
 # ---- images ---------------------------------------------------------------------------------------------------
