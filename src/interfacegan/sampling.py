@@ -109,7 +109,7 @@ def sample_to_store(
     for space in spaces:
         store.ensure_array(f"codes/{space}", model.space_shape(space), "float32")
     if image_size:
-        store.ensure_array("images", (image_size, image_size, 3), "uint8")
+        store.ensure_array("images", (image_size, image_size, 3), "uint8", compress=False)
 
     store.fill_chunks(
         SAMPLE_TASK,

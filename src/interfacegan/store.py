@@ -128,9 +128,19 @@ class SampleStore:
         return self.group[name]
 
     def ensure_array(
-        self, name: str, tail: tuple[int, ...], dtype: str, attrs: dict | None = None, fill_value: Any = None
+        self,
+        name: str,
+        tail: tuple[int, ...],
+        dtype: str,
+        attrs: dict | None = None,
+        fill_value: Any = None,
+        compress: bool = True,
     ) -> zarr.Array:
-        """The (num, *tail) array `name`, created if missing; refuses one of another shape or dtype."""
+        """The (num, *tail) array `name`, created if missing; refuses one of another shape or dtype.
+
+        `compress=False` stores raw chunks: for data that barely compresses (synthesized images shrink by ~5%)
+        it saves the writer a fifth of its CPU time, which the generator otherwise loses.
+        """
         shape = (self.num, *tail)
         if name in self.group:
             arr = self.group[name]
@@ -143,8 +153,9 @@ class SampleStore:
         if fill_value is None:
             fill_value = np.nan if np.dtype(dtype).kind == "f" else 0
         arr = self.group.create_array(
-            name=name, shape=shape, chunks=(self.chunk_rows, *tail), dtype=dtype, fill_value=fill_value
-        )
+            name=name, shape=shape, chunks=(self.chunk_rows, *tail), dtype=dtype, fill_value=fill_value,
+            compressors="auto" if compress else None,
+        )  # fmt: skip
         if attrs:
             arr.attrs.update(attrs)
         return arr
