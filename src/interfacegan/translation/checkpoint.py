@@ -1,0 +1,72 @@
+"""The translator file: one torch file with both weight sets, the network config and what the edit means.
+
+Layout: {"format": "interfacegan-translator", "version": 1, "config": JSON NetworkConfig, "attribute", "model",
+"meta": JSON {metrics, training}, "identity": state dict, "edited": state dict}. Written atomically, read with
+`torch.load(weights_only=True)`, so a file can hold only tensors and plain containers, never code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from interfacegan.atomic import atomic_path
+from interfacegan.errors import InterfaceGANError
+from interfacegan.translation.network import NetworkConfig
+
+TRANSLATOR_FORMAT = "interfacegan-translator"
+FORMAT_VERSION = 1
+FIX = "give a file written by `interfacegan train-translator`"
+
+
+def save_translator(translator, path: str | Path) -> Path:
+    """Write `translator` (a Translator) to `path` atomically; returns the path."""
+    payload = {
+        "format": TRANSLATOR_FORMAT,
+        "version": FORMAT_VERSION,
+        "config": translator.config.to_json(),
+        "attribute": str(translator.attribute),
+        "model": str(translator.model),
+        "meta": json.dumps({"metrics": translator.metrics, "training": translator.training}, default=float),
+        "identity": {k: v.detach().cpu() for k, v in translator.identity.items()},
+        "edited": {k: v.detach().cpu() for k, v in translator.edited.items()},
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def _state_dict(payload: dict, key: str, path: Path) -> dict:
+    value = payload.get(key)
+    if not isinstance(value, dict) or not all(isinstance(v, torch.Tensor) for v in value.values()):
+        raise InterfaceGANError(f"{path} has no usable {key!r} weights: {FIX}")
+    return value
+
+
+def load_translator(path: str | Path, device=None):
+    """The Translator stored at `path`; a one-line error for a missing, corrupt or foreign file."""
+    from interfacegan.translation.dni import Translator
+
+    path = Path(path)
+    if not path.is_file():
+        raise InterfaceGANError(f"translator file {path} does not exist: {FIX}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, truncated, or holding objects a safe load refuses
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InterfaceGANError(f"cannot read translator {path} ({reason[:160]}): {FIX}") from None
+    if not isinstance(payload, dict) or payload.get("format") != TRANSLATOR_FORMAT:
+        raise InterfaceGANError(f"{path} is not an interfacegan translator file: {FIX}")
+    if not isinstance(payload.get("version"), int) or payload["version"] > FORMAT_VERSION:
+        raise InterfaceGANError(f"{path} was written by a newer interfacegan: upgrade to read it")
+    config = NetworkConfig.from_json(str(payload.get("config", "")), str(path))
+    try:
+        meta = json.loads(payload.get("meta") or "{}")
+    except ValueError:
+        raise InterfaceGANError(f"{path} has broken metadata: {FIX}") from None
+    return Translator(config, _state_dict(payload, "identity", path), _state_dict(payload, "edited", path),
+                      attribute=str(payload.get("attribute", "edit")), model=str(payload.get("model", "")),
+                      metrics=meta.get("metrics"), training=meta.get("training"), device=device)  # fmt: skip

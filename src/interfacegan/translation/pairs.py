@@ -1,0 +1,122 @@
+"""Synthetic training pairs from InterFaceGAN edits: (G(z), G(z + alpha * n)) for sampled codes z.
+
+With a scorer, both images are scored and only the `keep` fraction of pairs whose attribute changed most
+(after - before, in the direction of the edit) is kept, as the paper does before training pix2pixHD: pairs whose
+edit barely shows would teach the network to do nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from interfacegan.errors import InterfaceGANError
+from interfacegan.manipulation import edit_offset
+from interfacegan.progress import progress_bar
+
+
+@dataclass
+class Pairs:
+    """before/after uint8 (M, R, R, 3), their codes (M, *code_shape) and score changes (M,) (None unscored)."""
+
+    before: np.ndarray
+    after: np.ndarray
+    codes: np.ndarray
+    change: np.ndarray | None = None
+    rows: np.ndarray | None = None  # (M,) indices of the kept pairs among the sampled ones
+
+    def __len__(self) -> int:
+        return len(self.before)
+
+
+def _direction(model, direction, space: str) -> np.ndarray:
+    """The edit vector shaped like one code of `space`; a Boundary is checked against the model."""
+    from interfacegan.boundary import Boundary
+
+    shape = model.space_shape(space)
+    if isinstance(direction, Boundary):
+        direction.check_fits(space, shape, getattr(model, "spec", None) or None, what=f"of model {model.name!r}")
+        return direction.normal.reshape(shape)
+    vector = np.asarray(direction, dtype=np.float32)
+    if vector.size != math.prod(shape):
+        raise InterfaceGANError(
+            f"a direction of {vector.size} values does not fit {space!r} codes {shape} of model {model.name!r}"
+        )
+    return vector.reshape(shape)
+
+
+def _scorer_attribute(scorer, attribute: str | None, direction):
+    """(loaded scorer, the scalar attribute it should report); a one-line error when it has no such output."""
+    from interfacegan.boundary import Boundary
+    from interfacegan.scoring import load_scorer
+
+    scorer = load_scorer(scorer)
+    names = scorer.attributes
+    if attribute is None and isinstance(direction, Boundary) and direction.attribute in names:
+        attribute = direction.attribute
+    if attribute is None and len(names) == 1:
+        attribute = names[0]
+    if attribute not in names:
+        raise InterfaceGANError(
+            f"scorer {scorer.name!r} has no attribute {attribute!r}: choose one of {', '.join(names)} (--attribute)"
+        )
+    return scorer, attribute
+
+
+def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int = 0, keep: float = 1.0,
+               scorer=None, attribute: str | None = None, space: str = "z", batch_size: int = 64,
+               progress: bool = False) -> Pairs:  # fmt: skip
+    """Sample `num` codes of `seed`, edit each by x + alpha * direction, synthesize both images in batches.
+
+    With `scorer` (spec or Scorer), keep the round(keep * num) pairs with the largest score change of
+    `attribute` (default: the boundary's attribute) in the edit's direction (sign of alpha); pairs the scorer
+    cannot score (NaN) are never kept. Without a scorer, `keep` must be 1.
+    """
+    if num < 1 or batch_size < 1:
+        raise InterfaceGANError(f"need at least one pair and a positive batch size, got {num} and {batch_size}")
+    if not math.isfinite(alpha) or alpha == 0:
+        raise InterfaceGANError(f"alpha must be a finite non-zero edit amount, got {alpha}")
+    if not 0 < keep <= 1:
+        raise InterfaceGANError(f"keep must be in (0, 1], got {keep}: it is the fraction of pairs kept")
+    if scorer is None and keep < 1:
+        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass one or keep all pairs")
+    model.check_space(space)
+    vector = _direction(model, direction, space)
+    if scorer is not None:
+        scorer, attribute = _scorer_attribute(scorer, attribute, direction)
+    z = model.sample(num, seed)
+    codes = z if space == "z" else model.map(z, space)
+    r = model.resolution
+    before, after = np.empty((num, r, r, 3), np.uint8), np.empty((num, r, r, 3), np.uint8)
+    change = np.full(num, np.nan, np.float64) if scorer is not None else None
+    with progress_bar("making pairs", total=num, enabled=progress) as bar:
+        for start in range(0, num, batch_size):
+            part = codes[start : start + batch_size]
+            moved = edit_offset(part, vector, [alpha])[:, 0]
+            before[start : start + len(part)] = model.synthesize(part, space, batch_size=batch_size)
+            after[start : start + len(part)] = model.synthesize(moved, space, batch_size=batch_size)
+            if scorer is not None:
+                lo = np.asarray(scorer.score(before[start : start + len(part)])[attribute], np.float64)
+                hi = np.asarray(scorer.score(after[start : start + len(part)])[attribute], np.float64)
+                change[start : start + len(part)] = hi - lo
+            bar.advance(len(part))
+    rows = np.arange(num)
+    if scorer is not None:
+        rows = select_largest_change(change, keep, math.copysign(1.0, alpha))
+    return Pairs(before[rows], after[rows], np.asarray(codes[rows]), None if change is None else change[rows], rows)
+
+
+def select_largest_change(change: np.ndarray, keep: float, sign: float = 1.0) -> np.ndarray:
+    """Sorted indices of the round(keep * N) (at least 1) largest sign * change values; NaN never kept."""
+    change = np.asarray(change, dtype=np.float64).reshape(-1)
+    count = max(1, int(round(keep * len(change))))
+    valid = np.flatnonzero(np.isfinite(change))
+    if len(valid) < count:
+        raise InterfaceGANError(
+            f"only {len(valid)} of {len(change)} pairs could be scored but {count} should be kept: "
+            "raise --num or --keep less, or use a scorer that reads these images"
+        )
+    order = valid[np.argsort(-sign * change[valid], kind="stable")]
+    return np.sort(order[:count])

@@ -1,0 +1,142 @@
+"""Training the two networks DNI mixes: an identity map, then a copy fine-tuned to map before -> after.
+
+Both stages minimise the L1 distance to the target image with Adam on random minibatches drawn from a seeded
+generator (same seed, same weights). Every minibatch is also mirrored left-right at random, with the same flip
+for input and target: the edits here (brightness, eyeglasses, smile) are symmetric, so this doubles the data for
+free. `train_translator` runs the paper's whole pipeline: pairs -> identity -> fine-tune -> Translator.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from interfacegan.device import resolve_device
+from interfacegan.errors import InterfaceGANError
+from interfacegan.inversion.images import check_uint8_images, to_model_tensor
+from interfacegan.progress import progress_bar
+from interfacegan.translation.network import NetworkConfig, ResidualUNet, build_network
+
+HELD_OUT_SEED_OFFSET = 1_000_003  # held-out pairs come from seed + this offset, never from the training codes
+
+
+@dataclass
+class TrainLog:
+    """Per-step training losses (steps,) of one stage."""
+
+    losses: list[float] = field(default_factory=list)
+
+    def mean(self, first: int | None = None, last: int | None = None) -> float:
+        """Mean loss of the first or last k steps (all steps when neither is given)."""
+        values = self.losses[:first] if first else self.losses[-last:] if last else self.losses
+        return float(np.mean(values))
+
+
+def new_network(config: NetworkConfig, seed: int = 0, device=None) -> ResidualUNet:
+    """A freshly initialised network (weights from `seed`, global RNG untouched) on `device`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_network(config)
+    return net.to(resolve_device(device))
+
+
+def _check_pairs(inputs: np.ndarray, targets: np.ndarray, resolution: int) -> None:
+    check_uint8_images(inputs, resolution)
+    check_uint8_images(targets, resolution)
+    if inputs.shape != targets.shape or len(inputs) == 0:
+        raise InterfaceGANError(f"inputs {inputs.shape} and targets {targets.shape} must be equal, non-empty stacks")
+
+
+def fit(net: ResidualUNet, inputs: np.ndarray, targets: np.ndarray, steps: int = 500, batch_size: int = 16,
+        lr: float = 1e-3, seed: int = 0, flip: bool = True, label: str = "training",
+        progress: bool = False) -> TrainLog:  # fmt: skip
+    """Minimise L1(net(inputs), targets) in place: uint8 (N, R, R, 3) pairs, `steps` Adam steps; the loss log."""
+    inputs, targets = np.asarray(inputs), np.asarray(targets)
+    _check_pairs(inputs, targets, net.config.resolution)
+    if steps < 0 or batch_size < 1 or not lr > 0:
+        raise InterfaceGANError(f"need steps >= 0, a positive batch size and lr, got {steps}, {batch_size}, {lr}")
+    device = next(net.parameters()).device
+    rng = torch.Generator().manual_seed(int(seed))
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
+    log = TrainLog()
+    net.train().requires_grad_(True)
+    with progress_bar(label, total=steps, enabled=progress) as bar:
+        for _ in range(steps):
+            rows = torch.randint(len(inputs), (min(batch_size, len(inputs)),), generator=rng).numpy()
+            x, y = to_model_tensor(inputs[rows], device), to_model_tensor(targets[rows], device)
+            if flip:
+                mirror = (torch.rand(len(rows), generator=rng) < 0.5).to(device)[:, None, None, None]
+                x, y = torch.where(mirror, x.flip(3), x), torch.where(mirror, y.flip(3), y)
+            loss = (net(x) - y).abs().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            log.losses.append(float(loss.detach()))
+            bar.advance()
+    net.eval().requires_grad_(False)
+    return log
+
+
+def train_identity(net: ResidualUNet, images: np.ndarray, steps: int = 300, **options) -> TrainLog:
+    """Train `net` in place to reproduce `images` (N, R, R, 3) uint8 (the DNI starting point); the loss log."""
+    return fit(net, images, images, steps, label="identity network", **options)
+
+
+def finetune(identity: ResidualUNet, before: np.ndarray, after: np.ndarray, steps: int = 600,
+             **options) -> tuple[ResidualUNet, TrainLog]:  # fmt: skip
+    """A copy of `identity` fine-tuned to map `before` -> `after` (uint8 (N, R, R, 3)); (network, loss log)."""
+    edited = copy.deepcopy(identity)
+    return edited, fit(edited, before, after, steps, label="edit network", **options)
+
+
+@torch.no_grad()
+def l1_error(translate, inputs: np.ndarray, targets: np.ndarray, batch_size: int = 64) -> float:
+    """Mean absolute error in [0, 255] units between `translate(inputs)` (uint8 -> uint8) and `targets`."""
+    total = 0.0
+    for i in range(0, len(inputs), batch_size):
+        out = translate(inputs[i : i + batch_size]).astype(np.float64)
+        total += float(np.abs(out - targets[i : i + batch_size]).sum())
+    return total / float(np.prod(targets.shape))
+
+
+def psnr_uint8(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """PSNR in dB of uint8 image stacks (N, H, W, 3) against each other: (N,)."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2, axis=(1, 2, 3))
+    return 10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
+
+
+def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep: float = 1.0, scorer=None,
+                     attribute: str | None = None, identity_steps: int = 300, steps: int = 600,
+                     batch_size: int = 16, lr: float = 1e-3, width: int = 32, seed: int = 0, held_out: int = 64,
+                     progress: bool = False):  # fmt: skip
+    """The paper's pipeline: `num` pairs along `direction` (top `keep` by score change with a scorer), an
+    identity network trained on all their images, a copy fine-tuned before -> after, held-out PSNR; a Translator.
+    """
+    from interfacegan.boundary import Boundary
+    from interfacegan.translation.dni import Translator
+    from interfacegan.translation.pairs import make_pairs
+
+    pairs = make_pairs(model, direction, alpha, num, seed, keep, scorer, attribute, progress=progress)
+    config = NetworkConfig(model.resolution, width=width)
+    net = new_network(config, seed, model.device)
+    options = {"batch_size": batch_size, "lr": lr, "seed": seed, "progress": progress}
+    id_log = train_identity(net, np.concatenate([pairs.before, pairs.after]), identity_steps, **options)
+    edited, edit_log = finetune(net, pairs.before, pairs.after, steps, **options)
+    name = attribute or (direction.attribute if isinstance(direction, Boundary) else "edit")
+    training = {"alpha": alpha, "num": num, "keep": keep, "pairs": len(pairs), "identity_steps": identity_steps,
+                "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                "scorer": None if scorer is None else str(getattr(scorer, "name", scorer)), "attribute": attribute,
+                "identity_loss": [id_log.mean(first=10), id_log.mean(last=10)] if identity_steps >= 10 else None,
+                "edit_loss": [edit_log.mean(first=10), edit_log.mean(last=10)] if steps >= 10 else None}  # fmt: skip
+    translator = Translator(config, net.state_dict(), edited.state_dict(), attribute=name,
+                            model=getattr(model, "spec", "") or model.name, training=training,
+                            device=model.device)  # fmt: skip
+    if held_out:
+        test = make_pairs(model, direction, alpha, held_out, seed + HELD_OUT_SEED_OFFSET)
+        output = translator.translate(test.before, [1.0])[:, 0]
+        translator.metrics = {"held_out": held_out, "psnr": float(psnr_uint8(output, test.after).mean()),
+                              "psnr_unedited": float(psnr_uint8(test.before, test.after).mean())}  # fmt: skip
+    return translator
