@@ -56,7 +56,7 @@ def interpolate_state_dicts(identity: StateDict, edited: StateDict, t: float) ->
         elif torch.equal(a, b.to(a.device)):
             out[key] = a.clone()
         else:
-            raise InterfaceGANError(f"non-float tensor {key!r} differs between the networks: they cannot be interpolated")
+            raise InterfaceGANError(f"non-float tensor {key!r} differs between the networks: they cannot be mixed")
     return out
 
 
@@ -121,7 +121,7 @@ class Translator:
         out = np.empty((len(images), len(values), *images.shape[1:]), np.uint8)
         for s, t in enumerate(values):
             for i in range(0, len(images), batch_size):
-                x = to_model_tensor(images[i : i + batch_size], self.device)
+                x = to_model_tensor(np.array(images[i : i + batch_size]), self.device)  # a writable copy
                 out[i : i + batch_size, s] = to_uint8(self.translate_tensor(x, float(t)))
         return out
 

@@ -57,7 +57,8 @@ class NetworkConfig:
         try:
             return cls(**json.loads(text))
         except (TypeError, ValueError) as exc:
-            raise InterfaceGANError(f"{source} has a broken network config ({exc}): train the translator again") from None
+            message = f"{source} has a broken network config ({exc}): train the translator again"
+            raise InterfaceGANError(message) from None
 
 
 def _max_depth(resolution: int) -> int:

@@ -111,15 +111,17 @@ def psnr_uint8(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep: float = 1.0, scorer=None,
                      attribute: str | None = None, identity_steps: int = 300, steps: int = 600,
                      batch_size: int = 16, lr: float = 1e-3, width: int = 32, seed: int = 0, held_out: int = 64,
-                     progress: bool = False):  # fmt: skip
+                     space: str = "z", progress: bool = False):  # fmt: skip
     """The paper's pipeline: `num` pairs along `direction` (top `keep` by score change with a scorer), an
     identity network trained on all their images, a copy fine-tuned before -> after, held-out PSNR; a Translator.
+
+    `space` is the latent space the direction edits; `held_out` pairs of another seed measure PSNR to the target.
     """
     from interfacegan.boundary import Boundary
     from interfacegan.translation.dni import Translator
     from interfacegan.translation.pairs import make_pairs
 
-    pairs = make_pairs(model, direction, alpha, num, seed, keep, scorer, attribute, progress=progress)
+    pairs = make_pairs(model, direction, alpha, num, seed, keep, scorer, attribute, space, progress=progress)
     config = NetworkConfig(model.resolution, width=width)
     net = new_network(config, seed, model.device)
     options = {"batch_size": batch_size, "lr": lr, "seed": seed, "progress": progress}
@@ -135,7 +137,7 @@ def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep
                             model=getattr(model, "spec", "") or model.name, training=training,
                             device=model.device)  # fmt: skip
     if held_out:
-        test = make_pairs(model, direction, alpha, held_out, seed + HELD_OUT_SEED_OFFSET)
+        test = make_pairs(model, direction, alpha, held_out, seed + HELD_OUT_SEED_OFFSET, space=space)
         output = translator.translate(test.before, [1.0])[:, 0]
         translator.metrics = {"held_out": held_out, "psnr": float(psnr_uint8(output, test.after).mean()),
                               "psnr_unedited": float(psnr_uint8(test.before, test.after).mean())}  # fmt: skip
