@@ -24,7 +24,7 @@ def train_translator_command(
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the boundary's model).")] = None,
     alpha: Annotated[float, typer.Option(help="Edit amount: pairs are G(z) and G(z + alpha * n).")] = 3.0,
     num: Annotated[int, typer.Option(help="Pairs to sample (before --keep).")] = 2000,
-    keep: Annotated[float, typer.Option(help="Fraction of pairs kept, largest score change first (with --scorer).")] = 1.0,
+    keep: Annotated[float, typer.Option(help="Fraction of pairs kept, largest score change first (--scorer).")] = 1.0,
     scorer: Annotated[Optional[str], typer.Option(help="Scorer re-scoring the pairs, e.g. face.")] = None,
     attribute: Annotated[Optional[str], typer.Option(help="Scorer output to rank by (default: boundary's).")] = None,
     identity_steps: Annotated[int, typer.Option(help="Adam steps of the identity network.")] = 300,
@@ -34,6 +34,7 @@ def train_translator_command(
     width: Annotated[int, typer.Option(help="Channels of the first U-Net level.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed of the sampled codes, initial weights and minibatches.")] = 0,
     space: Annotated[Optional[str], typer.Option(help="Space of a plain .npy direction (default: z).")] = None,
+    flip: Annotated[bool, typer.Option(help="Mirror training images at random (off for asymmetric edits).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing translator file.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -56,7 +57,7 @@ def train_translator_command(
     translator = train_translator(generator, direction, alpha=alpha, num=num, keep=keep, scorer=scorer,
                                   attribute=attribute, identity_steps=identity_steps, steps=steps,
                                   batch_size=batch_size, lr=lr, width=width, seed=seed, progress=not quiet,
-                                  space=direction.space)  # fmt: skip
+                                  space=direction.space, flip=flip)  # fmt: skip
     translator.save(out)
     m = translator.metrics
     console.print(f"[green]trained[/] a {translator.attribute!r} translator for {generator.spec} on "

@@ -81,7 +81,7 @@ def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int 
     if not 0 < keep <= 1:
         raise InterfaceGANError(f"keep must be in (0, 1], got {keep}: it is the fraction of pairs kept")
     if scorer is None and keep < 1:
-        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass one or keep all pairs")
+        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass --scorer, or --keep 1")
     model.check_space(space)
     vector = _direction(model, direction, space)
     if scorer is not None:

@@ -111,11 +111,12 @@ def psnr_uint8(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep: float = 1.0, scorer=None,
                      attribute: str | None = None, identity_steps: int = 300, steps: int = 600,
                      batch_size: int = 16, lr: float = 1e-3, width: int = 32, seed: int = 0, held_out: int = 64,
-                     space: str = "z", progress: bool = False):  # fmt: skip
+                     space: str = "z", flip: bool = True, progress: bool = False):  # fmt: skip
     """The paper's pipeline: `num` pairs along `direction` (top `keep` by score change with a scorer), an
     identity network trained on all their images, a copy fine-tuned before -> after, held-out PSNR; a Translator.
 
-    `space` is the latent space the direction edits; `held_out` pairs of another seed measure PSNR to the target.
+    `space` is the latent space the direction edits; `held_out` pairs of another seed measure PSNR to the target;
+    `flip` mirrors minibatches at random (turn it off for edits that are not left-right symmetric).
     """
     from interfacegan.boundary import Boundary
     from interfacegan.translation.dni import Translator
@@ -124,12 +125,12 @@ def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep
     pairs = make_pairs(model, direction, alpha, num, seed, keep, scorer, attribute, space, progress=progress)
     config = NetworkConfig(model.resolution, width=width)
     net = new_network(config, seed, model.device)
-    options = {"batch_size": batch_size, "lr": lr, "seed": seed, "progress": progress}
+    options = {"batch_size": batch_size, "lr": lr, "seed": seed, "flip": flip, "progress": progress}
     id_log = train_identity(net, np.concatenate([pairs.before, pairs.after]), identity_steps, **options)
     edited, edit_log = finetune(net, pairs.before, pairs.after, steps, **options)
     name = attribute or (direction.attribute if isinstance(direction, Boundary) else "edit")
     training = {"alpha": alpha, "num": num, "keep": keep, "pairs": len(pairs), "identity_steps": identity_steps,
-                "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
+                "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "flip": flip,
                 "scorer": None if scorer is None else str(getattr(scorer, "name", scorer)), "attribute": attribute,
                 "identity_loss": [id_log.mean(first=10), id_log.mean(last=10)] if identity_steps >= 10 else None,
                 "edit_loss": [edit_log.mean(first=10), edit_log.mean(last=10)] if steps >= 10 else None}  # fmt: skip
