@@ -1,7 +1,7 @@
 """Speed of the built-in face scorers on 64-px embedded-GAN faces, on ONE CPU thread (target: face <= 5 ms/image).
 
     python benchmarks/scorers.py [-n 500]      # ms/image of `face` and `identity`
-    python benchmarks/scorers.py --calibrate   # re-measure the eyeglasses reference constants of face.py
+    python benchmarks/scorers.py --calibrate   # re-measure the eyeglasses(_edges) reference constants of face.py
 
 `measure_scorer_ms(name, n)` is importable (benchmarks/sampling.py uses it).
 """
@@ -59,27 +59,33 @@ def measure_scorer_ms(scorer_name: str, n: int = 500, images: np.ndarray | None 
 def calibrate_eyeglasses(n: int = 5000, seed: int = 0) -> dict:
     """Mean/std of the raw eyeglasses parts over n embedded-GAN faces (z rows 0..n-1 of `seed`, no truncation),
     plus the validity-gate statistics quoted in landmarks.py."""
-    from interfacegan.scoring.face import eyeglasses_parts
+    from interfacegan.scoring.face import eyeglasses_edge_parts, eyeglasses_parts
     from interfacegan.scoring.landmarks import detect_landmarks, image_evidence
 
     images = embedded_faces(n, seed=seed)
-    bridges, rims, valid, contrast, noise = [], [], [], [], []
+    bridges, rims, edge_bridges, edge_rims, valid, contrast, noise = [], [], [], [], [], [], []
     for i in range(0, n, 500):
         faces = detect_landmarks(images[i : i + 500])
         bridge, rim = eyeglasses_parts(faces.luma, faces.points)
         bridges.append(bridge)
         rims.append(rim)
+        edge_bridge, edge_rim = eyeglasses_edge_parts(faces.luma, faces.points)
+        edge_bridges.append(edge_bridge)
+        edge_rims.append(edge_rim)
         valid.append(faces.valid)
         stats = image_evidence(faces.luma)
         contrast.append(stats[0])
         noise.append(stats[1])
     bridge, rim, valid = np.concatenate(bridges), np.concatenate(rims), np.concatenate(valid)
-    ok = valid & np.isfinite(bridge) & np.isfinite(rim)
+    edge_bridge, edge_rim = np.concatenate(edge_bridges), np.concatenate(edge_rims)
+    ok = valid & np.isfinite(bridge) & np.isfinite(rim) & np.isfinite(edge_bridge) & np.isfinite(edge_rim)
     return {
         "n": n,
         "valid": int(valid.sum()),
         "bridge": (float(bridge[ok].mean()), float(bridge[ok].std())),
         "rims": (float(rim[ok].mean()), float(rim[ok].std())),
+        "edges bridge": (float(edge_bridge[ok].mean()), float(edge_bridge[ok].std())),
+        "edges rims": (float(edge_rim[ok].mean()), float(edge_rim[ok].std())),
         "min_contrast": float(np.concatenate(contrast).min()),
         "max_noise_ratio": float(np.concatenate(noise).max()),
     }

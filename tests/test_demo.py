@@ -23,14 +23,14 @@ def test_demo_writes_a_complete_report_and_resumes(tmp_path):
                     "Re-scoring (paper Tab. 3)", "Identity discrepancy", "Property 2"):  # fmt: skip
         assert heading in html
     assert "src='http" not in html and "<script" not in html  # self-contained, opens with no server
-    attributes = ["yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "brightness"]
+    attributes = ["yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeglasses_edges", "brightness"]
     for a in attributes:
         b = Boundary.load(tmp_path / "demo" / "boundaries" / f"{a}.npz")
         assert b.attribute == a and b.model == "dcgan-digiface" and 0.5 < b.metrics["val_accuracy"] <= 1
         assert (tmp_path / "demo" / "edits" / f"{a}_edit.gif").stat().st_size > 0
     yaw_row = re.search(r"<td class='label'>yaw</td><td>([0-9.]+)</td><td>([0-9.]+)</td>", html)
     assert yaw_row and float(yaw_row.group(2)) > 0.9  # yaw is the most separable face attribute
-    cond = Boundary.load(tmp_path / "demo" / "edits" / "eyeglasses_given_brightness_direction.npz")
+    cond = Boundary.load(tmp_path / "demo" / "edits" / "eyeglasses_edges_given_brightness_direction.npz")
     brightness = Boundary.load(tmp_path / "demo" / "boundaries" / "brightness.npz")
     assert abs(float(cond.normal @ brightness.normal)) < 1e-5
     assert len(list((tmp_path / "demo" / "sefa").glob("sefa_*.npz"))) == 3
@@ -71,3 +71,23 @@ def test_edit_run_moves_the_known_attribute_and_saves_outputs(tmp_path, toy):
         edit_run(toy, store, EditRequest(boundary), rows=[49, 50])
     with pytest.raises(InterfaceGANError, match="unknown edit mode"):
         edit_codes(toy, store.codes("z", slice(0, 2)), EditRequest(boundary, mode="sideways"))
+
+
+def test_demo_rescores_a_run_left_by_an_older_scorer_version(toy_run, toy):
+    """An upgraded scorer (new version, maybe new outputs) recomputes the demo's scores instead of refusing them
+    or leaving the new outputs empty."""
+    from interfacegan.demo import _scored_by_another_version
+    from interfacegan.scoring.run import score_store
+    from interfacegan.scoring.toy import ToyScorer
+
+    scorer = ToyScorer()
+    assert not _scored_by_another_version(toy_run, scorer)
+    name = toy_run.score_names[0]
+    before = toy_run.scores([name])[name].copy()
+    toy_run.array(f"scores/{name}").attrs["version"] = "old"
+    assert _scored_by_another_version(toy_run, scorer)
+    with pytest.raises(InterfaceGANError, match="--overwrite"):
+        score_store(toy_run, scorer, model=toy, progress=False)
+    score_store(toy_run, scorer, model=toy, progress=False, overwrite=_scored_by_another_version(toy_run, scorer))
+    assert toy_run.score_info(name)["version"] == scorer.version
+    np.testing.assert_array_equal(toy_run.scores([name])[name], before)

@@ -11,11 +11,11 @@ from PIL import Image
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import load_model
 from interfacegan.scoring import load_scorer
-from interfacegan.scoring.face import FaceScorer, landmark_scores
+from interfacegan.scoring.face import FaceScorer, eyeglasses_edge_parts, eyeglasses_parts, landmark_scores
 from interfacegan.scoring.identity import IdentityScorer, identity_distance
 from interfacegan.scoring.landmarks import detect_landmarks, model_file
 
-LANDMARK_SCORES = ("yaw", "smile", "mouth_open", "eye_open", "eyeglasses")
+LANDMARK_SCORES = ("yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeglasses_edges")
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +89,22 @@ def test_dark_bar_across_nose_bridge_raises_eyeglasses(face_scorer, faces, score
         row = int(round((min(p[21, 1], p[22, 1]) + p[29, 1]) / 2))  # halfway from the brows to the nose bridge
         left, right = int(np.floor(p[39, 0])), int(np.ceil(p[42, 0]))
         barred[k, row, left : right + 1] = (barred[k, row, left : right + 1] * 0.3).astype(np.uint8)
-    after = face_scorer.score(barred)["eyeglasses"]
-    assert np.all(after > scores["eyeglasses"][plain] + 1.0)
+    after = face_scorer.score(barred)
+    for name in ("eyeglasses", "eyeglasses_edges"):
+        assert np.all(after[name] > scores[name][plain] + 1.0), name
+
+
+def test_eyeglasses_ignores_lighting_contrast_and_edges_do_not(faces):
+    """Same landmarks, luma k * L + c: the edge parts scale by exactly k (they measure lighting contrast too);
+    the contrast-normalised parts of `eyeglasses` barely move (only the small contrast floor is not scaled)."""
+    detected = detect_landmarks(faces)
+    luma, points = detected.luma.astype(np.float64), detected.points
+    relit = 1.5 * luma + 20.0
+    for before, after in zip(eyeglasses_edge_parts(luma, points), eyeglasses_edge_parts(relit, points)):
+        np.testing.assert_allclose(after, 1.5 * before, rtol=1e-6)
+    for before, after in zip(eyeglasses_parts(luma, points), eyeglasses_parts(relit, points)):
+        ratio = after / before
+        assert np.all((ratio > 1.0) & (ratio < 1.15))  # 1.5 for the edge parts
 
 
 def test_blank_and_noise_give_nan_landmark_scores(face_scorer):
