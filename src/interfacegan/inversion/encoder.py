@@ -24,6 +24,7 @@ from interfacegan.inversion.images import check_uint8_images, to_model_tensor
 from interfacegan.inversion.losses import ReconstructionLoss, psnr
 from interfacegan.inversion.optimize import code_statistics, default_space
 from interfacegan.models.base import gaussian_codes
+from interfacegan.models.weights import read_tagged_file
 from interfacegan.progress import progress_bar
 
 ENCODER_FORMAT = "interfacegan-encoder"
@@ -187,20 +188,8 @@ def build_net(config: EncoderConfig) -> ConvEncoder:
 
 
 def _load_torch(path: str | Path, expected: str) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise InterfaceGANError(f"encoder file {path} does not exist: train one with `interfacegan train-encoder`")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # not a torch file, corrupt, or holds objects a safe load refuses
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        message = f"cannot read encoder {path} ({reason[:200]}): give a file from train-encoder"
-        raise InterfaceGANError(message) from None
-    if not isinstance(payload, dict) or payload.get("format") != expected:
-        raise InterfaceGANError(f"{path} is not an interfacegan encoder file: give a file from train-encoder")
-    if payload.get("version", 0) > FORMAT_VERSION:
-        raise InterfaceGANError(f"{path} was written by a newer interfacegan: upgrade to read it")
-    return payload
+    return read_tagged_file(path, expected, FORMAT_VERSION, "encoder",
+                            "give a file written by `interfacegan train-encoder`")  # fmt: skip
 
 
 def _training_codes(model, space: str, seed: int, start: int, stop: int) -> torch.Tensor:

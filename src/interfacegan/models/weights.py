@@ -38,6 +38,25 @@ def read_torch_checkpoint(path: str | Path) -> object:
         raise InterfaceGANError(f"cannot load checkpoint {path}: {describe_load_error(exc)}") from None
 
 
+def read_tagged_file(path: str | Path, tag: str, version: int, what: str, fix: str) -> dict:
+    """One of our own torch files (encoder, translator, ...): a dict whose "format" is `tag` and whose "version" is
+    at most `version`, read with `weights_only=True`. A missing, corrupt, foreign or newer file -> one line ending
+    in `fix` (what the user should give instead)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InterfaceGANError(f"{what} file {path} does not exist: {fix}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - not a torch file, truncated, or holding objects a safe load refuses
+        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise InterfaceGANError(f"cannot read {what} {path} ({reason[:160]}): {fix}") from None
+    if not isinstance(payload, dict) or payload.get("format") != tag:
+        raise InterfaceGANError(f"{path} is not an interfacegan {what} file: {fix}")
+    if not isinstance(payload.get("version"), int) or payload["version"] > version:
+        raise InterfaceGANError(f"{path} was written by a newer interfacegan (or is damaged): upgrade to read it")
+    return payload
+
+
 def describe_load_error(exc: Exception) -> str:
     """One line saying why `torch.load(weights_only=True)` refused or failed."""
     text = str(exc)

@@ -14,6 +14,7 @@ import torch
 
 from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
+from interfacegan.models.weights import read_tagged_file
 from interfacegan.translation.network import NetworkConfig
 
 TRANSLATOR_FORMAT = "interfacegan-translator"
@@ -51,17 +52,7 @@ def load_translator(path: str | Path, device=None):
     from interfacegan.translation.dni import Translator
 
     path = Path(path)
-    if not path.is_file():
-        raise InterfaceGANError(f"translator file {path} does not exist: {FIX}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # not a torch file, truncated, or holding objects a safe load refuses
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InterfaceGANError(f"cannot read translator {path} ({reason[:160]}): {FIX}") from None
-    if not isinstance(payload, dict) or payload.get("format") != TRANSLATOR_FORMAT:
-        raise InterfaceGANError(f"{path} is not an interfacegan translator file: {FIX}")
-    if not isinstance(payload.get("version"), int) or payload["version"] > FORMAT_VERSION:
-        raise InterfaceGANError(f"{path} was written by a newer interfacegan: upgrade to read it")
+    payload = read_tagged_file(path, TRANSLATOR_FORMAT, FORMAT_VERSION, "translator", FIX)
     config = NetworkConfig.from_json(str(payload.get("config", "")), str(path))
     try:
         meta = json.loads(payload.get("meta") or "{}")
