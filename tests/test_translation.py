@@ -255,3 +255,12 @@ def test_translate_errors_are_one_line(trained, tmp_path, monkeypatch, capsys):
     message = cli_error(monkeypatch, capsys, "train-translator", "--boundary", trained / "b.npz", "--out",
                         trained / "tr.pt")  # fmt: skip
     assert "exists" in message and "--force" in message
+
+
+def test_translate_align_frames_faces_like_the_translators_model(trained, monkeypatch, capsys, tmp_path):
+    """--align loads the model the translator was trained on for its face framing; the toy model draws no faces,
+    so the command must say so in one line instead of editing a misframed image."""
+    message = cli_error(monkeypatch, capsys, "translate", trained / "face0.png", "--translator", trained / "tr.pt",
+                        "--align", "--out", tmp_path / "out")  # fmt: skip
+    assert "--align is for face models" in message
+    assert not (tmp_path / "out").exists()

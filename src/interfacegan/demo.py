@@ -201,7 +201,11 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
     report.heading("Conditional edits", anchor="conditional")
     report.text(
         "Left: the plain edit. Right: the same edit along the conditional direction (n minus its projection onto "
-        "the kept attributes' normals). The analysis section 'Re-scoring' below measures what conditioning changed."
+        "the kept attributes' normals). The analysis section 'Re-scoring' below measures what conditioning changed. "
+        "eyeglasses_edges scores glasses by edge strength, which also grows with lighting, so its plain edit "
+        "brightens faces; conditioned on brightness it adds frames and leaves the light. (The contrast-normalised "
+        "eyeglasses score needs no condition: its normal is already orthogonal to brightness.) Smiling closes the "
+        "eyes of these faces; conditioned on eye_open, the smile leaves them open."
     )
     for label, plain, cond, cosine in conditional:
         report.image(plain, caption=f"{label.split('|')[0]} (plain)", width=GRID_WIDTH)

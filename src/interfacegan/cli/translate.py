@@ -80,13 +80,19 @@ def parse_strengths(items: list[str]) -> list[float]:
     return values
 
 
-def _read_inputs(paths: list[Path], size: int, resize: bool):
-    """uint8 (N, size, size, 3) from the files: as they are, or centre-cropped and resized with `resize`."""
+def _read_inputs(paths: list[Path], size: int, resize: bool, align_to: str | None = None, device: str = "auto"):
+    """uint8 (N, size, size, 3) from the files: as they are, centre-cropped and resized with `resize`, or
+    face-aligned to the framing of the model `align_to` (the one the translator was trained on)."""
     import numpy as np
 
     from interfacegan.errors import InterfaceGANError
     from interfacegan.inversion.images import center_crop_resize, read_image
 
+    if align_to is not None:
+        from interfacegan.cli.invert import _load_targets
+        from interfacegan.models import load_model
+
+        return _load_targets(load_model(align_to, device=device), paths, align=True)
     out = []
     for path in paths:
         image = read_image(path)
@@ -106,6 +112,7 @@ def translate_command(
     out: Annotated[Path, typer.Option(help="Output directory: one PNG per image and strength, and a strip per image.")],
     strength: StrengthOpt = ["0,0.5,1"],
     resize: Annotated[bool, typer.Option("--resize", help="Centre-crop and resize images of another size.")] = False,
+    align: Annotated[bool, typer.Option("--align", help="Detect and align the face (dlib) like the GAN's faces.")] = False,
     scale: Annotated[int, typer.Option(help="Enlarge the strips by this integer factor.")] = 2,
     device: DeviceOpt = "auto",
 ):
@@ -119,7 +126,7 @@ def translate_command(
     _check_files(images)
     values = check_strengths(parse_strengths(strength))
     editor = Translator.load(translator, device=device)
-    inputs = _read_inputs(images, editor.resolution, resize)
+    inputs = _read_inputs(images, editor.resolution, resize, (editor.model or DEFAULT_MODEL) if align else None, device)
     edited = editor.translate(inputs, values)  # (N, S, R, R, 3)
     labels = [f"{t:g}" for t in values] if editor.resolution * scale >= 32 else None
     written = []
