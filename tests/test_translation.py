@@ -204,6 +204,44 @@ def test_train_translator_runs_the_pipeline_and_the_file_round_trips(toy_model, 
     assert loaded.training == translator.training and loaded.attribute == "attr0"
 
 
+@pytest.mark.parametrize("interrupt_at", [7, 23])  # Adam steps: inside the identity stage, inside fine-tuning
+def test_interrupted_training_resumes_bit_identical(toy_model, tmp_path, monkeypatch, interrupt_at):
+    direction = Boundary(normal=toy_model.true_normal(0), attribute="attr0", model="toy")
+    options = dict(alpha=2.0, num=32, identity_steps=12, steps=14, width=8, held_out=0, checkpoint_every=5)
+    reference = train_translator(toy_model, direction, **options)
+    checkpoint = tmp_path / "tr.pt.ckpt"
+    calls, adam_step = [0], torch.optim.Adam.step
+
+    def step_then_interrupt(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == interrupt_at:
+            raise KeyboardInterrupt  # like Ctrl-C in the middle of a step
+        return adam_step(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.Adam, "step", step_then_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            train_translator(toy_model, direction, checkpoint=checkpoint, **options)
+    assert checkpoint.exists()
+    with pytest.raises(InterfaceGANError, match="other settings"):
+        train_translator(toy_model, direction, checkpoint=checkpoint, **{**options, "alpha": 3.0})
+    counted = [0]
+
+    def counting_step(self, *args, **kwargs):
+        counted[0] += 1
+        return adam_step(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.Adam, "step", counting_step)
+        resumed = train_translator(toy_model, direction, checkpoint=checkpoint, **options)
+    assert counted[0] == 12 + 14 - (interrupt_at - 1)  # only the steps the interrupted run had not finished
+    assert not checkpoint.exists()
+    for name in ("identity", "edited"):
+        for key, value in getattr(reference, name).items():
+            assert torch.equal(getattr(resumed, name)[key], value), (name, key)
+    assert resumed.training == reference.training
+
+
 # ---- commands --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, toy_model):

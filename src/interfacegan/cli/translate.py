@@ -36,17 +36,23 @@ def train_translator_command(
     space: Annotated[Optional[str], typer.Option(help="Space of a plain .npy direction (default: z).")] = None,
     flip: Annotated[bool, typer.Option(help="Mirror training images at random (off for asymmetric edits).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing translator file.")] = False,
+    checkpoint_every: Annotated[int, typer.Option(help="Save resumable progress every this many steps.")] = 50,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ):
-    """Train a feed-forward editor on InterFaceGAN pairs: an identity network and a copy fine-tuned to edit."""
+    """Train a feed-forward editor on InterFaceGAN pairs: an identity network and a copy fine-tuned to edit.
+
+    Progress is saved to OUT.ckpt; an interrupted run continues from it when rerun with the same options."""
     from interfacegan.boundary import load_direction
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.translation import train_translator
 
-    if out.exists() and not force:
+    checkpoint = out.with_name(out.name + ".ckpt")
+    if out.exists() and not checkpoint.exists() and not force:
         raise InterfaceGANError(f"{out} exists: pass --force to train a new translator over it, or another --out")
+    if checkpoint_every <= 0:
+        raise InterfaceGANError(f"--checkpoint-every must be positive, got {checkpoint_every}")
     direction = load_direction(boundary, space=space or "z", model=model)
     generator = load_model(model or direction.model or DEFAULT_MODEL, device=device)
     if direction.space not in generator.spaces:
@@ -54,10 +60,13 @@ def train_translator_command(
             f"boundary {direction.attribute!r} is in space {direction.space!r}, which {generator.name!r} lacks: "
             "use a boundary of this model"
         )
+    if checkpoint.exists():
+        console.print(f"resuming from {checkpoint}")
     translator = train_translator(generator, direction, alpha=alpha, num=num, keep=keep, scorer=scorer,
                                   attribute=attribute, identity_steps=identity_steps, steps=steps,
                                   batch_size=batch_size, lr=lr, width=width, seed=seed, progress=not quiet,
-                                  space=direction.space, flip=flip)  # fmt: skip
+                                  space=direction.space, flip=flip, checkpoint=checkpoint,
+                                  checkpoint_every=checkpoint_every)  # fmt: skip
     translator.save(out)
     m = translator.metrics
     console.print(f"[green]trained[/] a {translator.attribute!r} translator for {generator.spec} on "

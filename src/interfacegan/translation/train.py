@@ -9,7 +9,11 @@ free. `train_translator` runs the paper's whole pipeline: pairs -> identity -> f
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +25,9 @@ from interfacegan.progress import progress_bar
 from interfacegan.translation.network import NetworkConfig, ResidualUNet, build_network
 
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out pairs come from seed + this offset, never from the training codes
+CHECKPOINT_FORMAT = "interfacegan-translator-checkpoint"
+CHECKPOINT_VERSION = 1
+STEP_SEED_STRIDE = 1_000_003  # minibatch k of seed s draws from the generator seeded s * stride + k
 
 
 @dataclass
@@ -51,31 +58,56 @@ def _check_pairs(inputs: np.ndarray, targets: np.ndarray, resolution: int) -> No
 
 
 def fit(net: ResidualUNet, inputs: np.ndarray, targets: np.ndarray, steps: int = 500, batch_size: int = 16,
-        lr: float = 1e-3, seed: int = 0, flip: bool = True, label: str = "training",
-        progress: bool = False) -> TrainLog:  # fmt: skip
-    """Minimise L1(net(inputs), targets) in place: uint8 (N, R, R, 3) pairs, `steps` Adam steps; the loss log."""
+        lr: float = 1e-3, seed: int = 0, flip: bool = True, label: str = "training", progress: bool = False,
+        resume: dict | None = None, save: Callable[[dict], None] | None = None,
+        save_every: int = 50) -> TrainLog:  # fmt: skip
+    """Minimise L1(net(inputs), targets) in place: uint8 (N, R, R, 3) pairs, `steps` Adam steps; the loss log.
+
+    Minibatch k is drawn from a generator seeded by (seed, k), so a run continued from `resume` (a state handed to
+    `save` every `save_every` steps and on Ctrl-C: {"step", "net", "optimizer", "losses"}) ends bit-identical to
+    an uninterrupted one.
+    """
     inputs, targets = np.asarray(inputs), np.asarray(targets)
     _check_pairs(inputs, targets, net.config.resolution)
-    if steps < 0 or batch_size < 1 or not lr > 0:
-        raise InterfaceGANError(f"need steps >= 0, a positive batch size and lr, got {steps}, {batch_size}, {lr}")
+    if steps < 0 or batch_size < 1 or not lr > 0 or save_every < 1:
+        raise InterfaceGANError(
+            f"need steps >= 0 and a positive batch size, lr and save interval, got {steps}, {batch_size}, {lr}, "
+            f"{save_every}"
+        )
     device = next(net.parameters()).device
-    rng = torch.Generator().manual_seed(int(seed))
     optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
-    log = TrainLog()
+    log, start = TrainLog(), 0
+    if resume is not None:
+        net.load_state_dict(resume["net"])
+        optimizer.load_state_dict(resume["optimizer"])
+        log.losses, start = [float(x) for x in resume["losses"]], int(resume["step"])
+
+    def state() -> dict:
+        weights = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        return {"step": len(log.losses), "net": weights, "optimizer": optimizer.state_dict(), "losses": log.losses}
+
     net.train().requires_grad_(True)
-    with progress_bar(label, total=steps, enabled=progress) as bar:
-        for _ in range(steps):
-            rows = torch.randint(len(inputs), (min(batch_size, len(inputs)),), generator=rng).numpy()
-            x, y = to_model_tensor(inputs[rows], device), to_model_tensor(targets[rows], device)
-            if flip:
-                mirror = (torch.rand(len(rows), generator=rng) < 0.5).to(device)[:, None, None, None]
-                x, y = torch.where(mirror, x.flip(3), x), torch.where(mirror, y.flip(3), y)
-            loss = (net(x) - y).abs().mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            log.losses.append(float(loss.detach()))
-            bar.advance()
+    try:
+        with progress_bar(label, total=steps, completed=start, enabled=progress) as bar:
+            for step in range(start, steps):
+                rng = torch.Generator().manual_seed(int(seed) * STEP_SEED_STRIDE + step)
+                rows = torch.randint(len(inputs), (min(batch_size, len(inputs)),), generator=rng).numpy()
+                x, y = to_model_tensor(inputs[rows], device), to_model_tensor(targets[rows], device)
+                if flip:
+                    mirror = (torch.rand(len(rows), generator=rng) < 0.5).to(device)[:, None, None, None]
+                    x, y = torch.where(mirror, x.flip(3), x), torch.where(mirror, y.flip(3), y)
+                loss = (net(x) - y).abs().mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                log.losses.append(float(loss.detach()))
+                bar.advance()
+                if save is not None and (step + 1) % save_every == 0 and step + 1 < steps:
+                    save(state())
+    except KeyboardInterrupt:
+        if save is not None and len(log.losses) > start:
+            save(state())
+        raise
     net.eval().requires_grad_(False)
     return log
 
@@ -111,29 +143,55 @@ def psnr_uint8(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep: float = 1.0, scorer=None,
                      attribute: str | None = None, identity_steps: int = 300, steps: int = 600,
                      batch_size: int = 16, lr: float = 1e-3, width: int = 32, seed: int = 0, held_out: int = 64,
-                     space: str = "z", flip: bool = True, progress: bool = False):  # fmt: skip
+                     space: str = "z", flip: bool = True, progress: bool = False,
+                     checkpoint: str | Path | None = None, checkpoint_every: int = 50):  # fmt: skip
     """The paper's pipeline: `num` pairs along `direction` (top `keep` by score change with a scorer), an
     identity network trained on all their images, a copy fine-tuned before -> after, held-out PSNR; a Translator.
 
     `space` is the latent space the direction edits; `held_out` pairs of another seed measure PSNR to the target;
-    `flip` mirrors minibatches at random (turn it off for edits that are not left-right symmetric).
+    `flip` mirrors minibatches at random (turn it off for edits that are not left-right symmetric). With
+    `checkpoint`, both stages save their progress there (atomically, every `checkpoint_every` steps and on Ctrl-C);
+    a call with the same settings continues from it, bit-identical to an uninterrupted run, and deletes it at the end.
     """
     from interfacegan.boundary import Boundary
     from interfacegan.translation.dni import Translator
-    from interfacegan.translation.pairs import make_pairs
+    from interfacegan.translation.pairs import _direction, make_pairs
+
+    name = attribute or (direction.attribute if isinstance(direction, Boundary) else "edit")
+    training = {"alpha": alpha, "num": num, "keep": keep, "identity_steps": identity_steps, "steps": steps,
+                "batch_size": batch_size, "lr": lr, "seed": seed, "flip": flip,
+                "scorer": None if scorer is None else str(getattr(scorer, "name", scorer)), "attribute": attribute}  # fmt: skip
+    vector = _direction(model, direction, space) if checkpoint is not None else None
+    settings = json.dumps({**training, "width": width, "space": space, "model": getattr(model, "spec", "") or model.name,
+                           "direction": None if vector is None else hashlib.sha256(
+                               np.ascontiguousarray(vector, np.float32).tobytes()).hexdigest()}, sort_keys=True)  # fmt: skip
+    saved = read_checkpoint(checkpoint, settings) if checkpoint is not None else None
 
     pairs = make_pairs(model, direction, alpha, num, seed, keep, scorer, attribute, space, progress=progress)
     config = NetworkConfig(model.resolution, width=width)
     net = new_network(config, seed, model.device)
-    options = {"batch_size": batch_size, "lr": lr, "seed": seed, "flip": flip, "progress": progress}
-    id_log = train_identity(net, np.concatenate([pairs.before, pairs.after]), identity_steps, **options)
-    edited, edit_log = finetune(net, pairs.before, pairs.after, steps, **options)
-    name = attribute or (direction.attribute if isinstance(direction, Boundary) else "edit")
-    training = {"alpha": alpha, "num": num, "keep": keep, "pairs": len(pairs), "identity_steps": identity_steps,
-                "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "flip": flip,
-                "scorer": None if scorer is None else str(getattr(scorer, "name", scorer)), "attribute": attribute,
-                "identity_loss": [id_log.mean(first=10), id_log.mean(last=10)] if identity_steps >= 10 else None,
-                "edit_loss": [edit_log.mean(first=10), edit_log.mean(last=10)] if steps >= 10 else None}  # fmt: skip
+    options = {"batch_size": batch_size, "lr": lr, "seed": seed, "flip": flip, "progress": progress,
+               "save_every": checkpoint_every}  # fmt: skip
+
+    def saver(stage: str, identity: dict | None = None, identity_losses: list | None = None):
+        if checkpoint is None:
+            return None
+        return lambda state: write_checkpoint(checkpoint, settings, stage, state, identity, identity_losses)
+
+    if saved is not None and saved["stage"] == "edit":
+        net.load_state_dict(saved["identity"])
+        net.eval().requires_grad_(False)
+        id_log = TrainLog([float(x) for x in saved["identity_losses"]])
+    else:
+        id_log = train_identity(net, np.concatenate([pairs.before, pairs.after]), identity_steps,
+                                resume=saved, save=saver("identity"), **options)  # fmt: skip
+    identity_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    resume_edit = saved if saved is not None and saved["stage"] == "edit" else None
+    edited, edit_log = finetune(net, pairs.before, pairs.after, steps, resume=resume_edit,
+                                save=saver("edit", identity_state, id_log.losses), **options)  # fmt: skip
+    training.update({"pairs": len(pairs),
+                     "identity_loss": [id_log.mean(first=10), id_log.mean(last=10)] if identity_steps >= 10 else None,
+                     "edit_loss": [edit_log.mean(first=10), edit_log.mean(last=10)] if steps >= 10 else None})  # fmt: skip
     translator = Translator(config, net.state_dict(), edited.state_dict(), attribute=name,
                             model=getattr(model, "spec", "") or model.name, training=training,
                             device=model.device)  # fmt: skip
@@ -142,4 +200,36 @@ def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep
         output = translator.translate(test.before, [1.0])[:, 0]
         translator.metrics = {"held_out": held_out, "psnr": float(psnr_uint8(output, test.after).mean()),
                               "psnr_unedited": float(psnr_uint8(test.before, test.after).mean())}  # fmt: skip
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
     return translator
+
+
+def write_checkpoint(path, settings: str, stage: str, state: dict, identity: dict | None = None,
+                     identity_losses: list | None = None) -> None:  # fmt: skip
+    """Save training progress of `stage` ("identity" or "edit") atomically; `identity` is the finished identity
+    network's weights once the edit stage runs."""
+    from interfacegan.atomic import atomic_path
+
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "settings": settings, "stage": stage,
+               **state, "identity": identity, "identity_losses": list(identity_losses or [])}  # fmt: skip
+    with atomic_path(Path(path)) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path, settings: str) -> dict | None:
+    """The saved progress at `path` (None when there is none); one-line errors for a foreign file or a checkpoint
+    of other settings (the user deletes it or reruns with its settings)."""
+    from interfacegan.models.weights import read_tagged_file
+
+    if not Path(path).exists():
+        return None
+    payload = read_tagged_file(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "translator checkpoint",
+                               "delete it to start over")  # fmt: skip
+    if payload.get("settings") != settings:
+        raise InterfaceGANError(
+            f"checkpoint {path} was made with other settings: rerun with the same options or delete it to start over"
+        )
+    if payload.get("stage") not in ("identity", "edit") or (payload["stage"] == "edit" and not payload.get("identity")):
+        raise InterfaceGANError(f"checkpoint {path} is damaged: delete it to start over")
+    return payload
