@@ -317,6 +317,16 @@ def test_upload_without_the_inversion_module_is_501(client, monkeypatch):
     assert client.get("/api/config").json()["upload"]["available"] is False
 
 
+def test_upload_while_another_inversion_runs_is_409(client, monkeypatch):
+    def busy(self, image, align=False):
+        raise upload_module.InversionBusy("another image is being inverted: wait until it is done, then upload again")
+
+    monkeypatch.setattr(upload_module.InversionJobs, "start", busy)
+    grey = np.full((20, 30, 3), 128, np.uint8)
+    response = client.post("/api/upload", files={"file": ("g.png", image_bytes(grey), "image/png")})
+    assert response.status_code == 409 and "being inverted" in response.json()["detail"]
+
+
 def test_uploaded_image_is_inverted_then_edited(toy):
     if upload_module.inversion_module() is None:
         pytest.skip("interfacegan.inversion is not installed")

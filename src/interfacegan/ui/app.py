@@ -33,7 +33,6 @@ from interfacegan.ui.session import SLIDER_LIMIT, Direction, Editor, EditSession
 from interfacegan.ui.sources import Sources
 from interfacegan.ui.upload import (
     MAX_UPLOAD_BYTES,
-    InversionBusy,
     InversionJobs,
     UploadTooLarge,
     decode_image,
@@ -120,7 +119,8 @@ def create_app(
 
     @app.exception_handler(InterfaceGANError)
     async def _user_error(request: Request, exc: InterfaceGANError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        # 400, or the code a subclass names (UploadTooLarge 413, InversionBusy 409)
+        return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status_code", 400))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -229,14 +229,6 @@ def create_app(
         if not status["available"]:
             return JSONResponse({"detail": status["message"]}, status_code=501)
         return {"job": jobs.start(image, align=align)}
-
-    @app.exception_handler(UploadTooLarge)
-    async def _too_large(request: Request, exc: UploadTooLarge):
-        return JSONResponse({"detail": str(exc)}, status_code=413)
-
-    @app.exception_handler(InversionBusy)
-    async def _busy(request: Request, exc: InversionBusy):
-        return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.get("/api/jobs/{job}")
     def job_status(job: str):

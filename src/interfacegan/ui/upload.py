@@ -29,11 +29,15 @@ INVERSION_MODULE = "interfacegan.inversion"
 
 
 class UploadTooLarge(InterfaceGANError):
-    """The upload exceeds the byte limit (HTTP 413)."""
+    """The upload exceeds the byte limit."""
+
+    status_code = 413
 
 
 class InversionBusy(InterfaceGANError):
-    """Another inversion is running (HTTP 409)."""
+    """Another inversion is running."""
+
+    status_code = 409
 
 
 def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS):
