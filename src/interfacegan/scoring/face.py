@@ -89,17 +89,33 @@ def _row_means(luma: np.ndarray, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
         return np.einsum("nhw,nw->nh", luma, cols.astype(np.float32)) / count
 
 
+def _strongest_row(profile: np.ndarray, y0, y1) -> np.ndarray:
+    """Max (N,) of a per-row profile (N, H) over rows y0 <= y <= y1 (per image bounds); NaN if no finite row."""
+    ys = np.arange(profile.shape[1], dtype=np.float32)
+    rows = (ys >= y0[:, None]) & (ys <= y1[:, None]) & np.isfinite(profile)
+    best = np.where(rows, profile, -np.inf).max(axis=1, initial=-np.inf)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
 def _line_strength(luma: np.ndarray, x0, x1, y0, y1) -> np.ndarray:
     """Strongest thin horizontal line (N,) in the box [x0, x1] x [y0, y1]: max over rows of the absolute
     vertical second difference of the row-mean luma, i.e. a pair of opposite vertical-gradient (Sobel-y)
     edges one pixel apart, as a frame's bridge or rim draws it; NaN if the box holds no pixel."""
     profile = _row_means(luma, x0, x1)  # (N, H)
     padded = np.pad(profile, ((0, 0), (1, 1)), mode="edge")
-    line = np.abs(profile - (padded[:, :-2] + padded[:, 2:]) / 2)
-    ys = np.arange(profile.shape[1], dtype=np.float32)
-    rows = (ys >= y0[:, None]) & (ys <= y1[:, None]) & np.isfinite(line)
-    best = np.where(rows, line, -np.inf).max(axis=1, initial=-np.inf)
-    return np.where(np.isfinite(best), best, np.nan)
+    return _strongest_row(np.abs(profile - (padded[:, :-2] + padded[:, 2:]) / 2), y0, y1)
+
+
+def _edge_strength(gradient: np.ndarray, x0, x1, y0, y1) -> np.ndarray:
+    """Strongest horizontal edge (N,) in the box: max over rows of |row-mean vertical gradient|; NaN if empty."""
+    return _strongest_row(np.abs(_row_means(gradient, x0, x1)), y0, y1)
+
+
+def _sobel_y(luma: np.ndarray) -> np.ndarray:
+    """Vertical Sobel gradient (N, H, W) of luma (N, H, W), edges replicated: row below minus row above."""
+    padded = np.pad(luma, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    smooth = padded[:, :, :-2] + 2 * padded[:, :, 1:-1] + padded[:, :, 2:]  # (N, H + 2, W)
+    return smooth[:, 2:] - smooth[:, :-2]
 
 
 def _box_std(luma: np.ndarray, x0, x1, y0, y1) -> np.ndarray:
@@ -116,61 +132,41 @@ def _box_std(luma: np.ndarray, x0, x1, y0, y1) -> np.ndarray:
     return np.sqrt(var)
 
 
+def _frame_parts(strength, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bridge, rims) (N,) of `strength(image, x0, x1, y0, y1)` in the boxes where frames run: between the inner
+    eye corners (P39, P42) from the brows (P21, P22) to P29, inset by `MARGIN`; and the `RIM_BAND` below each eye
+    (the mean of both)."""
+    iod = interocular(points)
+    margin = MARGIN * iod
+    brow = np.minimum(points[:, 21, 1], points[:, 22, 1])
+    bridge = strength(image, points[:, 39, 0] + margin, points[:, 42, 0] - margin, brow + margin, points[:, 29, 1])
+    rims = []
+    for left, right, lids in ((36, 39, (40, 41)), (42, 45, (46, 47))):  # eye corners, lower eyelid
+        lid = np.maximum(points[:, lids[0], 1], points[:, lids[1], 1])
+        low, high = lid + RIM_BAND[0] * iod, lid + RIM_BAND[1] * iod
+        rims.append(strength(image, points[:, left, 0], points[:, right, 0], low, high))
+    return bridge, (rims[0] + rims[1]) / 2
+
+
 def eyeglasses_parts(luma: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Raw eyeglasses evidence (bridge, rims), each (N,), from working-frame luma (N, 64, 64) and landmarks.
 
-    bridge: line strength between the inner eye corners (P39, P42), from the brows (P21, P22) to P29;
-    rims: mean line strength of the bands just below each eye. Both divided by the local contrast (luma std of
-    the eye band P36..P45 x brows..P29) plus `CONTRAST_FLOOR`, so lighting and skin tone cancel out.
+    Line strength in the boxes of `_frame_parts`, divided by the local contrast (luma std of the eye band
+    P36..P45 x brows..P29) plus `CONTRAST_FLOOR`, so lighting and skin tone cancel out.
     """
     with np.errstate(invalid="ignore"):
-        iod = interocular(points)
-        margin = MARGIN * iod
         brow = np.minimum(points[:, 21, 1], points[:, 22, 1])
-        nose = points[:, 29, 1]
-        contrast = _box_std(luma, points[:, 36, 0], points[:, 45, 0], brow, nose) + CONTRAST_FLOOR
-        bridge = _line_strength(luma, points[:, 39, 0] + margin, points[:, 42, 0] - margin, brow + margin, nose)
-        rims = []
-        for left, right, lids in ((36, 39, (40, 41)), (42, 45, (46, 47))):  # eye corners, lower eyelid
-            lid = np.maximum(points[:, lids[0], 1], points[:, lids[1], 1])
-            low, high = lid + RIM_BAND[0] * iod, lid + RIM_BAND[1] * iod
-            rims.append(_line_strength(luma, points[:, left, 0], points[:, right, 0], low, high))
-        return bridge / contrast, (rims[0] + rims[1]) / 2 / contrast
-
-
-def _sobel_y(luma: np.ndarray) -> np.ndarray:
-    """Vertical Sobel gradient (N, H, W) of luma (N, H, W), edges replicated: row below minus row above."""
-    padded = np.pad(luma, ((0, 0), (1, 1), (1, 1)), mode="edge")
-    smooth = padded[:, :, :-2] + 2 * padded[:, :, 1:-1] + padded[:, :, 2:]  # (N, H + 2, W)
-    return smooth[:, 2:] - smooth[:, :-2]
-
-
-def _edge_strength(gradient: np.ndarray, x0, x1, y0, y1) -> np.ndarray:
-    """Strongest horizontal edge (N,) in the box: max over rows of |row-mean vertical gradient|; NaN if empty."""
-    profile = np.abs(_row_means(gradient, x0, x1))  # (N, H)
-    ys = np.arange(profile.shape[1], dtype=np.float32)
-    rows = (ys >= y0[:, None]) & (ys <= y1[:, None]) & np.isfinite(profile)
-    best = np.where(rows, profile, -np.inf).max(axis=1, initial=-np.inf)
-    return np.where(np.isfinite(best), best, np.nan)
+        contrast = _box_std(luma, points[:, 36, 0], points[:, 45, 0], brow, points[:, 29, 1]) + CONTRAST_FLOOR
+        bridge, rims = _frame_parts(_line_strength, luma, points)
+        return bridge / contrast, rims / contrast
 
 
 def eyeglasses_edge_parts(luma: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Raw edge evidence (bridge, rims), each (N,): Sobel-y edge strength in the boxes of `eyeglasses_parts`,
-    not divided by local contrast. More separable in latent space, but it also grows with lighting contrast (see
-    the note on `eyeglasses_edges` in the README): the score of the reference measurements in FACTS."""
+    """Raw edge evidence (bridge, rims), each (N,): Sobel-y edge strength in the boxes of `_frame_parts`, not
+    divided by local contrast. More separable in latent space, but it also grows with lighting contrast (see the
+    note on `eyeglasses_edges` in the README)."""
     with np.errstate(invalid="ignore"):
-        iod = interocular(points)
-        margin = MARGIN * iod
-        gradient = _sobel_y(luma)
-        brow = np.minimum(points[:, 21, 1], points[:, 22, 1])
-        bridge = _edge_strength(gradient, points[:, 39, 0] + margin, points[:, 42, 0] - margin, brow + margin,
-                                points[:, 29, 1])  # fmt: skip
-        rims = []
-        for left, right, lids in ((36, 39, (40, 41)), (42, 45, (46, 47))):
-            lid = np.maximum(points[:, lids[0], 1], points[:, lids[1], 1])
-            low, high = lid + RIM_BAND[0] * iod, lid + RIM_BAND[1] * iod
-            rims.append(_edge_strength(gradient, points[:, left, 0], points[:, right, 0], low, high))
-        return bridge, (rims[0] + rims[1]) / 2
+        return _frame_parts(_edge_strength, _sobel_y(luma), points)
 
 
 def _zscore(values: np.ndarray, part: str, reference: dict = EYEGLASSES_REFERENCE) -> np.ndarray:
