@@ -17,7 +17,7 @@ train part. The remaining (middle) samples are labelled positive when score >= t
 is by default ('edges') the midpoint between the lowest selected positive score and the highest selected
 negative score; 'extremes' reproduces the official code ((max + min) / 2 of all valid scores).
 The SVM (squared hinge, free bias) is solved in the primal by `primal_l2svm`, a trust-region Newton method with
-BLAS products: on 14,000 x 512 it is 15-170x faster than the official SVC(kernel='linear') at equal accuracy
+BLAS products: on 14,000 x 512 it is 10-230x faster than the official SVC(kernel='linear') at equal accuracy
 (benchmarks/boundary.py).
 """
 
