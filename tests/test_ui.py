@@ -277,6 +277,20 @@ def test_run_rows_are_editable(tmp_path, toy):
     assert response.status_code == 400 and "sampling did not finish" in response.json()["detail"]
 
 
+def test_run_rows_of_a_truncated_w_run_show_the_runs_own_images(tmp_path, toy):
+    """A run sampled with a layer cutoff stores w truncated on all layers; its W+ codes (truncated on the first
+    `cutoff` layers only) must come from z, or the editor shows another image than the run's."""
+    from interfacegan.models import Truncation
+
+    truncation = Truncation(psi=0.5, cutoff=1)
+    store = sample_to_store(toy, tmp_path / "run", num=4, seed=5, spaces=("z", "w"), truncation=truncation,
+                            progress=False)  # fmt: skip
+    client = TestClient(create_app(toy, w_boundaries(toy), store=store))
+    image = png(client.post("/api/render", json={"source": {"kind": "run", "row": 2}}))
+    own = toy.synthesize(store.codes("z", rows=np.array([2])), "z", truncation=truncation)[0]
+    np.testing.assert_array_equal(image, own)
+
+
 def test_a_run_of_another_model_is_refused(tmp_path, toy):
     store = sample_to_store(toy, tmp_path / "run", num=4, progress=False)
     other = ToyGenerator(seed=1)

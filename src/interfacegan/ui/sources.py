@@ -103,31 +103,27 @@ class Sources:
 
     def run_row(self, row: int) -> tuple[np.ndarray, object]:
         """Row `row` of the run in the editor's space (stored codes, or mapped from z with the run's truncation)."""
-        from interfacegan.models import Truncation
+        from interfacegan.rescoring import run_codes
 
         if self.store is None:
             raise InterfaceGANError("no run is open: start the editor with --run RUN to edit its samples")
         if not 0 <= row < self.store.num:
             raise InterfaceGANError(f"row {row} is outside the run: choose 0..{self.store.num - 1}")
-        truncation = Truncation(**(self.store.meta.get("truncation") or {}))
         code = self._rows.get(row)
         if code is None:
             space, spaces = self.editor.space, self.store.spaces
             rows = np.array([row])
-            if space in spaces:
-                code = self.store.codes(space, rows=rows)[0]
-            elif space == "wp" and "w" in spaces:
-                code = self.editor.code_from(self.store.codes("w", rows=rows)[0], "w")
+            if space == "wp" and space not in spaces and "z" not in spaces and "w" in spaces:
+                code = self.editor.code_from(self.store.codes("w", rows=rows)[0], "w")  # imported w, no z to map
             else:
-                z = self.store.codes("z", rows=rows)[0]
-                code = self.editor.code_from_z(z, truncation) if np.isfinite(z).all() else z
+                code = run_codes(self.store, self.editor.model, space, rows)[0]
             if not np.isfinite(code).all():
                 raise InterfaceGANError(
                     f"row {row} of {self.store.path} has no code yet (its sampling did not finish): "
                     "run the same `interfacegan sample` command again, or pick another row"
                 )
             self._rows.put(row, code)
-        return code, truncation if self.editor.space == "z" else None
+        return code, self.store.truncation if self.editor.space == "z" else None
 
     def row_scores(self, row: int) -> dict[str, float]:
         """The run's scores of `row` ({} without a run), NaN as None for JSON."""
