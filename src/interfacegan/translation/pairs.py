@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.manipulation import edit_offset
 from interfacegan.progress import progress_bar
+from interfacegan.rescoring import edited_batches
 
 
 @dataclass
@@ -92,16 +92,15 @@ def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int 
     before, after = np.empty((num, r, r, 3), np.uint8), np.empty((num, r, r, 3), np.uint8)
     change = np.full(num, np.nan, np.float64) if scorer is not None else None
     with progress_bar("making pairs", total=num, enabled=progress) as bar:
-        for start in range(0, num, batch_size):
-            part = codes[start : start + batch_size]
-            moved = edit_offset(part, vector, [alpha])[:, 0]
-            before[start : start + len(part)] = model.synthesize(part, space, batch_size=batch_size)
-            after[start : start + len(part)] = model.synthesize(moved, space, batch_size=batch_size)
+        # each block holds rows start..stop at alpha 0 (the codes themselves) and at alpha
+        for start, stop, images in edited_batches(model, codes, space, vector, [0.0, alpha], 2 * batch_size):
+            images = images.reshape(stop - start, 2, r, r, 3)
+            before[start:stop], after[start:stop] = images[:, 0], images[:, 1]
             if scorer is not None:
-                lo = np.asarray(scorer.score(before[start : start + len(part)])[attribute], np.float64)
-                hi = np.asarray(scorer.score(after[start : start + len(part)])[attribute], np.float64)
-                change[start : start + len(part)] = hi - lo
-            bar.advance(len(part))
+                lo = np.asarray(scorer.score(before[start:stop])[attribute], np.float64)
+                hi = np.asarray(scorer.score(after[start:stop])[attribute], np.float64)
+                change[start:stop] = hi - lo
+            bar.advance(stop - start)
     rows = np.arange(num)
     if scorer is not None:
         rows = select_largest_change(change, keep, math.copysign(1.0, alpha))
