@@ -18,13 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion.images import check_uint8_images, to_model_tensor
 from interfacegan.inversion.losses import ReconstructionLoss, psnr
 from interfacegan.inversion.optimize import code_statistics, default_space
 from interfacegan.models.base import gaussian_codes
-from interfacegan.models.weights import read_tagged_file
+from interfacegan.models.weights import read_tagged_file, write_tagged_file
 from interfacegan.progress import progress_bar
 
 ENCODER_FORMAT = "interfacegan-encoder"
@@ -151,12 +150,9 @@ class Encoder:
 
     def save(self, path: str | Path) -> Path:
         """Write the state dict and JSON config to `path` atomically (a torch file readable with weights_only)."""
-        payload = {"format": ENCODER_FORMAT, "version": FORMAT_VERSION, "config": self.config.to_json(),
-                   "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()}}  # fmt: skip
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
-        return path
+        state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+        return write_tagged_file(path, ENCODER_FORMAT, FORMAT_VERSION, {"config": self.config.to_json(),
+                                                                         "state_dict": state})  # fmt: skip
 
     @staticmethod
     def read_config(path: str | Path) -> EncoderConfig:
@@ -304,11 +300,9 @@ def _checkpoint_settings(config: EncoderConfig) -> str:
 
 
 def _save_checkpoint(path, config: EncoderConfig, net: ConvEncoder, optimizer, step: int) -> None:
-    payload = {"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, "config": _checkpoint_settings(config),
-               "step": int(step), "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-               "optimizer": optimizer.state_dict()}  # fmt: skip
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    write_tagged_file(path, CHECKPOINT_FORMAT, FORMAT_VERSION, {
+        "config": _checkpoint_settings(config), "step": int(step), "optimizer": optimizer.state_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}})  # fmt: skip
 
 
 def _resume(path, config: EncoderConfig, net: ConvEncoder, optimizer) -> int:
@@ -316,13 +310,8 @@ def _resume(path, config: EncoderConfig, net: ConvEncoder, optimizer) -> int:
     path = Path(path)
     if not path.exists():
         return 0
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        message = f"cannot read checkpoint {path} ({type(exc).__name__}): delete it to start over"
-        raise InterfaceGANError(message) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise InterfaceGANError(f"{path} is not an encoder checkpoint: delete it or choose another output")
+    payload = read_tagged_file(path, CHECKPOINT_FORMAT, FORMAT_VERSION, "encoder checkpoint",
+                               "delete it to start over, or choose another output")  # fmt: skip
     if payload.get("config") != _checkpoint_settings(config):
         saved = json.loads(payload.get("config") or "{}")
         raise InterfaceGANError(

@@ -48,13 +48,23 @@ def read_tagged_file(path: str | Path, tag: str, version: int, what: str, fix: s
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - not a torch file, truncated, or holding objects a safe load refuses
-        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        raise InterfaceGANError(f"cannot read {what} {path} ({reason[:160]}): {fix}") from None
+        raise InterfaceGANError(f"cannot read {what} {path} ({describe_load_error(exc)}): {fix}") from None
     if not isinstance(payload, dict) or payload.get("format") != tag:
         raise InterfaceGANError(f"{path} is not an interfacegan {what} file: {fix}")
     if not isinstance(payload.get("version"), int) or payload["version"] > version:
         raise InterfaceGANError(f"{path} was written by a newer interfacegan (or is damaged): upgrade to read it")
     return payload
+
+
+def write_tagged_file(path: str | Path, tag: str, version: int, payload: dict) -> Path:
+    """Save `payload` (tensors and plain containers) with "format" `tag` and "version" to `path` atomically: the
+    files `read_tagged_file` reads."""
+    from interfacegan.atomic import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": tag, "version": version, **payload}, tmp)
+    return path
 
 
 def describe_load_error(exc: Exception) -> str:

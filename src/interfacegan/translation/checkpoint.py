@@ -12,9 +12,8 @@ from pathlib import Path
 
 import torch
 
-from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models.weights import read_tagged_file
+from interfacegan.models.weights import read_tagged_file, write_tagged_file
 from interfacegan.translation.network import NetworkConfig
 
 TRANSLATOR_FORMAT = "interfacegan-translator"
@@ -24,20 +23,14 @@ FIX = "give a file written by `interfacegan train-translator`"
 
 def save_translator(translator, path: str | Path) -> Path:
     """Write `translator` (a Translator) to `path` atomically; returns the path."""
-    payload = {
-        "format": TRANSLATOR_FORMAT,
-        "version": FORMAT_VERSION,
+    return write_tagged_file(path, TRANSLATOR_FORMAT, FORMAT_VERSION, {
         "config": translator.config.to_json(),
         "attribute": str(translator.attribute),
         "model": str(translator.model),
         "meta": json.dumps({"metrics": translator.metrics, "training": translator.training}, default=float),
         "identity": {k: v.detach().cpu() for k, v in translator.identity.items()},
         "edited": {k: v.detach().cpu() for k, v in translator.edited.items()},
-    }
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+    })
 
 
 def _state_dict(payload: dict, key: str, path: Path) -> dict:

@@ -209,12 +209,10 @@ def write_checkpoint(path, settings: str, stage: str, state: dict, identity: dic
                      identity_losses: list | None = None) -> None:  # fmt: skip
     """Save training progress of `stage` ("identity" or "edit") atomically; `identity` is the finished identity
     network's weights once the edit stage runs."""
-    from interfacegan.atomic import atomic_path
+    from interfacegan.models.weights import write_tagged_file
 
-    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "settings": settings, "stage": stage,
-               **state, "identity": identity, "identity_losses": list(identity_losses or [])}  # fmt: skip
-    with atomic_path(Path(path)) as tmp:
-        torch.save(payload, tmp)
+    write_tagged_file(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, {"settings": settings, "stage": stage, **state,
+                      "identity": identity, "identity_losses": list(identity_losses or [])})  # fmt: skip
 
 
 def read_checkpoint(path, settings: str) -> dict | None:
