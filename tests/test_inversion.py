@@ -7,6 +7,7 @@ images the embedded face GAN synthesized itself (an exact inverse exists).
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 
 import numpy as np
@@ -409,4 +410,29 @@ def test_commands_fail_with_one_line(tmp_path, toy_files, monkeypatch, capsys):
     assert "not both" in err
     err = cli_error(monkeypatch, capsys, "invert", paths[0], "--model", "toy", "--align", "--out", out)
     assert "--align is for face models" in err
+    assert not out.exists()
+
+
+def test_edit_image_codes_errors_are_one_line(tmp_path, toy_model, monkeypatch, capsys):
+    b0 = Boundary(normal=toy_model.true_normal(0), attribute="attr0", space="z", model="toy").save(tmp_path / "a.npz")
+    out = tmp_path / "x"
+
+    def codes_error(codes):
+        return cli_error(monkeypatch, capsys, "edit-image", "--codes", codes, "--boundary", b0, "--out", out)
+
+    assert "codes file" in codes_error(tmp_path / "missing.npy") and "does not exist" in codes_error(tmp_path / "m.npy")
+    np.savez(tmp_path / "codes.npz", codes=toy_model.sample(2, seed=0))
+    assert "archive of arrays" in codes_error(tmp_path / "codes.npz")
+    run = tmp_path / "run"
+    run.mkdir()
+    np.save(run / "codes.npy", toy_model.sample(2, seed=0))
+    (run / "inversion.json").write_text("{not json")
+    assert "not valid JSON" in codes_error(run / "codes.npy")
+    (run / "inversion.json").write_text(json.dumps({"space": "w", "model": "toy"}))
+    assert "holds 'w' codes" in codes_error(run / "codes.npy")
+    (run / "inversion.json").write_text(json.dumps({"space": "z", "model": "dcgan-digiface"}))
+    assert "codes of model 'dcgan-digiface'" in codes_error(run / "codes.npy")
+    np.save(run / "codes.npy", np.ones((2, 3), np.float32))
+    (run / "inversion.json").unlink()
+    codes_error(run / "codes.npy")  # codes of the wrong shape: check_codes' one-line error
     assert not out.exists()

@@ -164,13 +164,21 @@ def _saved_codes(path: Path, generator, space: str) -> "np.ndarray":
 
     if not path.is_file():
         raise InterfaceGANError(f"codes file {path} does not exist: give the codes.npy written by `interfacegan invert`")
+    fix = "give the codes.npy written by `interfacegan invert`"
     try:
         codes = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise InterfaceGANError(f"cannot read codes {path} ({exc}): give the codes.npy written by `interfacegan invert`") from None
+        raise InterfaceGANError(f"cannot read codes {path} ({exc}): {fix}") from None
+    if not isinstance(codes, np.ndarray):  # an .npz archive
+        raise InterfaceGANError(f"{path} is an archive of arrays, not one .npy array of codes: {fix}")
     summary = path.with_name("inversion.json")
     if summary.is_file():
-        saved = json.loads(summary.read_text())
+        try:
+            saved = json.loads(summary.read_text())
+        except ValueError as exc:
+            raise InterfaceGANError(f"{summary} is not valid JSON ({exc}): invert again, or delete it") from None
+        if not isinstance(saved, dict):
+            raise InterfaceGANError(f"{summary} is not an `interfacegan invert` summary: invert again, or delete it")
         if saved.get("space") and saved["space"] != space:
             raise InterfaceGANError(
                 f"{path} holds {saved['space']!r} codes but the edit needs {space!r} codes: invert again with --space {space}"
