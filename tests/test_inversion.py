@@ -347,7 +347,7 @@ def test_invert_command_writes_codes_and_sheets(tmp_path, toy_files):
     assert summary["images"][0]["psnr"] > 40
 
 
-def test_train_encoder_and_invert_with_it(tmp_path, toy_files):
+def test_train_encoder_and_invert_with_it(tmp_path, toy_files, toy_model):
     paths, z = toy_files
     enc = tmp_path / "enc.pt"
     args = ["train-encoder", "--model", "toy", "--space", "z", "--steps", "30", "--width", "8", "--out", str(enc),
@@ -358,6 +358,10 @@ def test_train_encoder_and_invert_with_it(tmp_path, toy_files):
     assert not (tmp_path / "enc.pt.ckpt").exists()
     result = runner.invoke(app, args)
     assert result.exit_code != 0 and "--force" in str(result.exception)
+    result = runner.invoke(app, [*args[:-3], "--out", str(tmp_path / "new.pt"), "--checkpoint-every", "0"])
+    assert result.exit_code != 0 and "--checkpoint-every must be positive" in str(result.exception)
+    with pytest.raises(InterfaceGANError, match="checkpoint_every must be positive"):
+        train_encoder(toy_model, steps=2, checkpoint_every=0)
     out = tmp_path / "inv"
     result = runner.invoke(app, ["invert", str(paths[0]), "--encoder", str(enc), "--steps", "5", "--out", str(out),
                                  "--quiet"])  # fmt: skip

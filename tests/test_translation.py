@@ -293,6 +293,9 @@ def test_translate_errors_are_one_line(trained, tmp_path, monkeypatch, capsys):
     message = cli_error(monkeypatch, capsys, "train-translator", "--boundary", trained / "b.npz", "--out",
                         trained / "tr.pt")  # fmt: skip
     assert "exists" in message and "--force" in message
+    message = cli_error(monkeypatch, capsys, "train-translator", "--boundary", trained / "b.npz", "--out",
+                        tmp_path / "new.pt", "--checkpoint-every", "0")  # fmt: skip
+    assert "--checkpoint-every must be positive" in message and not (tmp_path / "new.pt").exists()
 
 
 def test_translate_align_frames_faces_like_the_translators_model(trained, monkeypatch, capsys, tmp_path):

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
+from interfacegan.cli.options import training_checkpoint
 
 console = Console()
 DEFAULT_MODEL = "dcgan-digiface"
@@ -131,15 +132,10 @@ def train_encoder_command(
     quiet: QuietOpt = False,
 ):
     """Train an encoder image -> code on the model's own samples; an interrupted run resumes when rerun."""
-    from interfacegan.errors import InterfaceGANError
     from interfacegan.inversion import train_encoder
     from interfacegan.models import load_model
 
-    checkpoint = out.with_name(out.name + ".ckpt")
-    if out.exists() and not checkpoint.exists() and not force:
-        raise InterfaceGANError(f"{out} exists: pass --force to train a new encoder over it, or choose another --out")
-    if checkpoint_every <= 0:
-        raise InterfaceGANError(f"--checkpoint-every must be positive, got {checkpoint_every}")
+    checkpoint = training_checkpoint(out, force, checkpoint_every, "encoder")
     generator = load_model(model, device=device)
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from interfacegan.errors import InterfaceGANError
 
 
@@ -36,3 +38,14 @@ def parse_named_paths(items: list[str], what: str) -> dict[str, str]:
             raise InterfaceGANError(f"bad {what} {item!r}: use NAME=PATH, e.g. z=z.npy")
         result[name] = path
     return result
+
+
+def training_checkpoint(out: Path, force: bool, checkpoint_every: int, what: str) -> Path:
+    """OUT.ckpt, the resumable progress of a training command writing `out` (a `what`), after checking that `out`
+    is not overwritten without --force (unless a checkpoint says the run is being resumed) and the interval."""
+    checkpoint = out.with_name(out.name + ".ckpt")
+    if out.exists() and not checkpoint.exists() and not force:
+        raise InterfaceGANError(f"{out} exists: pass --force to train a new {what} over it, or choose another --out")
+    if checkpoint_every <= 0:
+        raise InterfaceGANError(f"--checkpoint-every must be positive, got {checkpoint_every}")
+    return checkpoint

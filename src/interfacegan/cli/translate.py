@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
+from interfacegan.cli.options import training_checkpoint
 
 console = Console()
 DEFAULT_MODEL = "dcgan-digiface"
@@ -48,11 +49,7 @@ def train_translator_command(
     from interfacegan.models import load_model
     from interfacegan.translation import train_translator
 
-    checkpoint = out.with_name(out.name + ".ckpt")
-    if out.exists() and not checkpoint.exists() and not force:
-        raise InterfaceGANError(f"{out} exists: pass --force to train a new translator over it, or another --out")
-    if checkpoint_every <= 0:
-        raise InterfaceGANError(f"--checkpoint-every must be positive, got {checkpoint_every}")
+    checkpoint = training_checkpoint(out, force, checkpoint_every, "translator")
     direction = load_direction(boundary, space=space or "z", model=model)
     generator = load_model(model or direction.model or DEFAULT_MODEL, device=device)
     if direction.space not in generator.spaces:

@@ -232,6 +232,8 @@ def train_encoder(
             f"need positive steps, batch size, lr and widths, got {steps}, {batch_size}, {lr}, {width}, "
             f"{max_width}, {hidden}"
         )
+    if checkpoint_every <= 0:
+        raise InterfaceGANError(f"checkpoint_every must be positive, got {checkpoint_every}")
     if code_weight < 0 or image_weight < 0 or code_weight + image_weight == 0:
         raise InterfaceGANError("code and image weights must be >= 0 with one positive")
     loss = loss or ReconstructionLoss()
