@@ -211,6 +211,19 @@ class DirectionName:
         }
 
 
+def check_boundary(model, boundary, label: str | None = None) -> None:
+    """One-line error unless `boundary` (called `label`, default its attribute) fits `model`: a space the model
+    has, the dimension of that space, and the model it was made for."""
+    label = label or f"boundary {boundary.attribute!r}"
+    if boundary.space not in model.spaces:
+        raise InterfaceGANError(
+            f"{label} lives in space {boundary.space!r}, which model {model.name!r} does not "
+            f"have ({', '.join(model.spaces)}): it was made for another model"
+        )
+    spec = getattr(model, "spec", None) or None
+    boundary.check_fits(boundary.space, model.space_shape(boundary.space), spec, what=f"of model {model.name!r}")
+
+
 def edit_plan(model, boundary, space: str | None = None, layers=None) -> tuple[str, str | None]:
     """(space of the codes to edit, layer selection or None) for editing `model` codes with `boundary`.
 
@@ -218,13 +231,7 @@ def edit_plan(model, boundary, space: str | None = None, layers=None) -> tuple[s
     style layers (SeFa on chosen layers); otherwise codes are edited in the boundary's own space. Raises a
     one-line error when the boundary's model, space or dimension does not fit.
     """
-    spec = getattr(model, "spec", None) or None
-    if boundary.space not in model.spaces:
-        raise InterfaceGANError(
-            f"boundary {boundary.attribute!r} lives in space {boundary.space!r}, which model {model.name!r} does not "
-            f"have ({', '.join(model.spaces)}): it was made for another model"
-        )
-    boundary.check_fits(boundary.space, model.space_shape(boundary.space), spec, what=f"of model {model.name!r}")
+    check_boundary(model, boundary)
     if layers is None and space in (None, "wp") and boundary.space == "w" and "wp" in model.spaces:
         layers = (boundary.settings or {}).get("layers") or ("all" if space == "wp" else None)
     if layers is not None:

@@ -18,6 +18,7 @@ from interfacegan.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import format_layers, parse_layers
 from interfacegan.manipulation import conditional_direction, edit_layers, edit_offset
+from interfacegan.rescoring import check_boundary
 
 SLIDER_LIMIT = 100.0  # |value| above this is a typo, not an edit
 
@@ -101,19 +102,11 @@ class Editor:
         if not self.directions:
             raise InterfaceGANError("the editor needs at least one direction: give boundaries or SeFa directions")
         for d in self.directions.values():
-            if d.boundary.space not in model.spaces:
-                raise InterfaceGANError(
-                    f"direction {d.key!r} lives in space {d.boundary.space!r}, which model {model.name!r} does not "
-                    f"have ({', '.join(model.spaces)}): it was made for another model"
-                )
+            check_boundary(model, d.boundary, f"direction {d.key!r}")
         self.space = editor_space(model, [d.boundary for d in self.directions.values()])
         self.code_shape = tuple(model.space_shape(self.space))
         self.num_layers = int(model.num_ws) if self.space == "wp" else None
         self.truncation = truncation
-        spec = getattr(model, "spec", None) or None
-        for d in self.directions.values():
-            b = d.boundary
-            b.check_fits(b.space, model.space_shape(b.space), spec, what=f"of model {model.name!r}")
 
     # ---- directions -----------------------------------------------------------------------------------------
     def direction(self, key: str) -> Direction:
