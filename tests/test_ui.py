@@ -311,6 +311,21 @@ def test_upload_of_a_non_image_is_400(client):
     assert response.status_code == 400 and "not an image" in response.json()["detail"]
 
 
+def test_uploads_decode_like_image_files(tmp_path):
+    """Uploads go through the same conversion as image files: 16-bit greys scaled to 8 bits, alpha on white."""
+    from interfacegan.inversion.images import read_image
+
+    grey16 = Image.fromarray(np.full((6, 8), 65535 // 2, np.uint16))
+    rgba = Image.fromarray(np.dstack([np.full((6, 8, 3), 10, np.uint8), np.zeros((6, 8), np.uint8)]), "RGBA")
+    for name, image in (("grey16.png", grey16), ("clear.png", rgba)):
+        image.save(tmp_path / name)
+        uploaded = upload_module.decode_image((tmp_path / name).read_bytes())
+        assert uploaded.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(uploaded), np.asarray(read_image(tmp_path / name)))
+    assert np.asarray(upload_module.decode_image((tmp_path / "grey16.png").read_bytes())).max() == 127  # 32767 of 65535
+    assert np.asarray(upload_module.decode_image((tmp_path / "clear.png").read_bytes())).min() == 255
+
+
 def test_upload_size_limits(toy):
     client = TestClient(create_app(toy, z_boundaries(toy), max_upload_bytes=1000))
     big = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)

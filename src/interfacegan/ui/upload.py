@@ -44,6 +44,8 @@ def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS):
     """An uploaded file's bytes -> upright RGB PIL image; a one-line error for non-images and oversized ones."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from interfacegan.inversion.images import to_rgb
+
     try:
         image = Image.open(io.BytesIO(data))
         width, height = image.size  # read from the header: nothing decoded yet
@@ -53,11 +55,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS):
                 "upload a smaller one"
             )
         image.load()
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("RGBA", "LA", "PA", "P"):
-            rgba = image.convert("RGBA")
-            image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        return image.convert("RGB")
+        return to_rgb(ImageOps.exif_transpose(image))
     except InterfaceGANError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
@@ -69,17 +67,14 @@ def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS):
 def prepare_target(image, model, align: bool) -> np.ndarray:
     """The image the inversion aims at, (R, R, 3) uint8: the face aligned to the model's framing, or the centre
     square resized (R = model resolution)."""
-    from PIL import Image
-
     r = model.resolution
     if align:
         from interfacegan.inversion import align_face, face_template
 
         return align_face(image, face_template(model), r, source="the uploaded image")
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    square = image.crop((left, top, left + side, top + side))
-    return np.asarray(square.resize((r, r), Image.Resampling.LANCZOS), dtype=np.uint8).copy()
+    from interfacegan.inversion.images import center_crop_resize
+
+    return center_crop_resize(image, r)
 
 
 def inversion_module():
