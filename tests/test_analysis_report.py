@@ -144,6 +144,9 @@ def test_given_boundaries_and_explicit_conditions(toy_run, toy, tmp_path):
     for row in effect.rows:
         assert abs(row[3]) < 0.05 < abs(row[2])  # conditioning removed what the plain edit dragged along
     assert np.allclose(result.tables["boundary_cosine_z"].matrix(), toy.normals @ toy.normals.T, atol=1e-6)
+    one = analyze_run(toy_run, tmp_path / "one", analyses=["rescore"], boundaries=paths, model=toy,
+                      conditions="attr1|attr0,attr2", **SMALL)  # a single item may be given as a string
+    assert [r[0] for r in one.tables["rescoring_conditional_z"].rows] == ["attr1", "attr1 | attr0, attr2"]
 
 
 def test_bad_requests_are_one_line_errors(toy_run, toy, tmp_path):

@@ -41,7 +41,7 @@ class AnalysisSettings:
     num_distance: int = 100
     alpha: float = 2.0
     sweep: tuple[float, ...] = DEFAULT_SWEEP
-    conditions: str | tuple[str, ...] = "auto"
+    conditions: tuple[str, ...] = ("auto",)  # items 'auto', 'none' or 'PRIMAL|COND[,COND...]
     condition_threshold: float = 0.3
     layer_groups: tuple[str, ...] | None = None
     sefa_k: int = 10
@@ -258,7 +258,7 @@ def analyze_run(
     settings = AnalysisSettings(
         num_rescore=num_rescore, num_identity=num_identity, num_distance=num_distance, alpha=float(alpha),
         sweep=tuple(float(a) for a in sweep),
-        conditions=conditions if isinstance(conditions, str) else tuple(conditions),
+        conditions=(conditions,) if isinstance(conditions, str) else tuple(conditions),
         condition_threshold=condition_threshold, layer_groups=tuple(layer_groups) if layer_groups else None,
         sefa_k=sefa_k, sefa_layers=sefa_layers, ratio=ratio, batch_size=batch_size, block_rows=block_rows,
     )  # fmt: skip
@@ -333,10 +333,6 @@ def _check_conditions(conditions, boundaries: list[Boundary]) -> None:
     """Explicit conditions must name attributes that have boundaries (a typo would silently do nothing)."""
     from interfacegan.analysis.steps import parse_condition
 
-    if isinstance(conditions, str):
-        if conditions not in ("auto", "none", ""):
-            raise InterfaceGANError(f"bad conditions {conditions!r}: use auto, none or items PRIMAL|COND[,COND]")
-        return
     names = {b.attribute for b in boundaries}
     for item in conditions:
         if item in ("auto", "none", ""):

@@ -191,9 +191,8 @@ def conditional_edits(ctx, space: str) -> list[Edit]:
     onto the span of the condition normals removed."""
     bs = _supervised(ctx, space)
     names = [b.attribute for b in bs]
-    spec = ctx.settings.conditions
+    items = ctx.settings.conditions
     pairs: list[tuple[int, list[int]]] = []
-    items = [spec] if isinstance(spec, str) else list(spec)
     if "auto" in items:
         if len(bs) >= 2:
             cos = cosine_matrix(np.stack([b.normal for b in bs]))
