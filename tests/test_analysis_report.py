@@ -176,6 +176,10 @@ def test_cli_runs_everything_by_default_and_one_analysis_by_name(toy_run, tmp_pa
     one = runner.invoke(app, ["analyze", "boundaries", str(toy_run.path), "--out", str(tmp_path / "one"), *common])
     assert one.exit_code == 0, one.output
     assert sorted(p.name for p in (tmp_path / "one").glob("*.csv")) == ["boundary_cosine_z.csv", "correlation_vs_cosine.csv"]
+    quick = runner.invoke(app, ["analyze", "rescore", str(toy_run.path), "--out", str(tmp_path / "quick"), "--quick",
+                                "--ratio", "0.1", "--quiet"])  # fmt: skip
+    assert quick.exit_code == 0, quick.output
+    assert "# M = 300 samples" in (tmp_path / "quick" / "rescoring_z.csv").read_text()  # QUICK, not the default 2,000
 
 
 def test_cli_user_errors_are_one_red_line(toy_run, tmp_path):
