@@ -245,7 +245,7 @@ def edit_plan(model, boundary, space: str | None = None, layers=None) -> tuple[s
         return "wp", str(layers)
     if space is not None and space != boundary.space:
         model.check_space(space)
-        boundary.check_fits(space, model.space_shape(space), spec)
+        boundary.check_fits(space, model.space_shape(space), getattr(model, "spec", None) or None)
     return boundary.space, None
 
 
