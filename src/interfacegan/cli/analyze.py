@@ -15,6 +15,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from interfacegan.cli import app
+from interfacegan.cli.options import DeviceOpt
 from interfacegan.errors import InterfaceGANError
 
 console = Console()
@@ -128,7 +129,7 @@ def _make_command(name: str | None):
         sefa_layers: Annotated[Optional[str], typer.Option(help="Style layers for SeFa (style-based models).")] = None,
         ratio: Annotated[float, typer.Option(help="Top/bottom share of samples when training boundaries.")] = 0.02,
         batch_size: Annotated[int, typer.Option(help="Synthesis and scoring batch size.")] = 128,
-        device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+        device: DeviceOpt = "auto",
         quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, about a minute "
                                                  "on the embedded GAN); overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
         quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,

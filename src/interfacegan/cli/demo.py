@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from interfacegan.cli import app
+from interfacegan.cli.options import DeviceOpt
 
 
 @app.command()
@@ -16,7 +17,7 @@ def demo(
     num: Annotated[int, typer.Option(help="Samples to draw and score.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
     ratio: Annotated[float, typer.Option(help="Top/bottom share of samples the SVMs train on.")] = 0.1,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ):
     """Sample, score, find boundaries and SeFa directions, edit, analyse, and write OUT/report.html."""

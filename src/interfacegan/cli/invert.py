@@ -9,10 +9,9 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import training_checkpoint
+from interfacegan.cli.options import DEFAULT_MODEL, DeviceOpt, QuietOpt, training_checkpoint
 
 console = Console()
-DEFAULT_MODEL = "dcgan-digiface"
 
 ImagesArg = Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, WebP, ...).", show_default=False)]
 InvertStepsOpt = Annotated[int, typer.Option(help="Adam steps per image (0: keep the initial codes).")]
@@ -26,8 +25,6 @@ SpreadOpt = Annotated[float, typer.Option(help="Weight pulling W+ layers toward 
 PyramidOpt = Annotated[float, typer.Option(help="Weight of the multi-scale L1 loss (pixel MSE has weight 1).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the --init search samples.")]
 BatchOpt = Annotated[int, typer.Option(help="Images optimised together.")]
-DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, ...")]
-QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 ScaleOpt = Annotated[int, typer.Option(help="Enlarge images in the sheets by this integer factor.")]
 
 

@@ -1,10 +1,17 @@
-"""Parsers for option values shared by several commands."""
+"""Options and option-value parsers shared by several commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from interfacegan.errors import InterfaceGANError
+
+DEFAULT_MODEL = "dcgan-digiface"  # the embedded face GAN: what commands use when no model is named
+DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
+QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
+from interfacegan.cli.options import DeviceOpt
 
 console = Console()
 
@@ -110,7 +111,7 @@ def edit(
     fps: Annotated[float, typer.Option(help="Animation frames per second.")] = 6.0,
     scale: Annotated[int, typer.Option(help="Enlarge images in the grid by this integer factor.")] = 1,
     batch_size: Annotated[int, typer.Option(help="Synthesis batch size.")] = 64,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    device: DeviceOpt = "auto",
 ):
     """Render samples of a run edited along a boundary: grid.png (rows = samples, columns = steps) and edit.gif."""
     import numpy as np
@@ -184,7 +185,7 @@ def sefa(
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
     scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
     include_torgb: Annotated[Optional[str], typer.Option(help="Style models: also factorize ToRGB affines (none, all, first, last).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
@@ -229,7 +230,7 @@ def name_directions_command(
     alpha: Annotated[float, typer.Option(help="Edits go from -alpha to +alpha.")] = 3.0,
     seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Write the table as JSON here.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Name directions (e.g. SeFa's) by the attribute they move most, re-scoring edited samples."""

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import make_truncation, parse_named_paths, parse_shard
+from interfacegan.cli.options import DeviceOpt, make_truncation, parse_named_paths, parse_shard
 
 console = Console()
 
@@ -32,7 +32,7 @@ def sample(
     checkpoint_format: Annotated[
         Optional[str], typer.Option("--format", help="Force the checkpoint reader: nvidia, rosinality or genforce.")
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
+    device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Sample latent codes (and optionally images) into a resumable store."""
@@ -64,7 +64,7 @@ def score(
     overwrite: Annotated[bool, typer.Option(help="Recompute scores that already exist.")] = False,
     batch_size: Annotated[int, typer.Option(help="Synthesis batch size.")] = 128,
     shard: Annotated[str, typer.Option(help="I/K: score only chunk k with k % K == I.")] = "0/1",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Score every sample of a run with one or more scorers (resumable)."""

@@ -9,12 +9,9 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import training_checkpoint
+from interfacegan.cli.options import DEFAULT_MODEL, DeviceOpt, QuietOpt, training_checkpoint
 
 console = Console()
-DEFAULT_MODEL = "dcgan-digiface"
-DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, ...")]
-QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 StrengthOpt = Annotated[list[str], typer.Option(help="Strengths, comma-separated or repeated: 0 = input, 1 = edit.")]
 
 

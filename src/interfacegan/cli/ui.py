@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
+from interfacegan.cli.options import DEFAULT_MODEL, DeviceOpt
 
 console = Console()
-DEFAULT_MODEL = "dcgan-digiface"
 DEFAULT_SEFA = 10
 
 
@@ -80,7 +80,7 @@ def ui(
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this computer only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    device: DeviceOpt = "auto",
 ):
     """Edit images interactively in the browser: a slider per direction, conditions, W+ layer ranges, uploads."""
     from interfacegan.errors import InterfaceGANError
