@@ -96,7 +96,7 @@ class Effective:
 class Editor:
     """A model with its directions in one edit space; turns slider settings into codes and images."""
 
-    def __init__(self, model, directions: Sequence[Direction | Boundary], truncation=None):
+    def __init__(self, model, directions: Sequence[Direction | Boundary]):
         self.model = model
         self.directions: dict[str, Direction] = {d.key: d for d in make_directions(directions)}
         if not self.directions:
@@ -106,7 +106,6 @@ class Editor:
         self.space = editor_space(model, [d.boundary for d in self.directions.values()])
         self.code_shape = tuple(model.space_shape(self.space))
         self.num_layers = int(model.num_ws) if self.space == "wp" else None
-        self.truncation = truncation
 
     # ---- directions -----------------------------------------------------------------------------------------
     def direction(self, key: str) -> Direction:
@@ -175,7 +174,7 @@ class Editor:
         z = np.asarray(z, dtype=np.float32).reshape(1, -1)
         if self.space == "z":
             return z[0]
-        return self.model.map(z, self.space, truncation or self.truncation)[0]
+        return self.model.map(z, self.space, truncation)[0]
 
     def code_from(self, code: np.ndarray, space: str) -> np.ndarray:
         """One code of `space` ('z', 'w' or 'wp') converted to the edit space: z is mapped, w broadcast to W+."""
@@ -247,10 +246,6 @@ class EditSession:
     def effective(self, key: str) -> Effective:
         s = self.sliders.get(key) or Slider()
         return self.editor.effective(key, s.conditions, s.layers)
-
-    def check(self) -> None:
-        """Raise the first problem of the current settings (degenerate conditions, bad layers) as one line."""
-        self._effectives(())
 
     def _effectives(self, extra: Iterable[str]) -> dict[str, Effective]:
         return {key: self.effective(key) for key in dict.fromkeys([*self.sliders, *extra])}
