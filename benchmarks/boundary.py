@@ -33,7 +33,7 @@ def synthetic(num: int, dim: int, noise: float, seed: int) -> tuple[np.ndarray, 
 
 def fit(codes, scores, count, solver, repeats=1):
     """(boundary, best fit seconds over `repeats`) for one solver."""
-    from interfacegan.boundary import BoundaryTrainer
+    from interfacegan.directions.boundary import BoundaryTrainer
 
     best, boundary = float("inf"), None
     for _ in range(repeats):
@@ -69,7 +69,7 @@ def compare(label, codes, scores, count, repeats, rows, truth=None):
 def time_sefa(rows) -> None:
     import torch
 
-    from interfacegan.sefa import factorize
+    from interfacegan.directions.sefa import factorize
 
     weight = np.random.default_rng(0).standard_normal((9216, 512), dtype=np.float32) * 0.05
     factorize(weight, k=10)  # warm-up (thread pools, BLAS)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interfacegan.analysis.codes import CodeSource
+from interfacegan.rescoring.codes import CodeSource
 from interfacegan.analysis.identity import identity_discrepancy, unedited_features
-from interfacegan.analysis.rescoring_table import Edit, compute_baseline, rescoring_matrix
-from interfacegan.manipulation import conditional_direction
+from interfacegan.rescoring.matrix import Edit, compute_baseline, rescoring_matrix
+from interfacegan.editing.manipulation import conditional_direction
 from interfacegan.models import ToyGenerator
 from interfacegan.models.toy import TOY_SCALE
 from interfacegan.sampling import sample_to_store

@@ -11,7 +11,7 @@ from interfacegan.analysis.correlation import cosine_matrix, load_real_scores, p
 from interfacegan.analysis.property2 import ProjectionStats, exact_tail, paper_bound
 from interfacegan.analysis.sefa_match import match_sefa
 from interfacegan.analysis.tables import Table, matrix_table, read_csv
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 
 NORMALS = np.array([[1.0, 0, 0, 0], [0.6, 0.8, 0, 0], [0, 0, 1.0, 0]])  # cosines 0.6, 0, 0

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from interfacegan.boundary import Boundary, BoundaryTrainer, load_direction, primal_l2svm, select_samples
+from interfacegan.directions.boundary import Boundary, BoundaryTrainer, load_direction, primal_l2svm, select_samples
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
 from interfacegan.sampling import sample_to_store

@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.demo import DemoSettings, run_demo
-from interfacegan.editing import EditRequest, conditional_boundary, edit_codes, edit_run, save_edit
+from interfacegan.editing.run import EditRequest, conditional_boundary, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
 from interfacegan.sampling import sample_to_store
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.cli import app
 from tests.conftest import cli_error
 from interfacegan.errors import InterfaceGANError

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
-from interfacegan.manipulation import (
+from interfacegan.editing.manipulation import (
     conditional_direction,
     edit_layers,
     edit_offset,

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
-from interfacegan.rescoring import direction_effects, edit_images, edit_plan, name_directions, rescore
+from interfacegan.editing.stream import edit_images, edit_plan
+from interfacegan.rescoring.rescore import direction_effects, name_directions, rescore
 from interfacegan.scoring.toy import ToyScorer
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models import ToyGenerator, gaussian_codes, load_model
+from interfacegan.models import gaussian_codes, load_model
 from interfacegan.sampling import SAMPLE_TASK, sample_to_store
 from interfacegan.store import SampleStore
 from tests.conftest import cli_path

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
-from interfacegan.sefa import factorize, sefa_boundaries
+from interfacegan.directions.sefa import factorize, sefa_boundaries
 
 
 def known_matrix(out=300, d=12, seed=0):
@@ -103,7 +103,7 @@ def test_dcgan_affine_shape_and_directions():
 
 def test_style_model_layers_are_kept_for_layerwise_edits():
     from interfacegan.models.checkpoints import build_random
-    from interfacegan.rescoring import edit_codes_for, edited_codes
+    from interfacegan.editing.stream import edit_codes_for, edited_codes
 
     model = build_random("stylegan2", resolution=32, w_dim=16, channel_base=512, channel_max=32, device="cpu")
     boundaries = sefa_boundaries(model, k=2, layers="0-3")

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.cli import app
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.cli import app as cli_app
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator

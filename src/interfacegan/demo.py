@@ -16,16 +16,17 @@ from rich.console import Console
 
 from interfacegan.analysis import QUICK, analyze_run
 from interfacegan.analysis.report import add_sections
-from interfacegan.boundary import Boundary, BoundaryTrainer
-from interfacegan.editing import EditRequest, edit_codes, edit_run, save_edit
+from interfacegan.directions.boundary import Boundary, BoundaryTrainer
+from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import load_model
 from interfacegan.report import Report
-from interfacegan.rescoring import edit_codes_for, name_directions
+from interfacegan.editing.stream import edit_codes_for
+from interfacegan.rescoring.rescore import name_directions
 from interfacegan.sampling import sample_to_store
 from interfacegan.scoring import load_scorer
 from interfacegan.scoring.run import score_store
-from interfacegan.sefa import sefa_boundaries
+from interfacegan.directions.sefa import sefa_boundaries
 
 DEMO_MODEL = "dcgan-digiface"
 # (edited attribute, attributes kept fixed): eyeglasses by frame edges also brightens faces (normals' cosine ~0.7,

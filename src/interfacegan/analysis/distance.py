@@ -8,10 +8,10 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.analysis.codes import CodeSource
+from interfacegan.rescoring.codes import CodeSource
 from interfacegan.analysis.property2 import ProjectionStats
-from interfacegan.analysis.rescoring_table import Baseline, Edit, RescoringResult, rescoring_matrix
-from interfacegan.manipulation import edit_offset
+from interfacegan.rescoring.matrix import Baseline, Edit, RescoringResult, rescoring_matrix
+from interfacegan.editing.manipulation import edit_offset
 from interfacegan.store import SampleStore
 
 DEFAULT_SWEEP = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)

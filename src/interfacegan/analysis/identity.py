@@ -13,11 +13,11 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.analysis.codes import CodeSource
-from interfacegan.analysis.rescoring_table import Edit, mean_and_stderr
+from interfacegan.rescoring.codes import CodeSource
+from interfacegan.rescoring.matrix import Edit, mean_and_stderr
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
-from interfacegan.rescoring import rescore
+from interfacegan.rescoring.rescore import rescore
 from interfacegan.scoring import load_scorer
 from interfacegan.scoring.identity import identity_distance
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from interfacegan.analysis.codes import DEFAULT_BLOCK_ROWS, CodeSource
+from interfacegan.rescoring.codes import DEFAULT_BLOCK_ROWS, CodeSource
 from interfacegan.analysis.distance import DEFAULT_SWEEP
 from interfacegan.analysis.report import Section, build_report
-from interfacegan.analysis.rescoring_table import Baseline, compute_baseline
+from interfacegan.rescoring.matrix import Baseline, compute_baseline
 from interfacegan.analysis.tables import Table
 from interfacegan.atomic import write_text_atomic
-from interfacegan.boundary import Boundary, BoundaryTrainer, load_direction
+from interfacegan.directions.boundary import Boundary, BoundaryTrainer, load_direction
 from interfacegan.errors import InterfaceGANError
 from interfacegan.store import SAMPLE_TASK, SampleStore
 

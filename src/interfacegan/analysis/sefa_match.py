@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 
 

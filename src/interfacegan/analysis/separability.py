@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interfacegan.boundary import Boundary, select_samples
+from interfacegan.directions.boundary import Boundary, select_samples
 from interfacegan.store import SampleStore
 
 

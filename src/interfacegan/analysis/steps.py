@@ -15,7 +15,7 @@ from interfacegan.analysis.correlation import cosine_matrix, load_real_scores, p
 from interfacegan.analysis.distance import edit_strip, projection_stats, random_unit, score_sweep, target_curves
 from interfacegan.analysis.identity import identity_discrepancy, unedited_features
 from interfacegan.analysis.property2 import HIST_EDGES, ROW_HEADER, exact_tail
-from interfacegan.analysis.rescoring_table import (
+from interfacegan.rescoring.matrix import (
     CHANGE_DEFINITION,
     Edit,
     RescoringResult,
@@ -27,7 +27,7 @@ from interfacegan.analysis.separability import separability_row
 from interfacegan.analysis.tables import Table, matrix_table
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import format_layers, parse_layers
-from interfacegan.manipulation import conditional_direction
+from interfacegan.editing.manipulation import conditional_direction
 
 SPACE_NAMES = {"z": "Z", "w": "W", "wp": "W+"}
 
@@ -475,7 +475,7 @@ def _with_zero(x, alphas, values):
 
 
 def _strip_image(ctx, section, strip, steps, names, stem) -> None:
-    from interfacegan.render import save_grid
+    from interfacegan.editing.render import save_grid
 
     path = save_grid(strip, ctx.out / f"{stem}.png", col_labels=[f"{a:g}" for a in steps], row_labels=names,
                      scale=max(1, 96 // strip.shape[2]))  # fmt: skip
@@ -513,7 +513,7 @@ def _property2(ctx, section) -> None:
 
 def run_sefa(ctx) -> None:
     from interfacegan.analysis.sefa_match import match_sefa
-    from interfacegan.sefa import sefa_boundaries
+    from interfacegan.directions.sefa import sefa_boundaries
 
     section = ctx.section("sefa", "SeFa vs. InterFaceGAN (SeFa paper Tab. 2)",
                           "For each supervised boundary, the closed-form (SeFa) direction with the largest |cosine|, "

@@ -57,7 +57,7 @@ def train_boundary(
     official: Annotated[bool, typer.Option(help="Also write the official (1, d) .npy next to each boundary.")] = False,
 ):
     """Fit a linear-SVM boundary per attribute and print train/validation/remaining accuracy."""
-    from interfacegan.boundary import BoundaryTrainer
+    from interfacegan.directions.boundary import BoundaryTrainer
     from interfacegan.errors import InterfaceGANError
     from interfacegan.store import SampleStore
 
@@ -116,8 +116,8 @@ def edit(
     """Render samples of a run edited along a boundary: grid.png (rows = samples, columns = steps) and edit.gif."""
     import numpy as np
 
-    from interfacegan.boundary import load_direction
-    from interfacegan.editing import EditRequest, check_mode, edit_run, save_edit
+    from interfacegan.directions.boundary import load_direction
+    from interfacegan.editing.run import EditRequest, check_mode, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.store import SampleStore
@@ -189,11 +189,12 @@ def sefa(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
-    from interfacegan.manipulation import linspace_steps
+    from interfacegan.editing.manipulation import linspace_steps
     from interfacegan.models import load_model
-    from interfacegan.render import save_grid
-    from interfacegan.rescoring import edit_codes_for, edit_images, name_directions
-    from interfacegan.sefa import sefa_boundaries
+    from interfacegan.editing.render import save_grid
+    from interfacegan.editing.stream import edit_codes_for, edit_images
+    from interfacegan.rescoring.rescore import name_directions
+    from interfacegan.directions.sefa import sefa_boundaries
 
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
@@ -234,10 +235,10 @@ def name_directions_command(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Name directions (e.g. SeFa's) by the attribute they move most, re-scoring edited samples."""
-    from interfacegan.boundary import load_direction
+    from interfacegan.directions.boundary import load_direction
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
-    from interfacegan.rescoring import name_directions
+    from interfacegan.rescoring.rescore import name_directions
 
     boundaries = [load_direction(d, space=space, model=model) for d in directions]
     spec = model or next((b.model for b in boundaries if b.model), None)

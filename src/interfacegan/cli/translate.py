@@ -41,7 +41,7 @@ def train_translator_command(
     """Train a feed-forward editor on InterFaceGAN pairs: an identity network and a copy fine-tuned to edit.
 
     Progress is saved to OUT.ckpt; an interrupted run continues from it when rerun with the same options."""
-    from interfacegan.boundary import load_direction
+    from interfacegan.directions.boundary import load_direction
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.translation import train_translator
@@ -122,7 +122,7 @@ def translate_command(
     """Edit images in one forward pass per strength (no inversion): OUT/NNN_name_tT.png and OUT/NNN_name_strip.png."""
     from interfacegan.cli.invert import _check_files
     from interfacegan.inversion.files import _safe_stem
-    from interfacegan.render import save_grid, save_image
+    from interfacegan.editing.render import save_grid, save_image
     from interfacegan.translation import Translator
     from interfacegan.translation.dni import check_strengths
 

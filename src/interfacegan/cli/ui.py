@@ -33,7 +33,7 @@ def build_editor_app(
     from interfacegan.cli.options import make_truncation
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
-    from interfacegan.sefa import sefa_boundaries
+    from interfacegan.directions.sefa import sefa_boundaries
     from interfacegan.store import SampleStore
     from interfacegan.ui.app import create_app
     from interfacegan.ui.directions import load_directions, model_named_by

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from interfacegan.atomic import atomic_path, write_text_atomic
-from interfacegan.render import save_grid, save_image
+from interfacegan.editing.render import save_grid, save_image
 
 
 def _safe_stem(name: str) -> str:

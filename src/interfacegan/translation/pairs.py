@@ -14,7 +14,7 @@ import numpy as np
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
-from interfacegan.rescoring import edited_batches
+from interfacegan.editing.stream import edited_batches
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Pairs:
 
 def _direction(model, direction, space: str) -> np.ndarray:
     """The edit vector shaped like one code of `space`; a Boundary is checked against the model."""
-    from interfacegan.boundary import Boundary
+    from interfacegan.directions.boundary import Boundary
 
     shape = model.space_shape(space)
     if isinstance(direction, Boundary):
@@ -49,7 +49,7 @@ def _direction(model, direction, space: str) -> np.ndarray:
 
 def _scorer_attribute(scorer, attribute: str | None, direction):
     """(loaded scorer, the scalar attribute it should report); a one-line error when it has no such output."""
-    from interfacegan.boundary import Boundary
+    from interfacegan.directions.boundary import Boundary
     from interfacegan.scoring import load_scorer
 
     scorer = load_scorer(scorer)

@@ -153,7 +153,7 @@ def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep
     `checkpoint`, both stages save their progress there (atomically, every `checkpoint_every` steps and on Ctrl-C);
     a call with the same settings continues from it, bit-identical to an uninterrupted run, and deletes it at the end.
     """
-    from interfacegan.boundary import Boundary
+    from interfacegan.directions.boundary import Boundary
     from interfacegan.translation.dni import Translator
     from interfacegan.translation.pairs import _direction, make_pairs
 

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.boundary import Boundary, pick_npz_array, load_direction
+from interfacegan.directions.boundary import Boundary, pick_npz_array, load_direction
 from interfacegan.errors import InterfaceGANError
 from interfacegan.ui.session import Direction, describe, make_directions
 

@@ -14,11 +14,11 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import format_layers, parse_layers
-from interfacegan.manipulation import conditional_direction, edit_layers, edit_offset
-from interfacegan.rescoring import check_boundary
+from interfacegan.editing.manipulation import conditional_direction, edit_layers, edit_offset
+from interfacegan.editing.stream import check_boundary
 
 SLIDER_LIMIT = 100.0  # |value| above this is a typo, not an edit
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import format_layers, parse_layers
 

@@ -26,7 +26,7 @@ def _is_torch(x) -> bool:
 
 def _vector(direction) -> np.ndarray | torch.Tensor:
     """An array/tensor from a direction given as array, tensor or Boundary (its unit normal)."""
-    from interfacegan.boundary import Boundary
+    from interfacegan.directions.boundary import Boundary
 
     if isinstance(direction, Boundary):
         return direction.normal
@@ -129,7 +129,7 @@ def edit_to_distance(codes, direction, intercept: float | None = None, distances
     e.g. a conditional direction, which then also keeps every condition's distance). `direction` may be a
     Boundary, whose intercept is used when `intercept` is None. A non-unit n is normalised with b alike.
     """
-    from interfacegan.boundary import Boundary
+    from interfacegan.directions.boundary import Boundary
 
     if intercept is None:
         intercept = direction.intercept if isinstance(direction, Boundary) else 0.0
@@ -193,7 +193,7 @@ def _reject(r: np.ndarray, basis: list[np.ndarray]) -> np.ndarray:
 
 
 def _condition_rows(conditions, d: int) -> list[np.ndarray]:
-    from interfacegan.boundary import Boundary
+    from interfacegan.directions.boundary import Boundary
 
     if isinstance(conditions, (np.ndarray, torch.Tensor)):
         arr = _float64(conditions)

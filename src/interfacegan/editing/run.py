@@ -12,11 +12,11 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.boundary import Boundary
+from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
-from interfacegan.manipulation import conditional_direction, linspace_steps
-from interfacegan.render import edit_frames, save_animation, save_grid
-from interfacegan.rescoring import edit_images, edit_plan, run_codes
+from interfacegan.editing.manipulation import conditional_direction, linspace_steps
+from interfacegan.editing.render import edit_frames, save_animation, save_grid
+from interfacegan.editing.stream import edit_images, edit_plan, run_codes
 
 EDIT_MODES = ("offset", "distance")
 

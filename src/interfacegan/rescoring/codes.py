@@ -12,7 +12,7 @@ import numpy as np
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import Truncation
-from interfacegan.rescoring import run_codes
+from interfacegan.editing.stream import run_codes
 from interfacegan.store import SampleStore
 
 DEFAULT_BLOCK_ROWS = 2048

@@ -16,10 +16,10 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.analysis.codes import CodeSource
+from interfacegan.rescoring.codes import CodeSource
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
-from interfacegan.rescoring import image_scorers, rescore
+from interfacegan.rescoring.rescore import image_scorers, rescore
 
 CHANGE_DEFINITION = (
     "normalised score change = mean over the M samples of (score after edit - score before) / std of that "
