@@ -18,13 +18,11 @@ import torch
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.base import Generator
-from interfacegan.models.weights import describe_keys, read_torch_checkpoint
+from interfacegan.models.weights import LEGACY_TORCH_MAGIC, describe_keys, read_torch_checkpoint
 
 FAMILIES = ("stylegan2", "stylegan3", "pggan", "stylegan")
 FORMATS = ("nvidia", "rosinality", "genforce")
 STYLE_OPTIONS = {"noise_mode", "class_idx"}
-# torch.save's legacy (non-zip) format starts with a pickled magic number; NVIDIA pickles start with a dict.
-_LEGACY_TORCH_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 
 
 def looks_like_checkpoint_spec(spec: str) -> bool:
@@ -59,7 +57,7 @@ def _detect(path: Path) -> tuple[str, object]:
         head = f.read(16)
     if not head:
         raise InterfaceGANError(f"{path}: the file is empty: download or save it again")
-    if zipfile.is_zipfile(path) or _LEGACY_TORCH_MAGIC in head:
+    if zipfile.is_zipfile(path) or LEGACY_TORCH_MAGIC in head:
         return _torch_layout(path)
     return "nvidia", None  # any other file is read as a pickle, by the restricted unpickler
 
@@ -104,7 +102,7 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
     forced_format, loaded = fmt is not None, None
     if fmt is None:
         fmt, loaded = _detect(path)
-    allowed = {"stylegan2": ("nvidia", "rosinality"), "stylegan3": ("nvidia",), "pggan": ("genforce",),
+    allowed = {"stylegan2": ("nvidia", "rosinality", "genforce"), "stylegan3": ("nvidia",), "pggan": ("genforce",),
                "stylegan": ("genforce",)}  # fmt: skip
     if family is not None and fmt not in allowed[family]:
         raise InterfaceGANError(f"{path} is a {fmt} checkpoint, which cannot hold a {family} generator")
