@@ -265,3 +265,29 @@ def test_cuda_matches_cpu(saved):
     gpu = load_genforce_checkpoint(saved, device="cuda")
     torch.testing.assert_close(gpu.generate(z).cpu(), cpu.generate(z), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(gpu.map(z, "wp", OFFICIAL_TRUNCATION), cpu.map(z, "wp", OFFICIAL_TRUNCATION), atol=1e-4)
+
+
+def test_fused_scale_assumption_is_stated_on_load(tiny, saved, tmp_path, caplog):
+    """genforce files do not record fused_scale: the value used and how to change it are logged as a warning."""
+    from interfacegan.models.genforce import build_random_pggan
+
+    with caplog.at_level("WARNING", logger="interfacegan.models.genforce"):
+        load_genforce_checkpoint(saved, device="cpu")
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(messages) == 1 and str(saved) in messages[0]
+    assert "'auto'" in messages[0] and "8, 16" in messages[0] and "?fused_scale=True" in messages[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="interfacegan.models.genforce"):
+        load_genforce_checkpoint(saved, device="cpu", fused_scale="auto")  # given: nothing assumed
+        torch.save(to_interfacegan_layout(tiny[1]), tmp_path / "legacy.pth")  # InterFaceGAN layouts record it
+        load_genforce_checkpoint(tmp_path / "legacy.pth", device="cpu")
+    assert not caplog.records
+    _, pggan = build_random_pggan(resolution=16, fmaps_base=64, fmaps_max=16)  # 16 -> 8 -> 4 channels: shapes tell
+    torch.save(pggan, tmp_path / "pggan_told.pth")
+    _, flat = build_random_pggan(resolution=16, fmaps_base=1024, fmaps_max=16)  # 16 channels throughout
+    torch.save(flat, tmp_path / "pggan_flat.pth")
+    with caplog.at_level("WARNING", logger="interfacegan.models.genforce"):
+        load_genforce_checkpoint(tmp_path / "pggan_told.pth", device="cpu")
+        assert not caplog.records
+        load_genforce_checkpoint(tmp_path / "pggan_flat.pth", device="cpu")
+    assert len(caplog.records) == 1 and "unfused where the weight shapes do not tell" in caplog.records[0].getMessage()

@@ -163,6 +163,18 @@ class _Inert:
     def __call__(self, *args):
         return _Inert(self.name, args)
 
+    def __setitem__(self, key, value):  # SETITEM(S), APPEND(S), ADDITEMS on a placeholder container: nothing kept
+        pass
+
+    def append(self, value):
+        pass
+
+    def extend(self, values):
+        pass
+
+    def add(self, value):
+        pass
+
 
 class _DryRun(BoundedUnpickler):
     """Resolves every global to an inert placeholder and records the storages the persistent ids declare."""
