@@ -25,7 +25,7 @@ import torch
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.safe_pickle import BoundedUnpickler, RefusedGlobal
-from interfacegan.models.weights import OversizedCheckpoint, describe_keys, load_torch_bounded
+from interfacegan.models.weights import OversizedCheckpoint, check_tensor_views, describe_keys, load_torch_bounded
 
 PERSISTENCE_GLOBAL = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 _MISSING = object()
@@ -406,6 +406,9 @@ def load_nvidia_pickle(path: str | Path, device=None, family: str | None = None,
     try:
         cfg = stylegan2_config(g) if family == "stylegan2" else stylegan3_config(g)
         state = record_state_dict(g)
+        check_tensor_views(state, path.stat().st_size)  # shared storages must not make the network outgrow the file
+    except OversizedCheckpoint as exc:
+        raise InterfaceGANError(f"{path}: {exc}: the file is corrupt or crafted; refused before allocating") from None
     except InterfaceGANError as exc:
         raise InterfaceGANError(f"{path}: {exc}") from None
     except (KeyError, ValueError, TypeError, AttributeError) as exc:

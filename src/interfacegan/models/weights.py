@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import warnings
 import zipfile
@@ -137,6 +138,43 @@ def read_tagged_file(path: str | Path, tag: str, version: int, what: str, fix: s
     return payload
 
 
+def read_json_config(text, fields: dict[str, tuple], source: str, what: str, fix: str) -> dict:
+    """A JSON object from a file's config string with every field checked before anything is built from it.
+
+    `fields` maps a name to (types, low, high, required): numbers must lie in [low, high] (bool is not a number),
+    strings and dicts have at most `high` characters / items, lists (shapes) at most 8 integers in [low, high];
+    unknown names are refused. Broken JSON, other types, values out of range -> one line naming `source` and `fix`.
+    """
+
+    def fail(reason: str):
+        raise InterfaceGANError(f"{source} has a broken {what} config ({reason}): {fix}")
+
+    try:
+        data = json.loads(text) if isinstance(text, (str, bytes)) else fail(f"a {type(text).__name__}, not JSON")
+    except (ValueError, RecursionError) as exc:
+        fail(f"{type(exc).__name__}: not valid JSON")
+    if not isinstance(data, dict):
+        fail(f"a {type(data).__name__}, not an object")
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        fail(f"unknown field(s) {', '.join(map(str, unknown[:5]))}")
+    for name, (types, low, high, required) in fields.items():
+        if name not in data:
+            if required:
+                fail(f"no {name}")
+            continue
+        value = data[name]
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            fail(f"{name} is {value!r:.40}, not {' or '.join(t.__name__ for t in types)}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            fail(f"{name} {value!r} is outside [{low}, {high}]")
+        if isinstance(value, (str, dict)) and len(value) > high:
+            fail(f"{name} is too long ({len(value)})")
+        if isinstance(value, list) and not (len(value) <= 8 and all(type(v) is int and low <= v <= high for v in value)):
+            fail(f"{name} must hold at most 8 integers in [{low}, {high}]")
+    return data
+
+
 def write_tagged_file(path: str | Path, tag: str, version: int, payload: dict) -> Path:
     """Save `payload` (tensors and plain containers) with "format" `tag` and "version" to `path` atomically: the
     files `read_tagged_file` reads."""
@@ -187,12 +225,24 @@ def build_checked(
 ) -> torch.nn.Module:
     """`make_net()` holding `state`: built first on the meta device (no memory) and checked key by key and shape by
     shape, so an architecture read from a crafted file is refused before anything of its size is allocated."""
-    with torch.device("meta"):
-        probe = make_net()
-    check_state_fits(probe, state, source, problem, optional)
+    check_buildable(make_net, state, source, problem, optional)
     net = make_net()
     load_state_checked(net, state, source, problem, optional)
     return net
+
+
+def check_buildable(
+    make_net: Callable[[], torch.nn.Module],
+    state: Mapping[str, torch.Tensor],
+    source: str,
+    problem: str,
+    optional: re.Pattern | None = None,
+) -> None:
+    """`check_state_fits` on `make_net()` built on the meta device: the network's size is checked against the
+    file's tensors without allocating it."""
+    with torch.device("meta"):
+        probe = make_net()
+    check_state_fits(probe, state, source, problem, optional)
 
 
 def check_state_fits(
