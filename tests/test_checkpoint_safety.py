@@ -313,7 +313,7 @@ def test_build_never_changes_a_class_or_function(target, tmp_path):
 
 def test_pickle_work_is_bounded_by_its_size(tmp_path):
     """set() called 20,000 times on one memoised 50,000-item list (10**9 element copies from a 400 KB file), and
-    bytearray(10**12): refused."""
+    calls that would allocate 10**12 items: refused."""
     items = "(l" + "I1\na" * 50_000 + "p0\n0"
     calls = "(" + "cbuiltins\nset\n(g0\ntR" * 20_000 + "l"
     bomb = tmp_path / "work.pkl"
@@ -321,10 +321,12 @@ def test_pickle_work_is_bounded_by_its_size(tmp_path):
     with pytest.raises(InterfaceGANError, match="far more work") as exc:
         load_model(str(bomb), device="cpu")
     assert str(bomb) in one_line(exc)
-    alloc = tmp_path / "alloc.pkl"
-    alloc.write_bytes(b"}VG_ema\ncbuiltins\nbytearray\n(I1000000000000\ntRs.")
-    with pytest.raises(InterfaceGANError, match="bytearray") as exc:
-        load_model(str(alloc), device="cpu")
+    for callee in ("builtins\nbytearray", "numpy\nndarray", "torch\nTensor"):  # each would allocate 10**12 items
+        alloc = tmp_path / "alloc.pkl"
+        alloc.write_bytes(f"}}VG_ema\nc{callee}\n(I1000000000000\ntRs.".encode())
+        with pytest.raises(InterfaceGANError, match="bytearray|not callable") as exc:
+            load_model(str(alloc), device="cpu")
+        assert str(alloc) in one_line(exc)
 
 
 def test_nan_and_inf_weights_are_refused_on_load(tiny, tmp_path):

@@ -121,7 +121,7 @@ def test_truncated_codes_are_bounded_recorded_and_resumable(tiny):
     np.testing.assert_array_equal(again.synthesize(z[:3]), model.synthesize(z[:3]))
     info = model.info.as_dict()
     assert info["class_idx"] == model.class_idx and info["truncation"] == 0.4 and info["family"] == "biggan"
-    with pytest.raises(InterfaceGANError, match=r"\?truncation=0.5"):
+    with pytest.raises(InterfaceGANError, match=r"\?class_idx=4&truncation=0.5"):
         model.synthesize(z[:2], truncation=Truncation(0.5))
 
 

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.base import Truncation
-from interfacegan.models.genforce import build_random_stylegan, is_genforce_checkpoint, load_genforce_checkpoint
+from interfacegan.models.genforce import is_genforce_checkpoint, load_genforce_checkpoint
+from interfacegan.models.genforce_random import build_random_stylegan
 from interfacegan.models.stylegan import OFFICIAL_TRUNCATION
 
 Z_DIM = W_DIM = 16
@@ -269,7 +270,7 @@ def test_cuda_matches_cpu(saved):
 
 def test_fused_scale_assumption_is_stated_on_load(tiny, saved, tmp_path, caplog):
     """genforce files do not record fused_scale: the value used and how to change it are logged as a warning."""
-    from interfacegan.models.genforce import build_random_pggan
+    from interfacegan.models.genforce_random import build_random_pggan
 
     with caplog.at_level("WARNING", logger="interfacegan.models.genforce"):
         load_genforce_checkpoint(saved, device="cpu")

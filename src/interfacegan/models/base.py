@@ -193,6 +193,9 @@ class Generator(ABC):
             codes = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.float32))
         return codes.to(self.device, torch.float32)
 
+    def check_truncation(self, truncation: Truncation | None) -> None:
+        """Raise a one-line error when this model cannot honour `truncation` (callers check before writing)."""
+
     def check_codes(self, codes: np.ndarray | torch.Tensor, space: str) -> None:
         """Raise a clear error unless codes have shape (N, *space_shape)."""
         shape = self.space_shape(space)

@@ -241,12 +241,21 @@ class BigGANGenerator(Generator):
             raise InterfaceGANError(f"number of samples must be >= 0, got {n}")
         return self.truncation * truncated_gaussian_codes(seed, start, start + n, self.z_dim, Z_BOUND)
 
+    def check_truncation(self, truncation: Truncation | None) -> None:
+        """W truncation does not apply: BigGAN's own truncation is part of the spec (one line naming it)."""
+        if truncation is not None and truncation.active:
+            base = self.spec.split("?")[0] or "biggan:PATH"
+            raise InterfaceGANError(
+                f"W truncation (psi {truncation.psi}) applies to style models; BigGAN's truncation is part of its "
+                f"spec: load it as {base}?class_idx={self.class_idx}&truncation={truncation.psi} instead"
+            )
+
     def map(self, z, space: str, truncation: Truncation | None = None, batch_size: int = 256) -> np.ndarray:
-        _refuse_w_truncation(truncation, self.spec)
+        self.check_truncation(truncation)
         return super().map(z, space, None, batch_size)
 
     def synthesize(self, codes, space: str = "z", batch_size: int = 64, truncation: Truncation | None = None):
-        _refuse_w_truncation(truncation, self.spec)
+        self.check_truncation(truncation)
         return super().synthesize(codes, space, batch_size)
 
     def _synthesize(self, codes: torch.Tensor, space: str) -> torch.Tensor:
@@ -287,10 +296,3 @@ def check_class_and_truncation(class_idx, truncation, num_classes: int, source: 
         raise InterfaceGANError(f"BigGAN truncation must be in (0, 1], got {truncation!r}")
     return index, value
 
-
-def _refuse_w_truncation(truncation: Truncation | None, spec: str) -> None:
-    if truncation is not None and truncation.active:
-        raise InterfaceGANError(
-            f"W truncation (psi {truncation.psi}) applies to style models; BigGAN's truncation is part of its spec: "
-            f"load it as {spec.split('?')[0] or 'biggan:PATH'}?truncation={truncation.psi} instead"
-        )

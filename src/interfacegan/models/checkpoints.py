@@ -165,9 +165,9 @@ def build_random(family: str, resolution: int = 32, seed: int = 0, device=None, 
     w_avg is the mean w of 1,024 random z. PGGAN / StyleGAN v1 come from the genforce builders.
     """
     if family in ("pggan", "stylegan"):
-        from interfacegan.models import genforce
+        from interfacegan.models import genforce_random
 
-        builder = getattr(genforce, f"build_random_{family}")
+        builder = getattr(genforce_random, f"build_random_{family}")
         return builder(resolution=resolution, seed=seed, device=device, **kwargs)[0]
     if family not in ("stylegan2", "stylegan3"):
         raise InterfaceGANError(f"unknown model family {family!r}: use one of {', '.join(FAMILIES)}")

@@ -1,4 +1,4 @@
-"""Load genforce-format `.pth` PGGAN, StyleGAN (v1) and StyleGAN2 checkpoints safely; build random ones for tests.
+"""Load genforce-format `.pth` PGGAN, StyleGAN (v1) and StyleGAN2 checkpoints safely.
 
 Accepted containers (read with `torch.load(weights_only=True)`, so no code from the file ever runs):
 a bare generator state dict (InterFaceGAN's converted `pggan_celebahq.pth` / `stylegan_ffhq.pth`), SeFa /
@@ -7,7 +7,8 @@ when present, as SeFa does), and genforce training snapshots `{'models': {...}, 
 Accepted key layouts: genforce / SeFa (`layer0.weight`, `synthesis.layer0.style.weight`, ...) and the older
 InterFaceGAN one (`layer0.conv.weight`, `layer0.wscale.bias`, `synthesis.layer0.epilogue.style_mod.dense.
 linear.weight`, fused up-convs as `(k, k, in, out)`), which is renamed to the genforce layout on load.
-StyleGAN2 files (SeFa's model zoo) are read by `interfacegan.models.genforce_stylegan2`. Whether PGGAN / StyleGAN
+StyleGAN2 files (SeFa's model zoo) are read by `interfacegan.models.genforce_stylegan2`; random files for tests
+and benchmarks come from `interfacegan.models.genforce_random`. Whether PGGAN / StyleGAN
 up-convolutions are fused is not recorded in genforce files: where the file does not tell, the value used is
 logged as a warning, with the option that changes it.
 """
@@ -24,14 +25,7 @@ import torch
 from interfacegan.device import resolve_device
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.base import Generator
-from interfacegan.models.pggan import (
-    FMAPS_BASE,
-    FMAPS_MAX,
-    PGGANGenerator,
-    PGGANNet,
-    block_resolutions,
-    feature_maps,
-)
+from interfacegan.models.pggan import FMAPS_BASE, FMAPS_MAX, PGGANGenerator, PGGANNet
 from interfacegan.models.stylegan import (
     AUTO_FUSED_MIN_RES,
     MAPPING_LR_MUL,
@@ -349,72 +343,9 @@ def _check_image_channels(image_channels: int, source: str) -> None:
         )
 
 
-# ---- random checkpoints for tests and benchmarks ------------------------------------------------------------
-def build_random_pggan(
-    resolution: int = 16,
-    z_dim: int = 32,
-    fmaps_base: int = 256,
-    fmaps_max: int = 16,
-    fused_scale: bool = False,
-    seed: int = 0,
-    device=None,
-) -> tuple[PGGANGenerator, dict[str, torch.Tensor]]:
-    """A random-weight PGGAN and its genforce state dict (CPU). Real models use fmaps_base=16384, fmaps_max=512."""
-    channels = [feature_maps(r, fmaps_base, fmaps_max) for r in block_resolutions(resolution)]
-    fused = _fused_flags(len(channels), {}, fused_scale, "random PGGAN")
-    net = PGGANNet(z_dim, channels, fused=fused)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in net.named_parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * (0.1 if name.endswith("bias") else 1.0))
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    return PGGANGenerator(net, name="pggan-random", spec="", device=device, extra={"format": "genforce"}), state
-
-
-def build_random_stylegan(
-    resolution: int = 16,
-    z_dim: int = 32,
-    w_dim: int = 32,
-    mapping_layers: int = 8,
-    fmaps_base: int = 256,
-    fmaps_max: int = 16,
-    fused_scale: bool | str = "auto",
-    seed: int = 0,
-    device=None,
-) -> tuple[StyleGANGenerator, dict[str, torch.Tensor]]:
-    """A random-weight StyleGAN (v1) and its genforce state dict (CPU); `w_avg` is the mean w of 1,024 random z.
-
-    Real FFHQ models use z_dim = w_dim = 512, fmaps_base=16384, fmaps_max=512.
-    """
-    resolutions = block_resolutions(resolution)
-    channels = [feature_maps(r, fmaps_base, fmaps_max) for r in resolutions]
-    fused = _fused_flags(len(resolutions), {}, fused_scale, "random StyleGAN")
-    mapping = MappingNet(z_dim, w_dim, num_layers=mapping_layers)
-    net = StyleGANNet(mapping, w_dim, SynthesisNet(w_dim, channels, fused=fused))
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in net.named_parameters():
-            noise = torch.randn(param.shape, generator=gen)
-            if name.startswith("mapping."):  # stored values are divided by lr_mul, as the official init does
-                noise = noise / MAPPING_LR_MUL * (0.1 if name.endswith("bias") else 1.0)
-            elif name.endswith("bias") or name.endswith("apply_noise.weight"):
-                noise = noise * 0.1
-            param.copy_(noise)
-        for name, buffer in net.named_buffers():
-            if name.endswith("apply_noise.noise"):
-                buffer.copy_(torch.randn(buffer.shape, generator=gen))
-        z = torch.randn(1024, z_dim, generator=gen)
-        net.truncation.w_avg.copy_(net.mapping(z).mean(dim=0))
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    generator = StyleGANGenerator(net, name="stylegan-random", spec="", device=device, extra={"format": "genforce"})
-    return generator, state
-
-
 __all__ = [
     "FMAPS_BASE",
     "FMAPS_MAX",
-    "build_random_pggan",
-    "build_random_stylegan",
     "generator_from_checkpoint",
     "is_genforce_checkpoint",
     "load_genforce_checkpoint",

@@ -24,7 +24,13 @@ import numpy as np
 import torch
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models.safe_pickle import BoundedUnpickler, RefusedGlobal
+from interfacegan.models.safe_pickle import (
+    PLAIN_DATA_BUILDABLE,
+    PLAIN_DATA_GLOBALS,
+    BoundedUnpickler,
+    RefusedGlobal,
+    TypeMarker,
+)
 from interfacegan.models.weights import OversizedCheckpoint, check_tensor_views, describe_keys, load_torch_bounded
 
 PERSISTENCE_GLOBAL = ("torch_utils.persistence", "_reconstruct_persistent_obj")
@@ -107,43 +113,13 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
     return data
 
 
+TENSOR_TYPE, PARAMETER_TYPE = TypeMarker("torch.Tensor"), TypeMarker("torch.nn.Parameter")
+
+
 def _rebuild_from_type(func, new_type, args, state):
-    if new_type not in (torch.Tensor, torch.nn.Parameter) or func not in (_rebuild_tensor, _rebuild_parameter):
+    if new_type not in (TENSOR_TYPE, PARAMETER_TYPE) or func not in (_rebuild_tensor, _rebuild_parameter):
         raise pickle.UnpicklingError("tensor subclass outside torch.Tensor / Parameter")
     return func(*args)
-
-
-def _numpy_dtype(obj, align=False, copy=False):
-    dtype = np.dtype(obj, bool(align), True)  # always a copy: BUILD must never reach numpy's shared dtypes
-    if dtype.hasobject:
-        raise pickle.UnpicklingError("numpy object arrays are not allowed")
-    return dtype
-
-
-def _numpy_reconstruct(subtype, shape, dtype_code):
-    if subtype is not np.ndarray:
-        raise pickle.UnpicklingError("numpy array subclass")
-    if tuple(shape) != (0,):  # numpy pickles an empty array and sets its real shape and data with BUILD
-        raise pickle.UnpicklingError(f"numpy array reconstructed with shape {shape}, not (0,)")
-    return np.ndarray.__new__(np.ndarray, (0,), dtype_code)
-
-
-def _numpy_scalar(dtype, data=None):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, (bytes, bytearray)):
-        raise pickle.UnpicklingError("malformed numpy scalar")
-    return np.frombuffer(bytes(data), dtype=dtype, count=1)[0].copy()
-
-
-def _bytearray(data=b"", encoding=None):
-    if not isinstance(data, (bytes, str)):  # bytearray(n) would allocate n bytes
-        raise pickle.UnpicklingError("bytearray from something that is not bytes or text")
-    return bytearray(data, encoding) if isinstance(data, str) else bytearray(data)
-
-
-def _numpy_frombuffer(buf, dtype, shape, order):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise pickle.UnpicklingError("malformed numpy buffer")
-    return np.frombuffer(bytes(buf), dtype=dtype).reshape(shape, order=order).copy()
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
@@ -151,28 +127,18 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         PERSISTENCE_GLOBAL: _capture_persistent,
         ("dnnlib.util", "EasyDict"): EasyDict,
         ("dnnlib", "EasyDict"): EasyDict,
-        ("collections", "OrderedDict"): dict,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
-        ("builtins", "bytearray"): _bytearray,
-        ("_codecs", "encode"): lambda text, encoding="latin1": str(text).encode(str(encoding)),
+        **PLAIN_DATA_GLOBALS,
         ("torch.storage", "_load_from_bytes"): _load_storage_bytes,
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
         ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
         ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
         ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type,
-        ("torch", "Tensor"): torch.Tensor,
-        ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
+        ("torch", "Tensor"): TENSOR_TYPE,  # markers for _rebuild_from_type: calling them would allocate
+        ("torch.nn.parameter", "Parameter"): PARAMETER_TYPE,
         ("torch", "Size"): torch.Size,
         ("torch", "device"): torch.device,
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): _numpy_dtype,
     }
-    for core in ("numpy.core", "numpy._core"):
-        allowed[(f"{core}.multiarray", "_reconstruct")] = _numpy_reconstruct
-        allowed[(f"{core}.multiarray", "scalar")] = _numpy_scalar
-        allowed[(f"{core}.numeric", "_frombuffer")] = _numpy_frombuffer
     for name in dir(torch):
         if isinstance(getattr(torch, name, None), torch.dtype):
             allowed[("torch", name)] = getattr(torch, name)
@@ -185,7 +151,7 @@ _ALLOWED = _allowed_globals()
 def restricted_unpickler(file, size: int) -> BoundedUnpickler:
     """The unpickler NVIDIA pickles are read with: whitelisted globals only (tensors, numpy arrays, plain containers,
     NVIDIA's persistence hook), BUILD only on the numpy arrays and dtypes it made, work bounded by `size`."""
-    return BoundedUnpickler(file, size, _ALLOWED, buildable=(np.ndarray, np.dtype))
+    return BoundedUnpickler(file, size, _ALLOWED, buildable=PLAIN_DATA_BUILDABLE)
 
 
 def read_nvidia_pickle(path: str | Path) -> Any:

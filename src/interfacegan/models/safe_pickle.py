@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import pickle
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
+
+import numpy as np
 
 # Work a pickle may cause, per byte of file, before it is refused (plus a fixed allowance for tiny files).
 WORK_PER_BYTE = 8
@@ -151,6 +153,74 @@ class BoundedUnpickler(pickle._Unpickler):
     dispatch[pickle.OBJ[0]] = load_refused
 
 
+# ---- plain data: the globals any restricted unpickler may allow (containers, bytes, numpy arrays and scalars) --
+class TypeMarker:
+    """Stands for a type a pickle names only as an argument (e.g. numpy's `ndarray` in `_reconstruct`): not callable,
+    so a pickle cannot call the type itself (numpy.ndarray((10**12,)) would allocate)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+NDARRAY_TYPE = TypeMarker("numpy.ndarray")
+
+
+def _numpy_dtype(obj, align=False, copy=False):
+    dtype = np.dtype(obj, bool(align), True)  # always a copy: BUILD must never reach numpy's shared dtypes
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("numpy object arrays are not allowed")
+    return dtype
+
+
+def _numpy_reconstruct(subtype, shape, dtype_code):
+    if subtype is not NDARRAY_TYPE:
+        raise pickle.UnpicklingError("numpy array subclass")
+    if tuple(shape) != (0,):  # numpy pickles an empty array and sets its real shape and data with BUILD
+        raise pickle.UnpicklingError(f"numpy array reconstructed with shape {shape}, not (0,)")
+    return np.ndarray.__new__(np.ndarray, (0,), dtype_code)
+
+
+def _numpy_scalar(dtype, data=None):
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, (bytes, bytearray)):
+        raise pickle.UnpicklingError("malformed numpy scalar")
+    return np.frombuffer(bytes(data), dtype=dtype, count=1)[0].copy()
+
+
+def _bytearray(data=b"", encoding=None):
+    if not isinstance(data, (bytes, str)):  # bytearray(n) would allocate n bytes
+        raise pickle.UnpicklingError("bytearray from something that is not bytes or text")
+    return bytearray(data, encoding) if isinstance(data, str) else bytearray(data)
+
+
+def _numpy_frombuffer(buf, dtype, shape, order):
+    if not isinstance(dtype, np.dtype) or dtype.hasobject:
+        raise pickle.UnpicklingError("malformed numpy buffer")
+    return np.frombuffer(bytes(buf), dtype=dtype).reshape(shape, order=order).copy()
+
+
+def _plain_data_globals() -> dict[tuple[str, str], Any]:
+    allowed: dict[tuple[str, str], Any] = {
+        ("collections", "OrderedDict"): dict,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("builtins", "bytearray"): _bytearray,
+        ("_codecs", "encode"): lambda text, encoding="latin1": str(text).encode(str(encoding)),
+        ("numpy", "ndarray"): NDARRAY_TYPE,
+        ("numpy", "dtype"): _numpy_dtype,
+    }
+    for core in ("numpy.core", "numpy._core"):
+        allowed[(f"{core}.multiarray", "_reconstruct")] = _numpy_reconstruct
+        allowed[(f"{core}.multiarray", "scalar")] = _numpy_scalar
+        allowed[(f"{core}.numeric", "_frombuffer")] = _numpy_frombuffer
+    return allowed
+
+
+PLAIN_DATA_GLOBALS = _plain_data_globals()
+PLAIN_DATA_BUILDABLE = (np.ndarray, np.dtype)  # numpy sets an array's shape and data, a dtype's byte order, by BUILD
+
+
 # ---- dry run of torch pickles --------------------------------------------------------------------------------
 class _Inert:
     """What every global and every call resolves to in a dry run: records its name, runs nothing."""
@@ -236,16 +306,6 @@ def legacy_storage_bytes(file, size: int) -> int:
     unpickler = _DryRun(file, size - (file.tell() - start))
     unpickler.load()
     return sum(unpickler.storages.values())
-
-
-def call_guard(func: Callable, check: Callable[..., None]) -> Callable:
-    """`func` behind `check(*args)` (which raises to refuse a call), for allow-lists of globals."""
-
-    def guarded(*args):
-        check(*args)
-        return func(*args)
-
-    return guarded
 
 
 def iter_tensors(obj: Any, max_nodes: int = 1_000_000, max_depth: int = 64) -> Iterable[tuple[str, Any]]:

@@ -224,10 +224,16 @@ def build_checked(
     optional: re.Pattern | None = None,
 ) -> torch.nn.Module:
     """`make_net()` holding `state`: built first on the meta device (no memory) and checked key by key and shape by
-    shape, so an architecture read from a crafted file is refused before anything of its size is allocated."""
-    check_buildable(make_net, state, source, problem, optional)
-    net = make_net()
-    load_state_checked(net, state, source, problem, optional)
+    shape, so an architecture read from a crafted file is refused before anything of its size is allocated. When
+    the file holds every parameter and buffer, the checked meta network is materialised empty and filled (no
+    random initialisation to pay for); otherwise `make_net()` is built for its own values of the optional ones."""
+    with torch.device("meta"):
+        probe = make_net()
+    check_state_fits(probe, state, source, problem, optional)
+    tensors = {name for name, _ in probe.named_parameters()} | {name for name, _ in probe.named_buffers()}
+    complete = set(probe.state_dict()) == tensors and all(k in state for k in tensors)
+    net = probe.to_empty(device="cpu") if complete else make_net()
+    _copy_state(net, state)
     return net
 
 
@@ -273,8 +279,8 @@ def check_state_fits(
 
 def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
     """One-line InterfaceGANError naming the first tensor of `state` holding NaN or infinite values."""
-    for key, value in state.items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+    for key, value in state.items():  # min and max are NaN or infinite exactly when some value is
+        if value.is_floating_point() and value.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(value))).all()):
             raise InterfaceGANError(
                 f"{source}: tensor {key!r} holds NaN or infinite values: the file is corrupt (download or save it again)"
             )
@@ -294,6 +300,10 @@ def load_state_checked(
     to the dtype of the module's tensors.
     """
     check_state_fits(net, state, source, problem, optional)
+    _copy_state(net, state)
+
+
+def _copy_state(net: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for key, target in net.state_dict().items():
             if key in state:
