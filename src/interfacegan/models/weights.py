@@ -227,9 +227,7 @@ def build_checked(
     shape, so an architecture read from a crafted file is refused before anything of its size is allocated. When
     the file holds every parameter and buffer, the checked meta network is materialised empty and filled (no
     random initialisation to pay for); otherwise `make_net()` is built for its own values of the optional ones."""
-    with torch.device("meta"):
-        probe = make_net()
-    check_state_fits(probe, state, source, problem, optional)
+    probe = check_buildable(make_net, state, source, problem, optional)
     tensors = {name for name, _ in probe.named_parameters()} | {name for name, _ in probe.named_buffers()}
     complete = set(probe.state_dict()) == tensors and all(k in state for k in tensors)
     net = probe.to_empty(device="cpu") if complete else make_net()
@@ -237,27 +235,18 @@ def build_checked(
     return net
 
 
-def check_buildable(
-    make_net: Callable[[], torch.nn.Module],
-    state: Mapping[str, torch.Tensor],
-    source: str,
-    problem: str,
-    optional: re.Pattern | None = None,
-) -> None:
-    """`check_state_fits` on `make_net()` built on the meta device: the network's size is checked against the
-    file's tensors without allocating it."""
+def check_buildable(make_net: Callable[[], torch.nn.Module], state: Mapping[str, torch.Tensor], source: str,
+                    problem: str, optional: re.Pattern | None = None) -> torch.nn.Module:  # fmt: skip
+    """`check_state_fits` on `make_net()` built on the meta device (returned): the network's size is checked
+    against the file's tensors without allocating it."""
     with torch.device("meta"):
         probe = make_net()
     check_state_fits(probe, state, source, problem, optional)
+    return probe
 
 
-def check_state_fits(
-    net: torch.nn.Module,
-    state: Mapping[str, torch.Tensor],
-    source: str,
-    problem: str,
-    optional: re.Pattern | None = None,
-) -> None:
+def check_state_fits(net: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str, problem: str,
+                     optional: re.Pattern | None = None) -> None:  # fmt: skip
     """One-line InterfaceGANError naming `source` unless `state` has every key of `net` (except `optional` ones),
     no other key, the same shapes, and finite floating-point values only."""
     expected = net.state_dict()
