@@ -4,13 +4,15 @@ Tiny random checkpoints are written here directly in genforce's key layout and s
 `models/stylegan2_generator.py`), saved as SeFa's model zoo saves them ({'generator', 'generator_smooth',
 'discriminator'}), loaded back, and compared with a forward pass written here from the genforce state dict:
 per-sample modulated weights, the transposed convolution on spatially flipped weights followed by the [1,3,3,1]
-low-pass, skip ToRGBs summed over upsampled images. (The loader was also checked once against SeFa's own
-StyleGAN2Generator code on such files, outside this repository.)
+low-pass, skip ToRGBs summed over upsampled images. `fixtures/genforce_stylegan2_16.pth` and its reference images
+were made once by SeFa's own genforce code (`models/stylegan2_generator.py` of genforce/sefa, run outside this
+repository with a random 16 px config F generator): the loader must reproduce them.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +197,14 @@ def test_unsupported_variants_are_named(tmp_path):
         load_model(f"genforce:{tmp_path / 'ok.pth'}?fused_scale=True", device="cpu")
     with pytest.raises(InterfaceGANError, match="cannot hold a stylegan3"):
         load_model(f"stylegan3:{tmp_path / 'ok.pth'}", device="cpu")
+
+
+def test_images_made_by_sefas_own_code_are_reproduced():
+    fixture = Path(__file__).parent / "fixtures" / "genforce_stylegan2_16.pth"
+    reference = np.load(fixture.with_name("genforce_stylegan2_16_reference.npz"), allow_pickle=False)
+    model = load_model(str(fixture), device="cpu")
+    z = reference["z"]
+    np.testing.assert_allclose(model.map(z, "w"), reference["w"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.generate(z).numpy(), reference["images"], rtol=1e-5, atol=5e-5)
+    wp = model.map(z, "wp", Truncation(0.7, cutoff=4))  # SeFa: trunc_psi=0.7, trunc_layers=4
+    np.testing.assert_allclose(model.generate(wp, "wp").numpy(), reference["truncated"], rtol=1e-5, atol=5e-5)

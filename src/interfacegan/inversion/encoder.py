@@ -176,7 +176,8 @@ class Encoder:
         payload = _load_torch(path, ENCODER_FORMAT)
         config = EncoderConfig.from_json(payload.get("config"), str(path))
         state = _state_dict(payload, path)
-        net = build_checked(lambda: build_net(config), state, str(path), f"weights do not fit the encoder config ({FIX})")
+        problem = f"weights do not fit the encoder config ({FIX})"
+        net = build_checked(lambda: build_net(config), state, str(path), problem)
         return cls(net, config, device)
 
 
@@ -340,5 +341,6 @@ def _resume(path, config: EncoderConfig, net: ConvEncoder, optimizer) -> int:
     try:
         optimizer.load_state_dict(payload["optimizer"])
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise InterfaceGANError(f"checkpoint {path} has a broken optimizer state ({type(exc).__name__}): {fix}") from None
+        reason = f"a broken optimizer state ({type(exc).__name__})"
+        raise InterfaceGANError(f"checkpoint {path} has {reason}: {fix}") from None
     return step

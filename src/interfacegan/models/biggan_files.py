@@ -121,7 +121,8 @@ def load_biggan(path: str | Path, device=None, checkpoint=None, **options) -> Bi
     state = spectral_normalized(state, source)
     embed = state["embeddings.weight"]
     if embed.ndim != 2 or embed.shape[1] != cfg.num_classes or not 1 <= embed.shape[0] <= 4096:
-        raise InterfaceGANError(f"{source}: embeddings of shape {tuple(embed.shape)} do not fit {cfg.num_classes} classes")
+        shape = tuple(embed.shape)
+        raise InterfaceGANError(f"{source}: embeddings of shape {shape} do not fit {cfg.num_classes} classes")
     net = build_checked(lambda: BigGANNet(cfg, int(embed.shape[0])), state, source, f"weights do not fit {config_path}")
     model = BigGANGenerator(cfg, net, device=device, source=str(path), **options)
     where = Path(path).resolve()

@@ -128,7 +128,8 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
 
         if family is not None:
             options.setdefault("family", family)
-        kept = "&".join(f"{k}={v}" for k, v in sorted(options.items()) if v is not None and k not in ("family", "name", "spec"))
+        kept = "&".join(f"{k}={v}" for k, v in sorted(options.items())
+                        if v is not None and k not in ("family", "name", "spec"))  # fmt: skip
         options.setdefault("spec", f"{family or 'genforce'}:{path.resolve()}" + (f"?{kept}" if kept else ""))
         genforce.check_load_options(options, str(path))
         obj = loaded if loaded is not None else read_torch_checkpoint(path)

@@ -63,7 +63,8 @@ _INTERFACEGAN_DROPPED = {"truncation.truncation"}  # a derived buffer the offici
 def load_genforce_checkpoint(path, device=None, **options) -> Generator:
     """Load a genforce/InterFaceGAN `.pth` PGGAN or StyleGAN generator from `path` onto `device`.
 
-    Options: `family` ('pggan' | 'stylegan' | 'stylegan2', checked against the file), `resolution` (checked; it is inferred),
+    Options: `family` ('pggan' | 'stylegan' | 'stylegan2', checked against the file), `resolution` (checked; it is
+    inferred),
     `fused_scale` (None = from the file's layout, True, False or 'auto' = fused from 128px; genforce files do not
     record it and StyleGAN defaults to 'auto' as the official model), `final_tanh` (False), `mapping_lr_mul`
     (0.01), `generator_key` ('generator_smooth' when present, else 'generator'), `name`, `spec`; StyleGAN2 takes

@@ -31,6 +31,7 @@ from interfacegan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator, S
 MAPPING_LR_MUL = 0.01
 STYLE_LOAD_OPTIONS = {"resolution", "family", "mapping_lr_mul", "generator_key", "name", "spec", "noise_mode"}
 RESAMPLE_TAPS = (1.0, 3.0, 3.0, 1.0)
+RENAMED_PARTS = {"style.weight": "affine.weight", "style.bias": "affine.bias", "noise": "noise_const"}
 
 
 def is_genforce_stylegan2(keys) -> bool:
@@ -49,7 +50,8 @@ def stylegan2_config_from_state(state: Mapping[str, torch.Tensor], source: str, 
     num_dense = _count(state, "mapping.dense{}.weight")
     num_convs = _count(state, "synthesis.layer{}.weight")
     if num_dense == 0 or num_convs % 2 == 0:
-        raise InterfaceGANError(f"{source}: incomplete genforce StyleGAN2 (mapping layers {num_dense}, convs {num_convs})")
+        found = f"mapping layers {num_dense}, convs {num_convs}"
+        raise InterfaceGANError(f"{source}: incomplete genforce StyleGAN2 ({found})")
     dense0 = _shape(state, "mapping.dense0.weight", source, 2)
     w_dim = _shape(state, f"mapping.dense{num_dense - 1}.weight", source, 2)[0]
     if tuple(_shape(state, "truncation.w_avg", source, 1)) != (w_dim,):
@@ -66,7 +68,10 @@ def stylegan2_config_from_state(state: Mapping[str, torch.Tensor], source: str, 
     image_channels = _shape(state, f"synthesis.output{num_blocks - 1}.weight", source, 4)[0]
     if image_channels not in (1, 3):
         raise InterfaceGANError(f"{source}: {image_channels}-channel images are not supported (RGB or grey only)")
-    lr_mul = float(MAPPING_LR_MUL if mapping_lr_mul is None else mapping_lr_mul)
+    try:
+        lr_mul = float(MAPPING_LR_MUL if mapping_lr_mul is None else mapping_lr_mul)
+    except ValueError:
+        lr_mul = float("nan")
     if not 0 < lr_mul <= 1:
         raise InterfaceGANError(f"mapping_lr_mul must be in (0, 1], got {mapping_lr_mul!r}")
     return StyleGAN2Config(
@@ -98,7 +103,7 @@ def genforce_to_nvidia(state: Mapping[str, torch.Tensor], cfg: StyleGAN2Config, 
         if key == "synthesis.early_layer.const" and value.ndim == 4:
             out["synthesis.b4.const"] = value[0]
             continue
-        m = re.fullmatch(r"synthesis\.((?:layer|output)\d+)\.(weight|bias|style\.weight|style\.bias|noise|noise_strength)", key)
+        m = re.fullmatch(r"synthesis\.((?:layer|output)\d+)\.(weight|bias|style\.weight|style\.bias|noise\w*)", key)
         if m and m[1] in names:
             target, part = names[m[1]], m[2]
             if part == "weight" and target.endswith("conv0"):
@@ -107,7 +112,7 @@ def genforce_to_nvidia(state: Mapping[str, torch.Tensor], cfg: StyleGAN2Config, 
                 value = value + 1.0
             elif part == "noise" and value.ndim == 4:
                 value = value[0, 0]
-            part = {"style.weight": "affine.weight", "style.bias": "affine.bias", "noise": "noise_const"}.get(part, part)
+            part = RENAMED_PARTS.get(part, part)
             out[f"{target}.{part}"] = value
             continue
         out[key] = value
@@ -124,7 +129,7 @@ def load_genforce_stylegan2(state: Mapping[str, torch.Tensor], source: str, wher
             f"{', '.join(sorted(STYLE_LOAD_OPTIONS - {'family', 'spec', 'name'}))}"
         )
     cfg = stylegan2_config_from_state(state, source, options.get("mapping_lr_mul"))
-    if options.get("resolution") is not None and int(options["resolution"]) != cfg.img_resolution:
+    if options.get("resolution") is not None and str(options["resolution"]) != str(cfg.img_resolution):
         raise InterfaceGANError(
             f"{source} is a {cfg.img_resolution}x{cfg.img_resolution} StyleGAN2, not {options['resolution']}: "
             f"drop the resolution option or pass {cfg.img_resolution}"

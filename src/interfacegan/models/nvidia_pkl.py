@@ -220,7 +220,7 @@ def check_module_tree(root: PersistentRecord, path: str | Path) -> None:
             raise InterfaceGANError(f"{path}: {record.class_name} has malformed submodules: not an NVIDIA pickle")
         for child in modules.values():
             if child is not None and not isinstance(child, PersistentRecord):
-                raise InterfaceGANError(f"{path}: a submodule of {record.class_name} is not an NVIDIA persistent module")
+                raise InterfaceGANError(f"{path}: a submodule of {record.class_name} is not an NVIDIA module")
             if child is not None:
                 stack.append((child, depth + 1))
 

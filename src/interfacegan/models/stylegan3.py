@@ -251,8 +251,8 @@ class StyleGAN3Generator(StyleGenerator):
 
     def __init__(self, cfg: StyleGAN3Config, state: dict[str, torch.Tensor] | None = None, name: str = "",
                  spec: str = "", device=None, source: str = "", **options):  # fmt: skip
-        where = source or spec or "StyleGAN3 weights"  # state checked on the meta device first: allocates nothing
-        net = StyleGAN3Net(cfg) if state is None else build_checked(lambda: StyleGAN3Net(cfg), state, where, "weights do not fit the architecture")
+        where, problem = source or spec or "StyleGAN3 weights", "weights do not fit the architecture"
+        net = StyleGAN3Net(cfg) if state is None else build_checked(lambda: StyleGAN3Net(cfg), state, where, problem)
         radial = any(s.down_filter is not None and s.down_filter.ndim == 2 for s in cfg.layers)
         kernel = cfg.layers[0].conv_kernel
         variant = "r" if radial or kernel == 1 else "t"

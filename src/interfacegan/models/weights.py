@@ -170,7 +170,8 @@ def read_json_config(text, fields: dict[str, tuple], source: str, what: str, fix
             fail(f"{name} {value!r} is outside [{low}, {high}]")
         if isinstance(value, (str, dict)) and len(value) > high:
             fail(f"{name} is too long ({len(value)})")
-        if isinstance(value, list) and not (len(value) <= 8 and all(type(v) is int and low <= v <= high for v in value)):
+        items_ok = isinstance(value, list) and all(type(v) is int and low <= v <= high for v in value)
+        if isinstance(value, list) and not (items_ok and len(value) <= 8):
             fail(f"{name} must hold at most 8 integers in [{low}, {high}]")
     return data
 
@@ -269,9 +270,9 @@ def check_state_fits(net: torch.nn.Module, state: Mapping[str, torch.Tensor], so
 def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
     """One-line InterfaceGANError naming the first tensor of `state` holding NaN or infinite values."""
     for key, value in state.items():  # min and max are NaN or infinite exactly when some value is
-        if value.is_floating_point() and value.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(value))).all()):
+        if value.is_floating_point() and value.numel() and not torch.isfinite(torch.stack(torch.aminmax(value))).all():
             raise InterfaceGANError(
-                f"{source}: tensor {key!r} holds NaN or infinite values: the file is corrupt (download or save it again)"
+                f"{source}: tensor {key!r} holds NaN or infinite values: the file is corrupt (download or save it)"
             )
 
 

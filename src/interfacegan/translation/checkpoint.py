@@ -60,7 +60,7 @@ def load_translator(path: str | Path, device=None):
         raise InterfaceGANError(f"{path} has broken metadata: {FIX}")
     identity, edited = _state_dict(payload, "identity", path), _state_dict(payload, "edited", path)
     for state in (identity, edited):
-        check_buildable(lambda: build_network(config), state, str(path), f"weights do not fit the network config ({FIX})")
+        check_buildable(lambda: build_network(config), state, str(path), f"weights do not fit the config ({FIX})")
     return Translator(config, identity, edited,
                       attribute=str(payload.get("attribute", "edit")), model=str(payload.get("model", "")),
                       metrics=meta.get("metrics"), training=meta.get("training"), device=device)  # fmt: skip
