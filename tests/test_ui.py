@@ -89,7 +89,7 @@ def test_conditional_slider_keeps_the_distance_to_its_conditions(toy):
     assert float(b["a1"].distance(edited)) == pytest.approx(float(b["a1"].distance(session.code)), abs=1e-5)
     c = float(toy.normals[0] @ toy.normals[1])
     cosine = np.sqrt(1 - c**2)  # the part of n0 orthogonal to n1, normalised
-    assert session.effective("a0").cosine == pytest.approx(cosine, abs=1e-6)
+    assert session.plan("a0").cosine == pytest.approx(cosine, abs=1e-6)
     moved = float(b["a0"].distance(edited) - b["a0"].distance(session.code))
     assert moved == pytest.approx(3.0 * cosine, abs=1e-5)
     session.set_conditions("a0", ["a1", "a2"])
@@ -101,12 +101,12 @@ def test_conditional_slider_keeps_the_distance_to_its_conditions(toy):
 def test_degenerate_and_bad_conditions_are_one_line_errors(toy):
     twin = Boundary(toy.true_normal(0), attribute="twin", space="z")
     editor = Editor(toy, [*z_boundaries(toy), twin])
-    with pytest.raises(InterfaceGANError, match="degenerate"):
-        editor.effective("a0", ["twin"])
+    with pytest.raises(InterfaceGANError, match="conditioning 'a0' on twin: .*span of the conditions"):
+        editor.plan("a0", ["twin"])
     with pytest.raises(InterfaceGANError, match="itself"):
-        editor.effective("a0", ["a0"])
+        editor.plan("a0", ["a0"])
     with pytest.raises(InterfaceGANError, match="unknown direction 'nope'"):
-        editor.effective("a0", ["nope"])
+        editor.plan("a0", ["nope"])
 
 
 def test_layer_range_moves_only_those_layers(toy):
@@ -136,10 +136,13 @@ def test_layers_default_to_those_the_boundary_names(toy):
 
 
 def test_layer_and_space_errors(toy):
-    with pytest.raises(InterfaceGANError, match="layer ranges need a style model"):
-        Editor(toy, z_boundaries(toy)).layers("a0", "0-1")
-    with pytest.raises(InterfaceGANError, match="W\\+ layers 0-3"):
-        Editor(toy, w_boundaries(toy)).layers("w0", "2-9")
+    for layers in ("0-1", "all"):  # no silent no-op on a Z editor
+        with pytest.raises(InterfaceGANError, match="layer ranges need a style model"):
+            Editor(toy, z_boundaries(toy)).plan("a0", layers=layers)
+    with pytest.raises(InterfaceGANError, match="direction 'w0': .*this model has layers 0-3"):
+        Editor(toy, w_boundaries(toy)).plan("w0", layers="2-9")
+    with pytest.raises(InterfaceGANError, match="direction 'a0' belongs to model 'other'"):
+        Editor(toy, z_boundaries(toy, model="other"))
     with pytest.raises(InterfaceGANError, match="z, or all in w/wp"):
         Editor(toy, [*z_boundaries(toy), *w_boundaries(toy)])
     w = toy.map(toy.sample(1), "w")[0]
@@ -206,11 +209,11 @@ def test_inspect_reports_cosine_position_and_degenerate_conditions(toy):
     c = float(toy.normals[0] @ toy.normals[1])
     a0 = report["directions"]["a0"]
     assert a0["cosine"] == pytest.approx(np.sqrt(1 - c**2), abs=1e-6) and a0["error"] is None
-    assert "degenerate" in report["directions"]["a1"]["error"]
-    edited = toy.sample(1, seed=0)[0] + Editor(toy, z_boundaries(toy)).effective("a0", ["a1"]).vector
+    assert "conditioning 'a1' on twin: the primal direction lies in the span" in report["directions"]["a1"]["error"]
+    edited = toy.sample(1, seed=0)[0] + Editor(toy, z_boundaries(toy)).plan("a0", ["a1"]).vector
     assert report["directions"]["twin"]["position"] == pytest.approx(float(edited @ toy.normals[1]) + 0.5, abs=1e-5)
     response = client.post("/api/render", json=state(a1={"conditions": ["twin"]}))
-    assert response.status_code == 400 and "degenerate" in response.json()["detail"]
+    assert response.status_code == 400 and "span of the conditions" in response.json()["detail"]
 
 
 def test_code_download_is_the_edited_code(client, toy):
@@ -253,7 +256,7 @@ def test_bad_states_answer_4xx_with_one_line(client, body, status, words):
 
 def test_bad_layer_range_on_a_style_model(wp_client):
     response = wp_client.post("/api/render", json=state(w0={"value": 1.0, "layers": "2-9"}))
-    assert response.status_code == 400 and "W+ layers 0-3" in response.json()["detail"]
+    assert response.status_code == 400 and "layers 0-3" in response.json()["detail"]
 
 
 def test_run_rows_are_editable(tmp_path, toy):
@@ -391,7 +394,7 @@ def test_ui_help():
 
 
 def test_build_editor_app_loads_folders_stacks_names_and_sefa(tmp_path, toy):
-    from interfacegan.cli.ui import build_editor_app
+    from interfacegan.ui.build import build_editor_app
 
     folder = tmp_path / "dirs"
     for b in z_boundaries(toy):

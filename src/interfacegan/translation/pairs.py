@@ -14,6 +14,7 @@ import numpy as np
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
+from interfacegan.editing.plan import as_plan
 from interfacegan.editing.stream import edited_batches
 
 
@@ -29,22 +30,6 @@ class Pairs:
 
     def __len__(self) -> int:
         return len(self.before)
-
-
-def _direction(model, direction, space: str) -> np.ndarray:
-    """The edit vector shaped like one code of `space`; a Boundary is checked against the model."""
-    from interfacegan.directions.boundary import Boundary
-
-    shape = model.space_shape(space)
-    if isinstance(direction, Boundary):
-        direction.check_fits(space, shape, getattr(model, "spec", None) or None, what=f"of model {model.name!r}")
-        return direction.normal.reshape(shape)
-    vector = np.asarray(direction, dtype=np.float32)
-    if vector.size != math.prod(shape):
-        raise InterfaceGANError(
-            f"a direction of {vector.size} values does not fit {space!r} codes {shape} of model {model.name!r}"
-        )
-    return vector.reshape(shape)
 
 
 def _scorer_attribute(scorer, attribute: str | None, direction):
@@ -82,18 +67,17 @@ def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int 
         raise InterfaceGANError(f"keep must be in (0, 1], got {keep}: it is the fraction of pairs kept")
     if scorer is None and keep < 1:
         raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass --scorer, or --keep 1")
-    model.check_space(space)
-    vector = _direction(model, direction, space)
+    plan = as_plan(model, direction, space)  # a Boundary through the one fit check; a vector used as given
     if scorer is not None:
         scorer, attribute = _scorer_attribute(scorer, attribute, direction)
     z = model.sample(num, seed)
-    codes = z if space == "z" else model.map(z, space)
+    codes = model.map(z, plan.space)
     r = model.resolution
     before, after = np.empty((num, r, r, 3), np.uint8), np.empty((num, r, r, 3), np.uint8)
     change = np.full(num, np.nan, np.float64) if scorer is not None else None
     with progress_bar("making pairs", total=num, enabled=progress) as bar:
         # each block holds rows start..stop at alpha 0 (the codes themselves) and at alpha
-        for start, stop, images in edited_batches(model, codes, space, vector, [0.0, alpha], 2 * batch_size):
+        for start, stop, images in edited_batches(plan, codes, [0.0, alpha], 2 * batch_size):
             images = images.reshape(stop - start, 2, r, r, 3)
             before[start:stop], after[start:stop] = images[:, 0], images[:, 1]
             if scorer is not None:

@@ -103,7 +103,7 @@ class Sources:
 
     def run_row(self, row: int) -> tuple[np.ndarray, object]:
         """Row `row` of the run in the editor's space (stored codes, or mapped from z with the run's truncation)."""
-        from interfacegan.editing.stream import run_codes
+        from interfacegan.editing.codes import run_codes
 
         if self.store is None:
             raise InterfaceGANError("no run is open: start the editor with --run RUN to edit its samples")
