@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import socket
+import subprocess
 import time
 
 import numpy as np
@@ -201,6 +203,54 @@ def test_strip_is_the_slider_at_each_step(client, toy):
     np.testing.assert_array_equal(strip[:, 4 * r :], toy.synthesize((z + 2 * toy.normals[0])[None])[0])
 
 
+def test_clicking_a_strip_frame_sets_the_slider_to_that_frames_value(client, toy):
+    """The page maps a click on frame i to the i-th of the server's X-Strip-Values; that value, set on the slider,
+    renders exactly frame i."""
+    request = {"state": state(seed=1, a1={"value": 1.0}), "direction": "a0", "lo": -3, "hi": 3, "steps": 7}
+    response = client.post("/api/strip", json=request)
+    strip, r = png(response), toy.resolution
+    values = [float(v) for v in response.headers["x-strip-values"].split(",")]
+    for i, value in enumerate(values):
+        clicked = png(client.post("/api/render", json=state(seed=1, a1={"value": 1.0}, a0={"value": value})))
+        np.testing.assert_array_equal(clicked, strip[:, i * r : (i + 1) * r])
+    clicks = [(i + 0.5) * 98 for i in range(7)] + [0, 7 * 98 - 0.01]  # frame centres and both edges of a 686 px img
+    got = run_page_js(f"return [{', '.join(f'app.frameValue({x}, 686, {values})' for x in clicks)}];")
+    assert got == [*values, values[0], values[-1]]
+
+
+NODE = shutil.which("node")
+
+
+def run_page_js(body: str):
+    """Run `body` (a JS function body that returns JSON-able data) with the page script's pure functions as `app`."""
+    if NODE is None:
+        pytest.skip("node is not installed: the page's pure functions are checked where it is")
+    script = f"const app = require({json.dumps(str(STATIC / 'app.js'))}); " \
+             f"console.log(JSON.stringify((() => {{ {body} }})()));"  # fmt: skip
+    done = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_url_keeps_an_upload_and_its_edits_across_a_reload():
+    out = run_page_js("""
+        const fresh = () => ({source: {kind: "seed", seed: 0, row: 0, upload: null, truncation: 1},
+                              directions: {a0: {value: 0, conditions: [], layers: null}, a1: {value: 0, conditions: [], layers: null}}});
+        const state = fresh();
+        const payload = {source: {kind: "upload", upload: "0123abcd"}, directions: {a0: {value: 1.5, conditions: ["a1"], layers: null}}};
+        app.applyUrlState(app.urlHash(payload), state, {run: null});
+        const bad = fresh();
+        app.applyUrlState(app.urlHash({source: {kind: "upload", upload: "../x"}}), bad, {run: null});
+        return {state, bad: bad.source.kind,
+                aligned: app.uploadNote({aligned: true, space: "z", seconds: 1, steps: 3}),
+                cropped: app.uploadNote({aligned: false, space: "z", seconds: 1, steps: 3})};
+    """)
+    assert out["state"]["source"]["kind"] == "upload" and out["state"]["source"]["upload"] == "0123abcd"
+    assert out["state"]["directions"]["a0"] == {"value": 1.5, "conditions": ["a1"], "layers": None}
+    assert out["bad"] == "seed"  # an id the server could never have made is ignored
+    assert out["aligned"].startswith("face aligned") and out["cropped"].startswith("centre crop, not aligned")
+
+
 def test_inspect_reports_cosine_position_and_degenerate_conditions(toy):
     twin = Boundary(toy.true_normal(1), attribute="twin", space="z", intercept=0.5)
     client = TestClient(create_app(toy, [*z_boundaries(toy), twin]))
@@ -383,6 +433,36 @@ def test_uploaded_image_is_inverted_then_edited(toy):
     edited = png(client.post("/api/render", json={"source": source, "directions": {"a0": {"value": 3.0}}}))
     assert edited[0, 0, 0] > plain[0, 0, 0]
     assert client.get("/api/jobs/unknown").status_code == 404
+    # what a reload reads back (the page keeps the upload in its URL): the note's facts, then the same edit
+    assert status["info"]["aligned"] is False
+    info = client.post("/api/inspect", json={"source": source}).json()["source"]["info"]
+    assert info["aligned"] is False and info["space"] == "z"
+    again = png(client.post("/api/render", json={"source": source, "directions": {"a0": {"value": 3.0}}}))
+    np.testing.assert_array_equal(again, edited)
+
+
+def test_an_aligned_upload_says_so(toy, monkeypatch):
+    if upload_module.inversion_module() is None:
+        pytest.skip("interfacegan.inversion is not installed")
+    seen = []
+
+    def prepare(image, model, align):  # no face in a toy image: record the flag, centre-crop
+        seen.append(align)
+        return np.array(image.resize((model.resolution, model.resolution)))
+
+    monkeypatch.setattr(upload_module, "prepare_target", prepare)
+    client = TestClient(create_app(toy, z_boundaries(toy), invert_steps=2))
+    image = toy.synthesize(toy.sample(1, seed=3))[0]
+    job = client.post("/api/upload", files={"file": ("t.png", image_bytes(image), "image/png")},
+                      data={"align": "true"}).json()["job"]  # fmt: skip
+    for _ in range(600):
+        status = client.get(f"/api/jobs/{job}").json()
+        if status["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert status["status"] == "done" and seen == [True] and status["info"]["aligned"] is True
+    info = client.post("/api/inspect", json={"source": status["source"]}).json()["source"]["info"]
+    assert info["aligned"] is True
 
 
 # ---- command line -------------------------------------------------------------------------------------------------
