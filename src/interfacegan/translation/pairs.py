@@ -45,7 +45,7 @@ def _scorer_attribute(scorer, attribute: str | None, direction):
         attribute = names[0]
     if attribute not in names:
         raise InterfaceGANError(
-            f"scorer {scorer.name!r} has no attribute {attribute!r}: choose one of {', '.join(names)} (--attribute)"
+            f"scorer {scorer.name!r} has no attribute {attribute!r}: pass attribute as one of {', '.join(names)}"
         )
     return scorer, attribute
 
@@ -66,7 +66,7 @@ def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int 
     if not 0 < keep <= 1:
         raise InterfaceGANError(f"keep must be in (0, 1], got {keep}: it is the fraction of pairs kept")
     if scorer is None and keep < 1:
-        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass --scorer, or --keep 1")
+        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass scorer, or keep=1")
     plan = as_plan(model, direction, space)  # a Boundary through the one fit check; a vector used as given
     if scorer is not None:
         scorer, attribute = _scorer_attribute(scorer, attribute, direction)
@@ -99,7 +99,7 @@ def select_largest_change(change: np.ndarray, keep: float, sign: float = 1.0) ->
     if len(valid) < count:
         raise InterfaceGANError(
             f"only {len(valid)} of {len(change)} pairs could be scored but {count} should be kept: "
-            "raise --num or --keep less, or use a scorer that reads these images"
+            "raise num or lower keep, or use a scorer that reads these images"
         )
     order = valid[np.argsort(-sign * change[valid], kind="stable")]
     return np.sort(order[:count])
