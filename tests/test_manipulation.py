@@ -27,6 +27,9 @@ def test_linspace_steps():
     assert linspace_steps(-3, 3, 7).dtype == np.float32
     with pytest.raises(InterfaceGANError):
         linspace_steps(0, 1, 0)
+    for lo, hi in ((3, -3), (1, 1)):  # a reversed or empty range is refused, not drawn backwards or flat
+        with pytest.raises(InterfaceGANError, match="lo < hi"):
+            linspace_steps(lo, hi, 7)
 
 
 def test_edit_offset_batch_single_and_torch():

@@ -143,7 +143,7 @@ def test_layer_and_space_errors(toy):
             Editor(toy, z_boundaries(toy)).plan("a0", layers=layers)
     with pytest.raises(InterfaceGANError, match="direction 'w0': .*this model has layers 0-3"):
         Editor(toy, w_boundaries(toy)).plan("w0", layers="2-9")
-    with pytest.raises(InterfaceGANError, match="direction 'a0' belongs to model 'other'"):
+    with pytest.raises(InterfaceGANError, match="^direction .a0. belongs to model .other."):
         Editor(toy, z_boundaries(toy, model="other"))
     with pytest.raises(InterfaceGANError, match="z, or all in w/wp"):
         Editor(toy, [*z_boundaries(toy), *w_boundaries(toy)])

@@ -219,7 +219,8 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
     report.text(
         f"Each direction moves {settings.name_num} fresh samples by +{NAMING_ALPHA:g} along it and is re-scored "
         f"with the face scorer, as in the analyses below ({CHANGE_DEFINITION}). Naming rule: {NAMING_RULE}. "
-        "The same model and settings give the same names in `interfacegan sefa --name-with face` and the editor."
+        "The same model and settings give the same names with `interfacegan sefa --name-with face` and in the editor "
+        "(`interfacegan ui --name-with face`)."
     )
     report.table(["direction", "eigenvalue", "named", "largest effects (normalised change)"],
                  [(d.attribute, d.metrics.get("eigenvalue"), n.label or "-", n.summary()) for d, n in zip(directions, names)])  # fmt: skip

@@ -209,11 +209,9 @@ def sefa(
     from interfacegan.editing.manipulation import linspace_steps
     from interfacegan.editing.plan import plan_edit
     from interfacegan.editing.render import save_grid
-    from interfacegan.editing.run import check_range
     from interfacegan.editing.stream import edit_images
     from interfacegan.models import load_model
 
-    check_range(*range_)
     values = linspace_steps(range_[0], range_[1], steps)
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}

@@ -59,11 +59,14 @@ def _like(values, ref):
 
 
 def linspace_steps(lo: float, hi: float, steps: int) -> np.ndarray:
-    """`steps` evenly spaced values from lo to hi inclusive, float32 (steps,)."""
+    """`steps` evenly spaced values from lo to hi inclusive, float32 (steps,); lo < hi (a reversed or empty range
+    draws nothing new: negate the direction instead)."""
     if steps < 1:
         raise InterfaceGANError(f"steps must be >= 1, got {steps}")
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InterfaceGANError(f"the edit range must be finite, got {lo} .. {hi}")
+    if not lo < hi:
+        raise InterfaceGANError(f"the edit range must go from a lower to a higher value: lo < hi, got {lo:g} .. {hi:g}")
     return np.linspace(lo, hi, steps, dtype=np.float64).astype(np.float32)
 
 

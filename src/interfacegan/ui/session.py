@@ -133,11 +133,14 @@ class Editor:
         if cache not in self._plans:
             if len(self._plans) >= MAX_PLANS:  # states come from the page: keep the cache bounded
                 self._plans.clear()
+            label = f"direction {key!r}"
             try:
                 self._plans[cache] = plan_edit(self.model, primal.boundary, [self.direction(c).boundary for c in conds],
-                                               space=self.space, layers=layers, label=f"direction {key!r}")  # fmt: skip
+                                               space=self.space, layers=layers, label=label)  # fmt: skip
             except InterfaceGANError as exc:
-                where = f"conditioning {key!r} on {', '.join(conds)}" if conds else f"direction {key!r}"
+                if not conds and str(exc).startswith(label):
+                    raise
+                where = f"conditioning {key!r} on {', '.join(conds)}" if conds else label
                 raise InterfaceGANError(f"{where}: {exc}") from None
         return self._plans[cache]
 
