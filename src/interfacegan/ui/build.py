@@ -26,18 +26,14 @@ def sefa_directions(generator, k: int, layers: str | None = None, name_with: Seq
             f"model {generator.name!r} has only a Z space, no style layers: sefa_layers must be None, got {layers!r}"
         )
     boundaries = sefa_boundaries(generator, k, layers=layers)
-    labels = {}
+    titles = {}
     if name_with:
         from interfacegan.rescoring.naming import name_directions
 
-        labels = {n.direction: n.label for n in name_directions(generator, boundaries, list(name_with),
-                                                                progress=progress)}  # fmt: skip
-    return [Direction(f"sefa_{b.metrics['rank']}", b, label=_label(b.attribute, labels.get(b.attribute)),
-                      note=describe(b)) for b in boundaries]  # fmt: skip
-
-
-def _label(name: str, named: str | None) -> str:
-    return f"{name} ({named})" if named else ""
+        names = name_directions(generator, boundaries, list(name_with), progress=progress)
+        titles = {n.direction: n.title for n in names if n.label}  # 'sefa_1 (+smile)'; unnamed keep their name
+    return [Direction(f"sefa_{b.metrics['rank']}", b, label=titles.get(b.attribute, ""), note=describe(b))
+            for b in boundaries]  # fmt: skip
 
 
 def build_editor_app(
