@@ -128,7 +128,8 @@ def test_onnx_loop_bomb_is_stopped_by_the_time_budget(tmp_path, channel_means):
         helper.make_node("Add", ["mean", "nothing"], ["scores"]),
     ]
     bomb = _save_model(tmp_path / "bomb.onnx", nodes, ["N", 3, 8, 8], ["N"], names="score")
-    scorer = load_scorer(f"onnx:{bomb}", time_budget=0.3)
+    scorer = load_scorer(f"onnx:{bomb}?time_budget=0.3")  # options ride along as a query, as for checkpoints
+    assert scorer.time_budget == 0.3 and scorer.names == ["score"]
     with pytest.raises(InterfaceGANError, match=r"ran past its time budget of 0.3 s on a batch of 2 images"):
         scorer.score(_colour((10, 20, 30)))
     honest = OnnxScorer(channel_means, time_budget=0.3)
@@ -138,6 +139,8 @@ def test_onnx_loop_bomb_is_stopped_by_the_time_budget(tmp_path, channel_means):
         with pytest.raises(InterfaceGANError, match="time_budget"):
             OnnxScorer(channel_means, time_budget=bad)
     assert OnnxScorer(channel_means, time_budget=0).time_budget is None  # 0: no limit
+    with pytest.raises(InterfaceGANError, match="has no option budget: its options are path, names"):
+        load_scorer(f"onnx:{channel_means}?budget=3")
 
 
 def test_onnx_scorer_pickles_without_its_session(channel_means):
