@@ -35,16 +35,6 @@ from interfacegan.store import SampleStore
 
 
 @pytest.fixture(scope="module")
-def model(embedded_gan):
-    return embedded_gan
-
-
-@pytest.fixture(scope="module")
-def faces(embedded_faces) -> np.ndarray:
-    return embedded_faces
-
-
-@pytest.fixture(scope="module")
 def scorers():
     return [load_scorer(name) for name in ("face", "gender", "age")]
 
@@ -113,7 +103,7 @@ def test_presets_boxes_and_parsing():
             resolve_framing(bad)
 
 
-def test_scorer_specs_options_and_pickling(faces):
+def test_scorer_specs_options_and_pickling(embedded_faces):
     face = load_scorer("face?framing=ffhq")
     assert face.framing is FFHQ and face.version == "2+ffhq" and face.spec == "face?framing=ffhq"
     boxed = load_scorer("gender?box=0.2,0.3,0.8,0.9&batch_size=4")
@@ -122,7 +112,8 @@ def test_scorer_specs_options_and_pickling(faces):
     plain = load_scorer("age")
     assert plain.spec == "age" and plain.version == "1" and plain.framing is DIGIFACE
     copy = pickle.loads(pickle.dumps(plain))  # no onnxruntime session inside: scorers travel to worker processes
-    np.testing.assert_array_equal(copy.score(faces[:4])["age"], plain.score(faces[:4])["age"])
+    faces = embedded_faces[:4]
+    np.testing.assert_array_equal(copy.score(faces)["age"], plain.score(faces)["age"])
     with pytest.raises(InterfaceGANError, match="has no option nope: its options are framing, box"):
         load_scorer("face?nope=1")
     with pytest.raises(InterfaceGANError, match="not both"):
@@ -133,34 +124,37 @@ def test_scorer_specs_options_and_pickling(faces):
 
 # ---- re-aligned faces keep their landmarks and scores -----------------------------------------------------------
 @pytest.fixture(scope="module")
-def originals(faces, scorers):
-    found = detect_landmarks(faces)
+def originals(embedded_faces, scorers):
+    found = detect_landmarks(embedded_faces)
     assert found.valid.all()
-    return found.image_points(64), _score(scorers, faces)
+    return found.image_points(64), _score(scorers, embedded_faces)
 
 
 @pytest.mark.parametrize("framing", [FFHQ, CELEBAHQ], ids=lambda f: f.name)
 @pytest.mark.parametrize("size", [256, 1024])
-def test_faces_realigned_into_published_framings_keep_landmarks_and_scores(faces, scorers, originals, framing, size):
+def test_faces_realigned_into_published_framings_keep_landmarks_and_scores(embedded_faces, scorers, originals,
+                                                                          framing, size):
     """Each 64-px face is warped into `framing` at `size` px by the published transform of its own landmarks; the
-    scorers, told the framing, find the same face. Tolerances are about twice the 99th percentile of the median
-    over 32 faces measured on 400 faces (seed 11): landmarks 0.47 px median error (64-px frame), |yaw change|
-    0.020, |smile| 0.017, |male probability| 0.016, |age| 1.6 years; re-rendering moves the canonical crop by
-    each face's own similarity, and the age network is the least stable (its change reaches 10 years at p90)."""
+    scorers, told the framing, find the same face. Re-rendering moves the canonical crop by each face's own
+    similarity, so nothing is exact; the age network is the least stable. Tolerances: the 99.9th percentile (0.1th
+    for correlations) of each statistic over random sets of 24 of 400 faces (seed 11, FFHQ at 256 px): median
+    landmark error 0.82 px (64-px frame), median |change| of yaw 0.041, smile 0.034, male probability 0.111, age
+    4.8 years; correlation of yaw 0.92, smile 0.79, gender 0.87, age 0.33. These 24 faces (seed 7) measure 0.38 px,
+    0.015, 0.010, 0.012, 1.8 years and correlations 0.99, 0.96, 0.98, 0.86 at 1024 px."""
     points, before = originals
     matrices = [framing.alignment_matrix(p, size) for p in points]
-    aligned = np.stack([warp_to(face, m, size) for face, m in zip(faces, matrices)])
+    aligned = np.stack([warp_to(face, m, size) for face, m in zip(embedded_faces, matrices)])
     found = detect_landmarks(aligned, framing)
     assert found.valid.all()
     back = np.stack(
         [(p - m[:, 2]) @ np.linalg.inv(m[:, :2]).T for p, m in zip(found.image_points(size), matrices)]
     )  # into the original 64-px images
     error = np.linalg.norm(back - points, axis=-1).mean(axis=1)
-    assert np.median(error) < 1.0
+    assert np.median(error) < 0.85
     after = _score(scorers, aligned, framing)
-    for name, tolerance in {"yaw": 0.05, "smile": 0.05, "male_probability": 0.1, "age": 5.0}.items():
+    for name, tolerance in {"yaw": 0.045, "smile": 0.035, "male_probability": 0.12, "age": 5.0}.items():
         assert np.median(np.abs(after[name] - before[name])) < tolerance, name
-    for name, least in {"yaw": 0.95, "smile": 0.9, "gender": 0.93, "age": 0.7}.items():
+    for name, least in {"yaw": 0.92, "smile": 0.78, "gender": 0.86, "age": 0.33}.items():
         assert np.corrcoef(after[name], before[name])[0, 1] > least, name
 
 
@@ -178,10 +172,11 @@ def test_photo_aligned_for_ffhq_lands_on_the_ffhq_box():
 
 # ---- calibration ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("size, side, left, top", [(256, 150, 70, 40), (200, 120, 10, 60), (512, 200, 250, 100)])
-def test_calibration_finds_the_box_of_faces_placed_at_a_known_position(faces, size, side, left, top):
+def test_calibration_finds_the_box_of_faces_placed_at_a_known_position(embedded_faces, size, side, left, top):
     """The embedded faces (framing `digiface`) pasted at (left, top), `side` px wide, on noisy canvases: the
     calibrated box is the digiface box placed there, within 3.5% of `side` (measured: at most 1.4%)."""
     rng = np.random.default_rng(0)
+    faces = embedded_faces
     canvases = rng.integers(80, 110, (len(faces), size, size, 3), dtype=np.uint8)
     for canvas, face in zip(canvases, faces):
         canvas[top : top + side, left : left + side] = np.asarray(
@@ -193,9 +188,10 @@ def test_calibration_finds_the_box_of_faces_placed_at_a_known_position(faces, si
     assert calibration.image_size == size and calibration.faces >= len(faces) // 2 and calibration.detector == "hog"
 
 
-def test_calibration_falls_back_to_the_cnn_detector(faces):
+def test_calibration_falls_back_to_the_cnn_detector(embedded_faces):
     """Faces HOG misses (turned ones) are found by the CNN detector, whose boxes are converted to HOG's and
     refined by landmarks: 2 misses and 1 hit need 2 CNN runs (0.4-0.9 s each) to reach 2 of 3 faces."""
+    faces = embedded_faces
     frames = np.stack([np.asarray(Image.fromarray(f).resize((256, 256), Image.Resampling.BICUBIC)) for f in faces])
     misses = [i for i, frame in enumerate(frames) if hog_box(frame) is None]
     hit = next(i for i in range(len(faces)) if i not in misses)
@@ -208,18 +204,18 @@ def test_calibration_falls_back_to_the_cnn_detector(faces):
 
 
 @pytest.fixture(scope="module")
-def face_run(tmp_path_factory, model):
-    return sample_to_store(model, tmp_path_factory.mktemp("faces") / "run", num=96, seed=5, chunk_rows=32,
+def face_run(tmp_path_factory, embedded_gan):
+    return sample_to_store(embedded_gan, tmp_path_factory.mktemp("faces") / "run", num=96, seed=5, chunk_rows=32,
                            progress=False)  # fmt: skip
 
 
-def test_face_gender_age_scoring_shares_one_landmark_pass(face_run, model):
+def test_face_gender_age_scoring_shares_one_landmark_pass(face_run, embedded_gan):
     """The embedded GAN's runs need no calibration (its preset names it) and `face`, `gender`, `age` in turn
     run dlib's predictor once per image: the landmark stage keeps the first pass's results."""
     STAGE.clear()
     before = STAGE.computed
     for name in ("face", "gender", "age"):
-        score_store(face_run, load_scorer(name), model=model, progress=False)
+        score_store(face_run, load_scorer(name), model=embedded_gan, progress=False)
     assert STAGE.computed - before == face_run.num
     assert "face_framing" not in face_run.meta
     scores = face_run.scores(["yaw", "gender", "male_probability", "age"])
@@ -227,7 +223,8 @@ def test_face_gender_age_scoring_shares_one_landmark_pass(face_run, model):
     assert face_run.score_info("gender")["version"] == "1"
 
 
-def test_calibrated_run_framing_reaches_the_scorers(tmp_path, model, monkeypatch, capsys):
+def test_calibrated_run_framing_reaches_the_scorers(tmp_path, embedded_gan, monkeypatch, capsys):
+    model = embedded_gan
     store = sample_to_store(model, tmp_path / "run", num=40, seed=9, chunk_rows=40, progress=False)
     entry = calibrate_run(store, num=24, cnn=False)
     assert entry["nearest_preset"] == "digiface" and entry["faces"] >= 12 and entry["image_size"] == 64
