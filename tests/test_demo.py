@@ -56,24 +56,24 @@ def test_conditional_boundary_is_orthogonal_and_checks_spaces():
         conditional_boundary(primal, [Boundary(rng.standard_normal(8), attribute="short")])
 
 
-def test_edit_run_moves_the_known_attribute_and_saves_outputs(tmp_path, toy):
+def test_edit_run_moves_the_known_attribute_and_saves_outputs(tmp_path, toy_generator):
     from interfacegan.scoring.toy import ToyScorer
 
-    store = sample_to_store(toy, tmp_path / "run", num=50, seed=0, progress=False)
-    boundary = Boundary(toy.normals[0], attribute="attr0", model="toy")
-    result = edit_run(toy, store, EditRequest(boundary, steps=5, lo=-2, hi=2), rows=[3, 4, 5])
+    store = sample_to_store(toy_generator, tmp_path / "run", num=50, seed=0, progress=False)
+    boundary = Boundary(toy_generator.normals[0], attribute="attr0", model="toy")
+    result = edit_run(toy_generator, store, EditRequest(boundary, steps=5, lo=-2, hi=2), rows=[3, 4, 5])
     assert result.grid.shape == (3, 5, 8, 8, 3)
     scores = ToyScorer().score(result.grid.reshape(-1, 8, 8, 3))["attr0"].reshape(3, 5)
     np.testing.assert_allclose(np.diff(scores, axis=1), 1.0, atol=0.1)  # +1 per step along the true normal
     paths = save_edit(result, tmp_path / "out", stem="a_")
     assert [p.name for p in paths] == ["a_grid.png", "a_edit.gif"]
     with pytest.raises(InterfaceGANError, match="sample rows must lie in"):
-        edit_run(toy, store, EditRequest(boundary), rows=[49, 50])
+        edit_run(toy_generator, store, EditRequest(boundary), rows=[49, 50])
     with pytest.raises(InterfaceGANError, match="unknown edit mode"):
-        edit_codes(toy, store.codes("z", slice(0, 2)), EditRequest(boundary, mode="sideways"))
+        edit_codes(toy_generator, store.codes("z", slice(0, 2)), EditRequest(boundary, mode="sideways"))
 
 
-def test_demo_rescores_a_run_left_by_an_older_scorer_version(toy_run, toy):
+def test_demo_rescores_a_run_left_by_an_older_scorer_version(toy_run, toy_generator):
     """An upgraded scorer (new version, maybe new outputs) recomputes the demo's scores instead of refusing them
     or leaving the new outputs empty."""
     from interfacegan.demo import _scored_by_another_version
@@ -86,8 +86,9 @@ def test_demo_rescores_a_run_left_by_an_older_scorer_version(toy_run, toy):
     before = toy_run.scores([name])[name].copy()
     toy_run.array(f"scores/{name}").attrs["version"] = "old"
     assert _scored_by_another_version(toy_run, scorer)
-    with pytest.raises(InterfaceGANError, match="--overwrite"):
-        score_store(toy_run, scorer, model=toy, progress=False)
-    score_store(toy_run, scorer, model=toy, progress=False, overwrite=_scored_by_another_version(toy_run, scorer))
+    with pytest.raises(InterfaceGANError, match="use overwrite"):
+        score_store(toy_run, scorer, model=toy_generator, progress=False)
+    overwrite = _scored_by_another_version(toy_run, scorer)
+    score_store(toy_run, scorer, model=toy_generator, progress=False, overwrite=overwrite)
     assert toy_run.score_info(name)["version"] == scorer.version
     np.testing.assert_array_equal(toy_run.scores([name])[name], before)

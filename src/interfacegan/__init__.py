@@ -4,7 +4,8 @@ The Python API is the product; the command line (`interfacegan ...`) is a thin l
 """
 
 __version__ = "0.1.0"
+DEFAULT_MODEL = "dcgan-digiface"  # the embedded face GAN: what every command and the demo use when no model is named
 
 from interfacegan.errors import InterfaceGANError
 
-__all__ = ["InterfaceGANError", "__version__"]
+__all__ = ["DEFAULT_MODEL", "InterfaceGANError", "__version__"]

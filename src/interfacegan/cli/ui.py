@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DEFAULT_MODEL, DeviceOpt
+from interfacegan import DEFAULT_MODEL
+from interfacegan.cli.options import DeviceOpt
 
 console = Console()
 DEFAULT_SEFA = 10
@@ -30,7 +31,7 @@ def build_editor_app(
     encoder: Path | None = None,
 ):
     """The FastAPI app the command serves (model from --model, the run, or the boundaries; SeFa by default)."""
-    from interfacegan.cli.options import make_truncation
+    from interfacegan.sampling import make_truncation
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.directions.sefa import sefa_boundaries
