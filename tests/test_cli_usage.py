@@ -118,3 +118,50 @@ def test_api_calls_cap_torch_at_the_cores_but_keep_a_smaller_choice(tmp_path, mo
     torch.set_num_threads(1)
     sample_to_store(toy_generator, tmp_path / "b", num=10, progress=False)  # fewer: the caller's choice stays
     assert torch.get_num_threads() == 1
+
+
+def test_defaults_the_cli_shows_are_the_apis():
+    """Options whose default lives in the API default to None on the command line and show the API's value in their
+    help; every such option is listed here with the API parameter it stands for, and the two must agree."""
+    import inspect
+
+    import typer.main
+
+    from interfacegan import DEFAULT_MODEL
+    from interfacegan.analysis.run import QUICK, analyze_run
+    from interfacegan.cli import app
+    from interfacegan.demo import DemoSettings
+    from interfacegan.sampling import make_truncation, sample_to_store
+    from interfacegan.scoring.run import score_store
+
+    def defaults(func) -> dict:
+        return {name: p.default for name, p in inspect.signature(func).parameters.items()}
+
+    sample, score, analysis = defaults(sample_to_store), defaults(score_store), defaults(analyze_run)
+    demo = DemoSettings()
+    api = {
+        "sample": {"seed": sample["seed"], "batch_size": sample["batch_size"], "chunk_rows": sample["chunk_rows"],
+                   "truncation_psi": defaults(make_truncation)["psi"]},
+        "score": {"batch_size": score["batch_size"]},
+        "demo": {"num": demo.num, "seed": demo.seed, "ratio": demo.ratio},
+        "train-encoder": {"model": DEFAULT_MODEL},
+        "analyze all": {"num": analysis["num_rescore"], "num_identity": analysis["num_identity"],
+                        "num_distance": analysis["num_distance"], "alpha": analysis["alpha"],
+                        "sweep": ",".join(f"{a:g}" for a in analysis["sweep"]), "sefa_k": analysis["sefa_k"],
+                        "condition_threshold": analysis["condition_threshold"], "ratio": analysis["ratio"],
+                        "batch_size": analysis["batch_size"]},
+    }  # fmt: skip
+    group = typer.main.get_command(app)
+    for path, expected in api.items():
+        command = group
+        for word in path.split():
+            command = command.commands[word]
+        shown = {p.name: p.show_default for p in command.params
+                 if p.default is None and isinstance(p.show_default, str)}  # fmt: skip
+        assert set(shown) == set(expected), path
+        for name, value in expected.items():
+            same = shown[name] == value if isinstance(value, str) else float(shown[name]) == value
+            assert same, (path, name, shown[name], value)
+    quick = group.commands["analyze"].commands["all"]
+    quick_help = next(p.help for p in quick.params if p.name == "quick")
+    assert f"{QUICK['num_rescore']} / {QUICK['num_identity']} / {QUICK['num_distance']} samples" in quick_help
