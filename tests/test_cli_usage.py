@@ -165,3 +165,19 @@ def test_defaults_the_cli_shows_are_the_apis():
     quick = group.commands["analyze"].commands["all"]
     quick_help = next(p.help for p in quick.params if p.name == "quick")
     assert f"{QUICK['num_rescore']} / {QUICK['num_identity']} / {QUICK['num_distance']} samples" in quick_help
+
+
+def test_the_closing_hint_of_the_demo_says_how_to_run_the_command_again(monkeypatch, tmp_path):
+    """After `make demo` (`.venv/bin/interfacegan demo`, venv not activated) the hint names that path."""
+    from interfacegan.cli.demo import launcher
+
+    script = tmp_path / ".venv" / "bin" / "interfacegan"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [".venv/bin/interfacegan", "demo"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert launcher() == ".venv/bin/interfacegan"
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")  # venv activated: the bare name works
+    assert launcher() == "interfacegan"
