@@ -3,7 +3,8 @@
     toy_generator  ToyGenerator(): what load_model("toy") builds (z_dim 16, 3 attributes with known normals,
                    4 W+ layers, 8 px images)
     toy_run        a completed 2,000-sample run of toy_generator (seed 3, chunks of 256) with its toy scores
-    face_gan       the embedded face GAN on the CPU (load_model("dcgan-digiface")), loaded once per session
+    embedded_gan   the embedded face GAN on the CPU (load_model("dcgan-digiface")), loaded once per session
+    embedded_faces 24 fixed faces of embedded_gan (seed 7), uint8 (24, 64, 64, 3)
     toy            old name of toy_generator, kept while test modules owned by others still use it
 
 Threads are set once for the session (interfacegan.threads, as the CLI does) before torch loads, so tests and
@@ -45,13 +46,6 @@ def toy_run(tmp_path, toy_generator):
     return store
 
 
-@pytest.fixture(scope="session")
-def face_gan():
-    from interfacegan.models import load_model
-
-    return load_model("dcgan-digiface", device="cpu")
-
-
 @pytest.fixture(autouse=True)
 def _thread_count():
     """Every test starts with the session's thread count (some tests change it)."""
@@ -62,3 +56,17 @@ def _thread_count():
     torch.set_num_threads(thread_count())
     yield
     np.seterr(all="warn")
+
+
+@pytest.fixture(scope="session")
+def embedded_gan():
+    """The embedded face GAN (`dcgan-digiface`) on the CPU, loaded once for the face scorers' tests."""
+    from interfacegan.models import load_model
+
+    return load_model("dcgan-digiface", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def embedded_faces(embedded_gan) -> np.ndarray:
+    """24 fixed faces (24, 64, 64, 3) uint8 of the embedded GAN (seed 7)."""
+    return embedded_gan.synthesize(embedded_gan.sample(24, seed=7))

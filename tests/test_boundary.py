@@ -206,14 +206,3 @@ def test_load_direction_stacks_and_errors(tmp_path):
         load_direction(tmp_path / "missing.npz")
     with pytest.raises(InterfaceGANError, match=".npz"):
         Boundary(normal=np.ones(3)).save(tmp_path / "b.json")
-
-
-def test_check_fits_names_the_problem():
-    b = Boundary(normal=np.ones(4), attribute="yaw", space="z", model="dcgan-digiface")
-    b.check_fits("z", (4,), "dcgan-digiface")
-    with pytest.raises(InterfaceGANError, match="dimension 4"):
-        b.check_fits("z", (5,), "dcgan-digiface")
-    with pytest.raises(InterfaceGANError, match="belongs to model 'dcgan-digiface'"):
-        b.check_fits("z", (4,), "toy")
-    with pytest.raises(InterfaceGANError, match="lives in space 'z'"):
-        b.check_fits("w", (4,), "dcgan-digiface")

@@ -25,8 +25,8 @@ def test_codes_do_not_depend_on_how_they_are_chunked():
     assert abs(full.mean()) < 0.02 and abs(full.std() - 1) < 0.02
 
 
-def test_same_seed_gives_bit_identical_codes_and_images(face_gan):
-    model = face_gan
+def test_same_seed_gives_bit_identical_codes_and_images(embedded_gan):
+    model = embedded_gan
     z1, z2 = model.sample(6, seed=11), model.sample(6, seed=11)
     np.testing.assert_array_equal(z1, z2)
     a = model.synthesize(z1, batch_size=4)
@@ -74,7 +74,7 @@ def test_shards_fill_disjoint_chunks_and_together_equal_one_run(tmp_path, toy_ge
     np.testing.assert_array_equal(store.codes("z"), toy_generator.sample(1000, seed=4))
 
 
-def test_refuses_other_arguments_unknown_model_and_bad_num(tmp_path, toy_generator, face_gan):
+def test_refuses_other_arguments_unknown_model_and_bad_num(tmp_path, toy_generator, embedded_gan):
     sample_to_store(toy_generator, tmp_path / "run", num=100, seed=1, progress=False)
     with pytest.raises(InterfaceGANError, match="other arguments: seed 1 .asked 2."):
         sample_to_store(toy_generator, tmp_path / "run", num=100, seed=2, progress=False)
@@ -89,7 +89,7 @@ def test_refuses_other_arguments_unknown_model_and_bad_num(tmp_path, toy_generat
     with pytest.raises(InterfaceGANError, match="not empty"):
         sample_to_store(toy_generator, tmp_path / "full", num=10, progress=False)
     with pytest.raises(InterfaceGANError, match="no latent space 'w'"):
-        sample_to_store(face_gan, tmp_path / "dc", num=10, spaces=["w"], progress=False)
+        sample_to_store(embedded_gan, tmp_path / "dc", num=10, spaces=["w"], progress=False)
 
 
 def test_w_space_under_a_truncation_cutoff_is_refused_and_wp_reproduces_the_images(tmp_path, toy_generator):

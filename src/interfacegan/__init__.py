@@ -8,7 +8,7 @@ logging (the CLI does, `-v` for INFO).
 import logging
 
 __version__ = "0.1.0"
-DEFAULT_MODEL = "dcgan-digiface"  # the embedded face GAN: what every command and the demo use when no model is named
+DEFAULT_MODEL = "dcgan-digiface"  # the embedded face GAN: what the API and the commands use when no model is named
 
 from interfacegan.errors import InterfaceGANError
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from interfacegan import DEFAULT_MODEL  # noqa: F401  (re-exported for the commands; the API holds the default)
 from interfacegan.errors import InterfaceGANError
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]

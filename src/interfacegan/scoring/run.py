@@ -20,7 +20,7 @@ from interfacegan.models import Generator, load_model
 from interfacegan.progress import ProgressOption
 from interfacegan.sampling import check_shard
 from interfacegan.scoring import load_scorer
-from interfacegan.scoring.base import Scorer
+from interfacegan.scoring.base import Scorer, bind_run
 from interfacegan.store import SAMPLE_TASK, SampleStore
 
 
@@ -130,8 +130,10 @@ def score_store(
     task = score_task(scorer, prefix)
     if overwrite:
         store.delete(f"progress/{task}")
-    paths = _prepare_outputs(store, scorer, prefix, overwrite)
     source = ImageSource(store, model, batch_size, device) if scorer.needs_images else None
+    # Hook, once per run: the scorer bound to run-specific settings (a face scorer's framing; scoring/framed.py).
+    scorer = bind_run(scorer, store, source.images if source is not None else None)
+    paths = _prepare_outputs(store, scorer, prefix, overwrite)
     job = ScoreJob(task, str(store.path), scorer, paths, model_spec=model.spec if model is not None else None,
                    batch_size=batch_size, device=device, source=source)  # fmt: skip
     run_job(store, job, shard, executor, progress, f"scoring ({scorer.name})")
