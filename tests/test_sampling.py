@@ -132,7 +132,8 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path):
         (["score", str(tmp_path / "missing"), "--scorer", "toy"], "does not exist"),
         (["info", str(tmp_path)], "is not an interfacegan sample store"),
     ]
-    procs = [subprocess.Popen([cli_path(), *args], stderr=subprocess.PIPE, text=True) for args, _ in cases]  # in parallel
+    # all at once, one process each: the test takes about as long as one of them
+    procs = [subprocess.Popen([cli_path(), *args], stderr=subprocess.PIPE, text=True) for args, _ in cases]
     for proc, (args, message) in zip(procs, cases):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 2, (args, err)

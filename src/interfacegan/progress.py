@@ -1,8 +1,8 @@
 """One progress-bar style for long work (rich), or a callback, or nothing: for terminals, notebooks, tests, logs.
 
 Long work takes a `progress` argument (`ProgressOption`): True draws the rich bar below, False reports nothing,
-and a callable receives `(description, completed, total)` after each step, so a caller (a GUI, a log, a test) can follow
-the work without rich. Core loops only call `.advance(n)`; rich is imported only when a bar is drawn.
+and a callable receives `(description, completed, total)` after each step, so a caller (a GUI, a log, a test)
+can follow the work without rich. Core loops only call `.advance(n)`; rich is imported only when a bar is drawn.
 """
 
 from __future__ import annotations

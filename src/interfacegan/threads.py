@@ -1,8 +1,9 @@
 """Thread counts for torch, onnxruntime and the OpenMP/BLAS libraries (dlib, numpy), from the cores we may use.
 
 Left alone, each library sizes its own pool from the machine, and OpenMP threads spin while they wait: on a
-machine whose cores are busy with other work, torch's threads then fight over them (`edit-image --encoder` took
-108 s instead of 9.5 s on 2 shared cores). `configure_threads` applies one count, chosen once at start:
+machine whose cores are busy with other work, torch's threads then fight over them (`edit-image --encoder` on 2
+shared cores: 68-75 s spinning, 22-24 s with the threads sleeping; 170 s vs 57 s beside two busy processes).
+`configure_threads` applies one count, chosen once at start:
 the `threads` given (the CLI's `--threads`), else `$INTERFACEGAN_THREADS`, else `$OMP_NUM_THREADS`, else the
 cores this process may run on (`os.sched_getaffinity`), and makes OpenMP threads sleep instead of spinning
 (`OMP_WAIT_POLICY=PASSIVE`, unless set). Environment variables only reach libraries loaded afterwards, so the
@@ -61,31 +62,22 @@ def configure_threads(threads: int | None = None) -> int:
         os.environ[var] = str(n)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if "torch" in sys.modules:
-        _set_torch_threads(n)
+        sys.modules["torch"].set_num_threads(n)
     _configured = n
     logger.info("using %d thread(s) for torch, onnxruntime and OpenMP (%d core(s) available)", n, available_cores())
     return n
 
 
 def limit_threads() -> None:
-    """What long-running API calls do first: configure once per process, never raising a count a caller chose.
-
-    An application that called `configure_threads` (the CLI does) keeps its choice; otherwise torch is capped at
-    `thread_count()` so that it does not run more threads than this process has cores.
-    """
+    """What long-running API calls do first: cap torch at `thread_count()` threads, never raising a smaller count
+    a caller chose. An application that called `configure_threads` (the CLI does) keeps its choice as it is."""
     if _configured is not None:
         return
     import torch
 
     n = thread_count()
     if torch.get_num_threads() > n:
-        _set_torch_threads(n)
-
-
-def _set_torch_threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(n)
+        torch.set_num_threads(n)
 
 
 def onnx_session_options():

@@ -81,11 +81,10 @@ def main() -> None:
         if not _is_usage_error(exc):
             raise
         line = _usage_error_line(exc)
-        if line is None:
-            if exc.format_message().strip():
-                print(exc.format_message().strip(), file=sys.stderr)
-        else:
+        if line is not None:
             stderr.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
+        elif exc.format_message().strip():  # a help page handed over as the message
+            print(exc.format_message().strip(), file=sys.stderr)
         sys.exit(2)
     if status == 130:  # typer turns Ctrl-C into exit code 130
         stderr.print("[yellow]interrupted[/]: run the same command again to resume")
