@@ -1,60 +1,59 @@
-"""Shared fixtures: small stores made with the toy generator, so tests stay fast and answers are known."""
+"""Shared fixtures, each named once here; helpers that test modules import live in helpers.py.
+
+    toy_generator  ToyGenerator(): what load_model("toy") builds (z_dim 16, 3 attributes with known normals,
+                   4 W+ layers, 8 px images)
+    toy_run        a completed 2,000-sample run of toy_generator (seed 3, chunks of 256) with its toy scores
+    embedded_gan   the embedded face GAN on the CPU (load_model("dcgan-digiface")), loaded once per session
+    embedded_faces 24 fixed faces of embedded_gan (seed 7), uint8 (24, 64, 64, 3)
+    toy            old name of toy_generator, kept while test modules owned by others still use it
+
+Threads are set once for the session (interfacegan.threads, as the CLI does) before torch loads, so tests and
+the command lines they start share the machine's cores without oversubscribing them.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
+from interfacegan.threads import configure_threads, thread_count
 
-import numpy as np
-import pytest
+configure_threads(min(2, thread_count()))
 
-from interfacegan.models import ToyGenerator
-from interfacegan.sampling import sample_to_store
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
-BIN = Path(sys.executable).parent
-
-
-def cli_error(monkeypatch, capsys, *args) -> str:
-    """Run the real entry point in-process; assert a one-line error with exit code 2 and return it."""
-    from interfacegan.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["interfacegan", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "Traceback" not in err and len(err.splitlines()) == 1, err
-    return " ".join(err.split())
-
-
-def cli_path() -> str:
-    """The installed `interfacegan` console script next to this interpreter."""
-    return str(BIN / "interfacegan")
+from interfacegan.models import ToyGenerator  # noqa: E402
+from interfacegan.sampling import sample_to_store  # noqa: E402
+from tests.helpers import cli_error, cli_path  # noqa: E402,F401  (old import path of these helpers)
 
 
 @pytest.fixture
-def toy() -> ToyGenerator:
+def toy_generator() -> ToyGenerator:
     return ToyGenerator(z_dim=16, num_attributes=3, seed=0)
 
 
 @pytest.fixture
-def toy_run(tmp_path, toy):
+def toy(toy_generator) -> ToyGenerator:
+    return toy_generator
+
+
+@pytest.fixture
+def toy_run(tmp_path, toy_generator):
     """A completed 2,000-sample toy run with the toy scores attached."""
     from interfacegan.scoring.run import score_store
     from interfacegan.scoring.toy import ToyScorer
 
-    store = sample_to_store(toy, tmp_path / "run", num=2000, seed=3, chunk_rows=256, progress=False)
-    score_store(store, ToyScorer(), model=toy, progress=False)
+    store = sample_to_store(toy_generator, tmp_path / "run", num=2000, seed=3, chunk_rows=256, progress=False)
+    score_store(store, ToyScorer(), model=toy_generator, progress=False)
     return store
 
 
 @pytest.fixture(autouse=True)
-def _quiet_threads():
-    """Keep torch on few threads: tests run beside each other on small CI machines."""
+def _thread_count():
+    """Every test starts with the session's thread count (some tests change it)."""
     import torch
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    from interfacegan.threads import thread_count
+
+    torch.set_num_threads(thread_count())
     yield
     np.seterr(all="warn")
 

@@ -186,22 +186,3 @@ def test_cli_user_errors_are_one_red_line(toy_run, tmp_path):
     bad = subprocess.run([cli_path(), "analyze", str(toy_run.path), "--out", str(tmp_path / "bad"), "--sweep", "x"],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "--sweep" in bad.stderr and "Traceback" not in bad.stderr
-
-
-def test_cli_defaults_match_the_api_defaults():
-    """The CLI keeps literal defaults (so `--help` needs no heavy imports): they must equal analyze_run's."""
-    import inspect
-
-    from interfacegan.cli.analyze import _make_command
-
-    api = inspect.signature(analyze_run).parameters
-    cli = inspect.signature(_make_command(None)).parameters
-    pairs = {"num": "num_rescore", "num_identity": "num_identity", "num_distance": "num_distance", "alpha": "alpha",
-             "condition_threshold": "condition_threshold", "sefa_k": "sefa_k", "ratio": "ratio",
-             "batch_size": "batch_size"}  # fmt: skip
-    for cli_name, api_name in pairs.items():
-        assert cli[cli_name].default == api[api_name].default, cli_name
-    assert tuple(float(a) for a in cli["sweep"].default.split(",")) == api["sweep"].default
-    from interfacegan.analysis import QUICK
-
-    assert QUICK == {"num_rescore": 300, "num_identity": 6, "num_distance": 50}  # the values `--quick` sets

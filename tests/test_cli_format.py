@@ -10,7 +10,7 @@ from interfacegan.models import load_model
 from interfacegan.models.checkpoints import build_random
 from interfacegan.models.rosinality import save_rosinality
 from interfacegan.store import SampleStore
-from tests.conftest import cli_path
+from tests.helpers import cli_path
 
 
 def _sample(*args):

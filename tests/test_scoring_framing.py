@@ -243,7 +243,7 @@ def test_calibrated_run_framing_reaches_the_scorers(tmp_path, embedded_gan, monk
     assert result.exit_code == 0 and "recorded" in result.output
     store = SampleStore.open(store.path)  # the command wrote the metadata through its own handle
     assert run_framing(store) is FFHQ
-    with pytest.raises(InterfaceGANError, match="pass --overwrite to replace it or --prefix"):
+    with pytest.raises(InterfaceGANError, match="use overwrite to replace it, or a prefix"):
         score_store(store, load_scorer("face"), model=model, progress=False)
     err = cli_error(monkeypatch, capsys, "face", "calibrate", store.path, "--face-box", "0.1,0.2", "--overwrite")
     assert "must be 4 finite numbers" in err

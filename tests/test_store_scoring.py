@@ -14,12 +14,12 @@ from interfacegan.scoring.toy import ToyScorer
 from interfacegan.store import SampleStore
 
 
-def test_scores_are_stored_with_names_and_scorer_version(toy_run, toy):
+def test_scores_are_stored_with_names_and_scorer_version(toy_run, toy_generator):
     assert toy_run.score_names == ["attr0", "attr1", "attr2"]
     info = toy_run.score_info("attr1")
     assert info["scorer"] == "toy" and info["version"] == "1"
     z = toy_run.codes("z")
-    truth = z @ toy.normals.T
+    truth = z @ toy_generator.normals.T
     got = np.stack([toy_run.scores()[f"attr{k}"] for k in range(3)], axis=1)
     assert np.corrcoef(truth.ravel(), got.ravel())[0, 1] > 0.99
 
@@ -38,13 +38,13 @@ class FlakyScorer(ToyScorer):
         return super().score(images, indices)
 
 
-def test_scoring_resumes_and_equals_an_uninterrupted_run(tmp_path, toy):
-    store = sample_to_store(toy, tmp_path / "run", num=1500, seed=1, chunk_rows=200, progress=False)
+def test_scoring_resumes_and_equals_an_uninterrupted_run(tmp_path, toy_generator):
+    store = sample_to_store(toy_generator, tmp_path / "run", num=1500, seed=1, chunk_rows=200, progress=False)
     with pytest.raises(RuntimeError):
-        score_store(store, FlakyScorer(fail_at=4), model=toy, progress=False)
+        score_store(store, FlakyScorer(fail_at=4), model=toy_generator, progress=False)
     assert 0 < store.done_chunks("score-toy").sum() < store.num_chunks
-    score_store(store, ToyScorer(), model=toy, progress=False)
-    reference = ToyScorer().score(toy.synthesize(store.codes("z")))
+    score_store(store, ToyScorer(), model=toy_generator, progress=False)
+    reference = ToyScorer().score(toy_generator.synthesize(store.codes("z")))
     for name, values in store.scores().items():
         np.testing.assert_array_equal(values, reference[name])
 
@@ -61,31 +61,32 @@ class VectorScorer(Scorer):
         return {"embedding": flat[:, :4], "mean": flat.mean(1)}
 
 
-def test_vector_outputs_go_to_features_and_versions_conflict(tmp_path, toy):
-    store = sample_to_store(toy, tmp_path / "run", num=300, seed=1, chunk_rows=100, progress=False)
-    assert score_store(store, VectorScorer(), model=toy, progress=False) == ["mean"]
+def test_vector_outputs_go_to_features_and_versions_conflict(tmp_path, toy_generator):
+    store = sample_to_store(toy_generator, tmp_path / "run", num=300, seed=1, chunk_rows=100, progress=False)
+    assert score_store(store, VectorScorer(), model=toy_generator, progress=False) == ["mean"]
     assert store.feature_names == ["embedding"] and store.score_names == ["mean"]
     assert store.array("features/embedding").shape == (300, 4)
     newer = VectorScorer()
     newer.version = "3"
-    with pytest.raises(InterfaceGANError, match="--overwrite"):
-        score_store(store, newer, model=toy, progress=False)
-    score_store(store, newer, model=toy, overwrite=True, progress=False)
+    with pytest.raises(InterfaceGANError, match="use overwrite"):
+        score_store(store, newer, model=toy_generator, progress=False)
+    score_store(store, newer, model=toy_generator, overwrite=True, progress=False)
     assert store.score_info("mean")["version"] == "3"
-    score_store(store, VectorScorer(), model=toy, prefix="old_", progress=False)
+    score_store(store, VectorScorer(), model=toy_generator, prefix="old_", progress=False)
     assert store.score_names == ["mean", "old_mean"]
 
 
-def test_scoring_uses_stored_images_without_a_model(tmp_path, toy):
-    store = sample_to_store(toy, tmp_path / "run", num=300, seed=2, save_images=True, progress=False)
+def test_scoring_uses_stored_images_without_a_model(tmp_path, toy_generator):
+    store = sample_to_store(toy_generator, tmp_path / "run", num=300, seed=2, save_images=True, progress=False)
     score_store(store, ToyScorer(), progress=False)  # no model given: must read images from the store
     np.testing.assert_array_equal(store.scores()["attr0"], ToyScorer().score(store.images(slice(None)))["attr0"])
 
 
-def test_score_before_sampling_finished_is_refused(tmp_path, toy):
-    store = sample_to_store(toy, tmp_path / "run", num=1000, seed=2, chunk_rows=100, shard=(0, 2), progress=False)
+def test_score_before_sampling_finished_is_refused(tmp_path, toy_generator):
+    store = sample_to_store(toy_generator, tmp_path / "run", num=1000, seed=2, chunk_rows=100, shard=(0, 2),
+                            progress=False)  # fmt: skip
     with pytest.raises(InterfaceGANError, match="not completely sampled"):
-        score_store(store, ToyScorer(), model=toy, progress=False)
+        score_store(store, ToyScorer(), model=toy_generator, progress=False)
 
 
 def test_official_npy_round_trip(tmp_path, toy_run):

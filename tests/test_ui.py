@@ -336,8 +336,9 @@ def test_run_rows_of_a_truncated_w_run_show_the_runs_own_images(tmp_path, toy):
     from interfacegan.models import Truncation
 
     truncation = Truncation(psi=0.5, cutoff=1)
-    store = sample_to_store(toy, tmp_path / "run", num=4, seed=5, spaces=("z", "w"), truncation=truncation,
-                            progress=False)  # fmt: skip
+    store = sample_to_store(toy, tmp_path / "run", num=4, seed=5, truncation=truncation, progress=False)
+    store.ensure_array("codes/w", (toy.w_dim,), "float32")  # as older versions stored it (sampling now refuses w)
+    store.write_rows("codes/w", 0, toy.map(store.codes("z"), "w", truncation))
     client = TestClient(create_app(toy, w_boundaries(toy), store=store))
     image = png(client.post("/api/render", json={"source": {"kind": "run", "row": 2}}))
     own = toy.synthesize(store.codes("z", rows=np.array([2])), "z", truncation=truncation)[0]

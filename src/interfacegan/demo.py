@@ -7,13 +7,15 @@ sampling and scoring continue where they stopped, later steps are cheap and simp
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
-from rich.console import Console
 
+from interfacegan import DEFAULT_MODEL
 from interfacegan.analysis import QUICK, analyze_run
 from interfacegan.analysis.report import add_sections
 from interfacegan.directions.boundary import Boundary, BoundaryTrainer
@@ -21,6 +23,7 @@ from interfacegan.editing.codes import SampledCodes
 from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import load_model
+from interfacegan.progress import ProgressOption
 from interfacegan.report import Report
 from interfacegan.rescoring.matrix import CHANGE_DEFINITION
 from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_RULE, name_directions
@@ -28,13 +31,16 @@ from interfacegan.sampling import sample_to_store
 from interfacegan.scoring import load_scorer
 from interfacegan.scoring.run import score_store
 from interfacegan.directions.sefa import sefa_boundaries
+from interfacegan.threads import limit_threads
 
-DEMO_MODEL = "dcgan-digiface"
+logger = logging.getLogger(__name__)
+
 # (edited attribute, attributes kept fixed): eyeglasses by frame edges also brightens faces (normals' cosine ~0.7,
 # conditioning removes it), and smile closes the eyes (cosine -0.63). The contrast-normalised `eyeglasses` needs no
 # condition: its normal is orthogonal to brightness already.
 DEMO_CONDITIONS = (("eyeglasses_edges", ("brightness",)), ("smile", ("eye_open",)))
 GRID_WIDTH = 440  # pixels per edit grid in the report: two grids side by side
+MIN_PER_SIDE = 20  # samples each side of a boundary (num * ratio) below which the SVMs learn nothing useful
 
 
 @dataclass
@@ -53,35 +59,49 @@ class DemoSettings:
     device: str | None = None
 
     def check(self) -> None:
-        if self.num < 1000:
-            raise InterfaceGANError(f"the demo needs at least 1000 samples to train boundaries, got --num {self.num}")
         if not 0 < self.ratio <= 0.5:
-            raise InterfaceGANError(f"--ratio must be in (0, 0.5], got {self.ratio}")
+            raise InterfaceGANError(f"ratio must be in (0, 0.5], got {self.ratio}")
+        if self.num * self.ratio < MIN_PER_SIDE:
+            raise InterfaceGANError(
+                f"num {self.num} with ratio {self.ratio} gives {int(self.num * self.ratio)} samples each side of a "
+                f"boundary: the demo needs at least {MIN_PER_SIDE}, so raise num to "
+                f"{int(np.ceil(MIN_PER_SIDE / self.ratio))} or more"
+            )
 
 
 class _Steps:
-    """Prints each step as it starts and records how long it took, for the console and the report."""
+    """Announces each step as it starts (log and `on_step`) and records how long it took, for the report."""
 
-    def __init__(self, console: Console):
-        self.console = console
+    def __init__(self, on_step: Callable[[str], None] | None = None):
+        self.on_step = on_step
         self.seconds: list[tuple[str, float]] = []
 
     def run(self, title: str, fn, *args, **kwargs):
-        self.console.print(f"[bold cyan]==>[/] {title}")
+        logger.info("demo step: %s", title)
+        if self.on_step is not None:
+            self.on_step(title)
         start = time.perf_counter()
         result = fn(*args, **kwargs)
         self.seconds.append((title, time.perf_counter() - start))
         return result
 
 
-def run_demo(out: str | Path, settings: DemoSettings | None = None, progress: bool = True) -> Path:
-    """Run the whole pipeline into `out` and return the path of the HTML report."""
+def run_demo(
+    out: str | Path,
+    settings: DemoSettings | None = None,
+    progress: ProgressOption = True,
+    on_step: Callable[[str], None] | None = None,
+) -> Path:
+    """Run the whole pipeline into `out` and return the path of the HTML report.
+
+    `on_step(title)` is called as each step starts (the CLI prints it); `progress` as in `sample_to_store`.
+    """
     settings = settings or DemoSettings()
     settings.check()
+    limit_threads()
     out = Path(out)
-    console = Console()
-    steps = _Steps(console)
-    model = load_model(DEMO_MODEL, device=settings.device)
+    steps = _Steps(on_step)
+    model = load_model(DEFAULT_MODEL, device=settings.device)
     scorer = load_scorer("face")
 
     store = steps.run(f"sampling {settings.num} faces", sample_to_store, model, out / "run", num=settings.num,
@@ -99,9 +119,7 @@ def run_demo(out: str | Path, settings: DemoSettings | None = None, progress: bo
                          device=settings.device, progress=progress, **settings.analysis)  # fmt: skip
     report = _report(settings, boundaries, edits, conditional, sefa, analysis, steps.seconds)
     path = report.save(out / "report.html")
-    total = sum(s for _, s in steps.seconds)
-    console.print(f"[bold green]done[/] in {total / 60:.1f} min: open {path.resolve()} in a browser")
-    console.print(f"edit interactively: interfacegan ui --boundaries {out / 'boundaries'} --run {out / 'run'}")
+    logger.info("demo done in %.1f min: %s", sum(s for _, s in steps.seconds) / 60, path)
     return path
 
 
@@ -173,7 +191,7 @@ def _sefa(model, scorer, settings: DemoSettings, out: Path, progress: bool):
 def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -> Report:
     report = Report(
         "interfacegan demo: the semantics of a face GAN",
-        subtitle=f"{DEMO_MODEL}, {settings.num} samples (seed {settings.seed}), scored with the offline face scorer",
+        subtitle=f"{DEFAULT_MODEL}, {settings.num} samples (seed {settings.seed}), scored with the offline face scorer",
     )
     report.text(
         "InterFaceGAN trains a linear SVM in the latent space for each attribute; the unit normal n of its "

@@ -79,7 +79,8 @@ def import_official(
                           for name, arr in score_arrays.items()}  # fmt: skip
             return {**codes_rows, **score_rows}
 
-        store.fill_chunks(SAMPLE_TASK, rows, progress=False)
+        for k, start, stop in store.iter_chunks():
+            store.write_chunk(SAMPLE_TASK, k, start, rows(start, stop))
     return SampleStore.open(out)
 
 

@@ -1,21 +1,24 @@
 """Fill a sample store with latent codes (and optionally images) from a generator, resumably.
 
-`sample_to_store` is what `interfacegan sample` runs: it streams chunk by chunk (memory bounded by one chunk
-whatever N is), overlaps writing chunk k with computing chunk k+1, flags each chunk once written, and on a
-second call with the same arguments does only the chunks that are not flagged. Shards let several processes
-or machines fill disjoint chunks of one store.
+`sample_to_store` is what `interfacegan sample` runs: it describes the work of a chunk as a `SampleJob` and
+hands the chunks not flagged yet to an executor (`interfacegan.execution`; local threads by default), which
+streams chunk by chunk (memory bounded whatever N is) and flags each chunk once written, so a second call with
+the same arguments does only the rest. Shards let several processes or machines fill disjoint chunks of one store.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from PIL import Image
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models import Generator, Truncation
+from interfacegan.execution import ChunkJob, Executor, run_job
+from interfacegan.models import Generator, Truncation, load_model
+from interfacegan.progress import ProgressOption
 from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore, is_store
 
 
@@ -51,7 +54,7 @@ def _check_same_run(store: SampleStore, wanted: dict[str, Any]) -> None:
     if diffs:
         raise InterfaceGANError(
             f"{store.path} was made with other arguments: {'; '.join(diffs)}; "
-            "repeat the original arguments to resume, or choose a new --out"
+            "repeat the original arguments to resume, or choose a new output directory"
         )
 
 
@@ -73,6 +76,68 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BOX)) for im in images])
 
 
+def make_truncation(psi: float = 1.0, cutoff: int | None = None) -> Truncation:
+    """A validated `Truncation`: psi in [0, 1], cutoff (number of W+ layers truncated; None = all) >= 0."""
+    if not 0.0 <= psi <= 1.0:
+        raise InterfaceGANError(f"truncation psi must be in [0, 1], got {psi}")
+    if cutoff is not None and cutoff < 0:
+        raise InterfaceGANError(f"truncation cutoff must be >= 0, got {cutoff}")
+    return Truncation(psi=psi, cutoff=cutoff)
+
+
+def check_truncation_space(model: Generator, space: str, truncation: Truncation) -> None:
+    """Refuse `w` codes under a layer cutoff: one w vector cannot carry a truncation that differs between layers.
+
+    With a cutoff, only the first `cutoff` W+ layers are truncated; a stored w would be either truncated on all
+    layers or on none, so images re-synthesized from it differ from the run's (by up to 61 grey levels, measured).
+    `wp` codes keep the layer axis and reproduce the images exactly.
+    """
+    if space != "w" or not truncation.active or truncation.cutoff is None:
+        return
+    if model.num_ws is not None and truncation.cutoff >= model.num_ws:
+        return  # every layer is truncated: the same as no cutoff
+    raise InterfaceGANError(
+        f"space 'w' cannot hold codes truncated on the first {truncation.cutoff} layers only: "
+        "use space 'wp' (W+ keeps the per-layer truncation), or drop the truncation cutoff"
+    )
+
+
+@dataclass
+class SampleJob(ChunkJob):
+    """The rows of a run: z from the seed, its other `spaces` and, with `image_size`, images (see ChunkJob).
+
+    Pickled, it carries `model_spec` and rebuilds the generator once per worker; in this process it uses the
+    loaded `model`.
+    """
+
+    model_spec: str
+    seed: int
+    spaces: tuple[str, ...]
+    truncation: Truncation
+    image_size: int | None
+    batch_size: int
+    device: str | None = None
+    task: str = SAMPLE_TASK
+    model: Generator | None = field(default=None, repr=False, compare=False)
+    live_fields: ClassVar[tuple[str, ...]] = ("model",)
+
+    def setup(self) -> None:
+        if self.model is None:
+            self.model = load_model(self.model_spec, device=self.device)
+
+    def compute(self, start: int, stop: int, prefetched: Any = None) -> dict[str, np.ndarray]:
+        model = self.model
+        z = model.sample(stop - start, self.seed, start=start)
+        arrays = {"codes/z": z}
+        for space in self.spaces:
+            if space != "z":
+                arrays[f"codes/{space}"] = model.map(z, space, self.truncation, batch_size=self.batch_size)
+        if self.image_size:
+            images = model.synthesize(z, "z", batch_size=self.batch_size, truncation=self.truncation)
+            arrays["images"] = resize_images(images, self.image_size)
+        return arrays
+
+
 def sample_to_store(
     model: Generator,
     out: str | Path,
@@ -85,24 +150,26 @@ def sample_to_store(
     batch_size: int = 256,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     shard: tuple[int, int] = (0, 1),
-    progress: bool = True,
+    progress: ProgressOption = True,
+    executor: Executor | str | None = None,
 ) -> SampleStore:
     """Sample `num` codes with `seed` into the store at `out` (resuming it when it exists; see module doc).
 
     `spaces` lists the code spaces to save ('z' is always saved, since every other space derives from it).
-    Images are saved at full resolution with `save_images`, or as `thumbnail_size` thumbnails.
+    Images are saved at full resolution with `save_images`, or as `thumbnail_size` thumbnails. `shard` (I, K)
+    does only the chunks k with k % K == I; `executor` runs the chunks (None: local threads); `progress` is
+    True (bar), False, or a callable getting (description, rows done, rows in all).
     """
     if num <= 0:
-        raise InterfaceGANError(f"--num must be positive, got {num}")
+        raise InterfaceGANError(f"num must be positive, got {num}")
     if batch_size <= 0 or chunk_rows <= 0:
-        raise InterfaceGANError("batch size and chunk rows must be positive")
-    index, count = shard
-    if not (count >= 1 and 0 <= index < count):
-        raise InterfaceGANError(f"bad shard {index}/{count}: use I/K with 0 <= I < K")
+        raise InterfaceGANError(f"batch_size and chunk_rows must be positive, got {batch_size} and {chunk_rows}")
+    check_shard(shard)
     truncation = truncation or Truncation()
     spaces = list(dict.fromkeys(["z", *spaces]))
     for space in spaces:
         model.check_space(space)
+        check_truncation_space(model, space, truncation)
     image_size = thumbnail_size or (model.resolution if save_images else None)
     wanted = run_arguments(model, num, seed, spaces, truncation, image_size, chunk_rows)
     store = open_or_create_run(out, wanted)
@@ -110,24 +177,23 @@ def sample_to_store(
         store.ensure_array(f"codes/{space}", model.space_shape(space), "float32")
     if image_size:
         store.ensure_array("images", (image_size, image_size, 3), "uint8", compress=False)
-
-    store.fill_chunks(
-        SAMPLE_TASK,
-        lambda start, stop: _compute_chunk(model, seed, start, stop, spaces, truncation, image_size, batch_size),
-        shard,
-        "sampling",
-        progress,
-    )
+    job = SampleJob(model.spec or model.name, seed, tuple(spaces), truncation, image_size, batch_size, model=model)
+    run_job(store, job, shard, executor, progress, "sampling")
     return store
 
 
-def _compute_chunk(model, seed, start, stop, spaces, truncation, image_size, batch_size) -> dict[str, np.ndarray]:
-    z = model.sample(stop - start, seed, start=start)
-    arrays = {"codes/z": z}
-    for space in spaces:
-        if space != "z":
-            arrays[f"codes/{space}"] = model.map(z, space, truncation, batch_size=batch_size)
-    if image_size:
-        images = model.synthesize(z, "z", batch_size=batch_size, truncation=truncation)
-        arrays["images"] = resize_images(images, image_size)
-    return arrays
+def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    """`shard` (I, K) when 0 <= I < K, else a one-line error."""
+    index, count = shard
+    if not (count >= 1 and 0 <= index < count):
+        raise InterfaceGANError(f"bad shard {index}/{count}: use I/K with 0 <= I < K")
+    return index, count
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/K' -> (I, K): the process doing the chunks k with k % K == I (one of K processes or machines)."""
+    try:
+        index, count = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise InterfaceGANError(f"bad shard {text!r}: use I/K, e.g. 0/4 for the first of four workers") from None
+    return check_shard((index, count))

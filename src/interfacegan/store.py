@@ -8,9 +8,10 @@ Layout of RUN/ (a zarr v3 group; every array is chunked along rows in blocks of 
     progress/<task>      (num_chunks,) uint8           1 once chunk k of that task is completely written
 The group attribute `interfacegan` holds the metadata (model, seed, spaces, truncation, created, ...).
 
-Chunks of rows are the unit of work: a task writes every array of a chunk, then sets its progress flag,
-so a run killed at any moment resumes by redoing unflagged chunks, and many writers (machines) can fill
-disjoint chunks of one store. zarr writes each chunk file under a temporary name and renames it.
+Chunks of rows are the unit of work: a task writes every array of a chunk, then sets its progress flag
+(`write_chunk`), so a run killed at any moment resumes by redoing unflagged chunks, and many writers (machines)
+can fill disjoint chunks of one store. zarr writes each chunk file under a temporary name and renames it.
+Engines that run the work of a task over the chunks live in `interfacegan.execution`.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from __future__ import annotations
 import datetime as _dt
 import shutil
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import zarr
 
 from interfacegan import __version__
 from interfacegan.errors import InterfaceGANError
-from interfacegan.progress import progress_bar
 
 STORE_FORMAT = 1
 DEFAULT_CHUNK_ROWS = 1024
@@ -81,7 +80,7 @@ class SampleStore:
         """Open an existing store; a clear error when `path` is not one."""
         path = Path(path)
         if not path.exists():
-            raise InterfaceGANError(f"{path} does not exist: create it with `interfacegan sample --out {path}`")
+            raise InterfaceGANError(f"{path} does not exist: sample a run into it first (`interfacegan sample`)")
         if not is_store(path):
             raise InterfaceGANError(f"{path} is not an interfacegan sample store (no zarr metadata)")
         store = cls(zarr.open_group(str(path), mode=mode), path)
@@ -172,7 +171,7 @@ class SampleStore:
         if f"codes/{space}" not in self.group:
             raise InterfaceGANError(
                 f"{self.path} has no codes in space {space!r} (it has: {', '.join(self.spaces) or 'none'}); "
-                f"sample with --space {space}"
+                f"sample the run with {space!r} among its spaces"
             )
         return self.group[f"codes/{space}"]
 
@@ -212,7 +211,7 @@ class SampleStore:
         if missing:
             raise InterfaceGANError(
                 f"{self.path} has no scores {missing} (it has: {', '.join(self.score_names) or 'none'}); "
-                f"run `interfacegan score {self.path} --scorer ...` first"
+                "score the run with a scorer that writes them first (`interfacegan score`)"
             )
         sel = rows if rows is not None else slice(None)
         return {n: self.group[f"scores/{n}"][sel] for n in names}
@@ -249,46 +248,11 @@ class SampleStore:
     def is_complete(self, task: str) -> bool:
         return bool(self.done_chunks(task).all())
 
-    def fill_chunks(
-        self,
-        task: str,
-        compute: Callable[..., dict[str, np.ndarray]],
-        shard: tuple[int, int] = (0, 1),
-        description: str = "",
-        progress: bool = True,
-        prefetch: Callable[[int, int], Any] | None = None,
-    ) -> None:
-        """Do the chunks of `task` in `shard` not flagged yet: `compute(start, stop)` -> {array name: its rows}.
+    def write_chunk(self, task: str, k: int, start: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write every array of chunk k (rows from `start`), then flag the chunk done for `task`.
 
-        A chunk is flagged done only after all its arrays are written. Stages overlap, one thread each: chunk k-1
-        is written while chunk k is computed, and with `prefetch` its result for chunk k+1 (e.g. images being
-        synthesized) is made meanwhile and handed over as `compute(start, stop, prefetched)`. The progress bar
-        counts rows, those of chunks done before included.
+        The flag comes last, so a writer killed in between leaves the chunk unflagged and a rerun redoes it.
         """
-        pending = self.pending_chunks(task, shard)
-        done_rows = self.num - sum(stop - start for start, stop in map(self.chunk_range, pending))
-        with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as writer, progress_bar(
-            description or task, total=self.num, completed=done_rows, enabled=progress
-        ) as bar:
-            ahead = reader.submit(prefetch, *self.chunk_range(pending[0])) if prefetch and pending else None
-            in_flight: Future | None = None
-            for i, k in enumerate(pending):
-                start, stop = self.chunk_range(k)
-                if ahead is None:
-                    arrays = compute(start, stop)
-                else:
-                    prefetched = ahead.result()
-                    if i + 1 < len(pending):
-                        ahead = reader.submit(prefetch, *self.chunk_range(pending[i + 1]))
-                    arrays = compute(start, stop, prefetched)
-                if in_flight is not None:
-                    in_flight.result()
-                in_flight = writer.submit(self._write_chunk, task, k, start, arrays)
-                in_flight.add_done_callback(lambda f, n=stop - start: f.exception() or bar.advance(n))
-            if in_flight is not None:
-                in_flight.result()
-
-    def _write_chunk(self, task: str, k: int, start: int, arrays: dict[str, np.ndarray]) -> None:
         for name, values in arrays.items():
             self.write_rows(name, start, values)
         self.mark_done(task, k)

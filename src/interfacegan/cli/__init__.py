@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from typing import Annotated, Optional
 
 import typer
 
@@ -15,33 +17,79 @@ app = typer.Typer(
 )
 
 
-def main() -> None:
-    """Console entry point: user errors become one red line and exit code 2, never a traceback."""
+@app.callback()
+def global_options(
+    threads: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Threads for torch, onnxruntime and OpenMP (default: $INTERFACEGAN_THREADS, "
+                                 "else the cores this process may use).", show_default=False),  # fmt: skip
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the library does.")] = False,
+) -> None:
+    """Options of every command, applied before the command loads any model."""
+    from interfacegan.threads import configure_threads
+
+    _configure_logging(logging.INFO if verbose else logging.WARNING)
+    configure_threads(threads)
+
+
+def _configure_logging(level: int) -> None:
+    """The library logs through the `interfacegan` logger hierarchy; the CLI shows it on stderr."""
     from rich.console import Console
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("interfacegan")
+    if not any(getattr(h, "_interfacegan_cli", False) for h in logger.handlers):
+        handler = RichHandler(console=Console(stderr=True), show_time=False, show_path=False)
+        handler._interfacegan_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A command-line usage error of click or typer (either's own classes): it has `exit_code` and
+    `format_message`. Recognised by behaviour, so a typer release that moves its exception classes changes nothing."""
+    return isinstance(getattr(exc, "exit_code", None), int) and callable(getattr(exc, "format_message", None))
+
+
+def _usage_error_line(exc: BaseException) -> str | None:
+    """'MESSAGE (see `COMMAND --help`)' for a usage error, or None for a command run without arguments, whose help
+    page typer has printed already (or returned as the message, which is then printed as it is)."""
+    message = exc.format_message().strip()
+    if not message or "\n" in message:
+        return None
+    command = getattr(getattr(exc, "ctx", None), "command_path", None) or "interfacegan"
+    return f"{message} (see `{command} --help`)"
+
+
+def main() -> None:
+    """Console entry point: user errors and usage errors become one red line and exit code 2, never a traceback."""
+    from rich.console import Console
+    from rich.markup import escape
 
     from interfacegan.errors import InterfaceGANError
 
+    stderr = Console(stderr=True, soft_wrap=True)
     try:
-        app(standalone_mode=False)
+        status = app(standalone_mode=False)
     except InterfaceGANError as exc:
-        from rich.markup import escape
-
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        Console(stderr=True).print("[yellow]interrupted[/]: run the same command again to resume")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+        status = 130
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        line = _usage_error_line(exc)
+        if line is not None:
+            stderr.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
+        elif exc.format_message().strip():  # a help page handed over as the message
+            print(exc.format_message().strip(), file=sys.stderr)
+        sys.exit(2)
+    if status == 130:  # typer turns Ctrl-C into exit code 130
+        stderr.print("[yellow]interrupted[/]: run the same command again to resume")
+    if isinstance(status, int) and status:
+        sys.exit(status)
 
 
 # Each command module adds its commands to `app` when imported (kept at the bottom: they import `app`).

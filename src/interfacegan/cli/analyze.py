@@ -15,7 +15,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt
+from interfacegan.cli.options import DeviceOpt, QuietOpt, given
 from interfacegan.errors import InterfaceGANError
 
 console = Console()
@@ -59,23 +59,22 @@ def _floats(text: str, what: str) -> list[float]:
 def _run(name: str | None, run: Path, out: Path, boundary, attribute, space, model, scorer, identity_scorer,
          real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
          sefa_k, sefa_layers, ratio, batch_size, device, quick, quiet) -> None:  # fmt: skip
-    alphas = _floats(sweep, "--sweep")  # parsed before the heavy imports, so a typo fails at once
+    alphas = _floats(sweep, "--sweep") if sweep is not None else None  # parsed before the heavy imports
     from interfacegan.analysis import QUICK, analyze_run
 
+    sizes = given(num_rescore=num, num_identity=num_identity, num_distance=num_distance)
     if quick:
-        num, num_identity, num_distance = (QUICK[k] for k in ("num_rescore", "num_identity", "num_distance"))
-
-    conditions = "auto"
+        sizes = dict(QUICK)
+    conditions = None
     if condition:
         conditions = condition[0] if len(condition) == 1 and condition[0] in ("auto", "none") else list(condition)
     result = analyze_run(
         run, out, analyses=[name] if name else None, boundaries=boundary or None, attributes=attribute or None,
         spaces=space or None, model=model, scorers=scorer or None,
         identity_scorer=None if identity_scorer == "none" else identity_scorer, real_scores=real_scores,
-        num_rescore=num, num_identity=num_identity, num_distance=num_distance, alpha=alpha,
-        sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
-        layer_groups=layer_group or None, sefa_k=sefa_k, sefa_layers=sefa_layers, ratio=ratio,
-        batch_size=batch_size, device=device, progress=not quiet,
+        layer_groups=layer_group or None, sefa_layers=sefa_layers, device=device, progress=not quiet, **sizes,
+        **given(alpha=alpha, sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
+                sefa_k=sefa_k, ratio=ratio, batch_size=batch_size),
     )  # fmt: skip
     _print(result)
 
@@ -114,25 +113,34 @@ def _make_command(name: str | None):
         identity_scorer: Annotated[str, typer.Option(help="auto (dlib identity for face runs), none, or a scorer spec "
                                                           "with a vector output.")] = "auto",  # fmt: skip
         real_scores: Annotated[Optional[Path], typer.Option(help="CSV of real-data scores (header = attributes).")] = None,
-        num: Annotated[int, typer.Option(help="M: samples edited for re-scoring, layer-wise and SeFa.")] = 2000,
-        num_identity: Annotated[int, typer.Option(help="M for identity descriptors (about 0.1 s per face).")] = 16,
-        num_distance: Annotated[int, typer.Option(help="M for the distance sweep.")] = 100,
-        alpha: Annotated[float, typer.Option(help="Edit amount x + alpha n (n unit) for the matrices.")] = 2.0,
-        sweep: Annotated[str, typer.Option(help="Alphas of the distance sweep, comma-separated.")] = "-3,-2,-1,1,2,3",
+        num: Annotated[Optional[int], typer.Option(help="M: samples edited for re-scoring, layer-wise and SeFa.",
+                                                   show_default="2000")] = None,  # fmt: skip
+        num_identity: Annotated[Optional[int], typer.Option(help="M for identity descriptors (about 0.1 s per face).",
+                                                            show_default="16")] = None,  # fmt: skip
+        num_distance: Annotated[Optional[int], typer.Option(help="M for the distance sweep.",
+                                                            show_default="100")] = None,  # fmt: skip
+        alpha: Annotated[Optional[float], typer.Option(help="Edit amount x + alpha n (n unit) for the matrices.",
+                                                       show_default="2")] = None,  # fmt: skip
+        sweep: Annotated[Optional[str], typer.Option(help="Alphas of the distance sweep, comma-separated.",
+                                                     show_default="-3,-2,-1,1,2,3")] = None,  # fmt: skip
         condition: Annotated[list[str], typer.Option(help="PRIMAL|COND[,COND] (repeatable; add 'auto' to keep the "
                                                       "automatic ones too), auto, or none.")] = [],  # fmt: skip
-        condition_threshold: Annotated[float, typer.Option(help="auto: condition on the most correlated other "
-                                                                "boundary when |cosine| >= this.")] = 0.3,  # fmt: skip
+        condition_threshold: Annotated[Optional[float], typer.Option(help="auto: condition on the most correlated "
+                                                                     "other boundary when |cosine| >= this.",
+                                                                     show_default="0.3")] = None,  # fmt: skip
         layer_group: Annotated[list[str], typer.Option(help="W+ layer group such as 0-1 (repeatable; default "
                                                             "0-1, 2-3, 4-5, 6-7, rest).")] = [],  # fmt: skip
-        sefa_k: Annotated[int, typer.Option(help="Number of SeFa directions to match against.")] = 10,
+        sefa_k: Annotated[Optional[int], typer.Option(help="Number of SeFa directions to match against.",
+                                                      show_default="10")] = None,  # fmt: skip
         sefa_layers: Annotated[Optional[str], typer.Option(help="Style layers for SeFa (style-based models).")] = None,
-        ratio: Annotated[float, typer.Option(help="Top/bottom share of samples when training boundaries.")] = 0.02,
-        batch_size: Annotated[int, typer.Option(help="Synthesis and scoring batch size.")] = 128,
+        ratio: Annotated[Optional[float], typer.Option(help="Top/bottom share of samples when training boundaries.",
+                                                       show_default="0.02")] = None,  # fmt: skip
+        batch_size: Annotated[Optional[int], typer.Option(help="Synthesis and scoring batch size.",
+                                                          show_default="128")] = None,  # fmt: skip
         device: DeviceOpt = "auto",
         quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, about a minute "
                                                  "on the embedded GAN); overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
-        quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+        quiet: QuietOpt = False,
     ):
         _run(name, run, out, boundary, attribute, space, model, scorer, identity_scorer, real_scores, num,
              num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group, sefa_k,

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DEFAULT_MODEL, DeviceOpt, QuietOpt, training_checkpoint
+from interfacegan.cli.options import DeviceOpt, QuietOpt, training_checkpoint
 
 console = Console()
 
@@ -26,35 +26,6 @@ PyramidOpt = Annotated[float, typer.Option(help="Weight of the multi-scale L1 lo
 SeedOpt = Annotated[int, typer.Option(help="Seed of the --init search samples.")]
 BatchOpt = Annotated[int, typer.Option(help="Images optimised together.")]
 ScaleOpt = Annotated[int, typer.Option(help="Enlarge images in the sheets by this integer factor.")]
-
-
-def _check_files(images: list[Path]) -> None:
-    """Fail before loading anything when an image path is wrong."""
-    from interfacegan.errors import InterfaceGANError
-
-    if not images:
-        raise InterfaceGANError("no images given: pass one or more image files")
-    for path in images:
-        if not path.exists():
-            raise InterfaceGANError(f"image file {path} does not exist: check the path")
-        if not path.is_file():
-            raise InterfaceGANError(f"{path} is not a file: give image files (PNG, JPEG, WebP, ...)")
-
-
-def _encoder_model(encoder: Optional[Path]) -> Optional[str]:
-    if encoder is None:
-        return None
-    from interfacegan.inversion.encoder import Encoder
-
-    return Encoder.read_config(encoder).model or None
-
-
-def _load_targets(model, images: list[Path], align: bool):
-    """uint8 (N, R, R, 3) targets from the files: face-aligned to the model's own framing, or centre-cropped."""
-    from interfacegan.inversion import face_template, load_images
-
-    template = face_template(model) if align else None
-    return load_images(images, model.resolution, align=align, template=template)
 
 
 def _run_inversion(model, targets, space, steps, lr, init, candidates, encoder, prior_weight, spread_weight, pyramid,
@@ -93,15 +64,14 @@ def invert_command(
     quiet: QuietOpt = False,
 ):
     """Find the latent codes of real images by optimisation (optionally from an encoder's guess)."""
-    from interfacegan.inversion.files import save_inversion
+    from interfacegan.inversion.files import check_image_files, inversion_model_spec, read_targets, save_inversion
     from interfacegan.models import load_model
 
-    _check_files(images)
-    spec = model or _encoder_model(encoder) or DEFAULT_MODEL
-    generator = load_model(spec, device=device)
+    check_image_files(images)
+    generator = load_model(inversion_model_spec(model, encoder), device=device)
     if space is not None:
         generator.check_space(space)
-    targets = _load_targets(generator, images, align)
+    targets = read_targets(generator, images, align)
     result = _run_inversion(generator, targets, space, steps, lr, init, candidates, encoder, prior_weight,
                             spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
     meta = {"model": generator.spec, "align": align}
@@ -115,7 +85,8 @@ def invert_command(
 @app.command("train-encoder")
 def train_encoder_command(
     out: Annotated[Path, typer.Option(help="Encoder file to write (e.g. enc.pt); ENC.ckpt holds resumable progress.")],
-    model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.")] = DEFAULT_MODEL,
+    model: Annotated[Optional[str], typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.",
+                                                 show_default="dcgan-digiface")] = None,  # fmt: skip
     space: Annotated[Optional[str], typer.Option(help="Space the encoder predicts (default: z, or wp for style models).")] = None,
     steps: Annotated[int, typer.Option(help="Training steps (batches of fresh samples).")] = 1000,
     batch_size: Annotated[int, typer.Option(help="Samples per step.")] = 32,
@@ -130,10 +101,11 @@ def train_encoder_command(
 ):
     """Train an encoder image -> code on the model's own samples; an interrupted run resumes when rerun."""
     from interfacegan.inversion import train_encoder
+    from interfacegan.inversion.files import inversion_model_spec
     from interfacegan.models import load_model
 
     checkpoint = training_checkpoint(out, force, checkpoint_every, "encoder")
-    generator = load_model(model, device=device)
+    generator = load_model(inversion_model_spec(model), device=device)
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")
     encoder = train_encoder(generator, steps=steps, batch_size=batch_size, lr=lr, space=space, width=width,
@@ -145,41 +117,6 @@ def train_encoder_command(
                   f"{m['held_out']} held-out samples, code RMSE {m['code_rmse']:.3f} (spread units), "
                   f"re-synthesis PSNR {m['psnr']:.2f} dB")  # fmt: skip
     console.print(f"wrote {out}")
-
-
-def _saved_codes(path: Path, generator, space: str) -> "np.ndarray":
-    """Codes (N, *shape) from an earlier `invert` run's codes.npy, checked against the edit space."""
-    import json
-
-    import numpy as np
-
-    from interfacegan.errors import InterfaceGANError
-
-    if not path.is_file():
-        raise InterfaceGANError(f"codes file {path} does not exist: give the codes.npy written by `interfacegan invert`")
-    fix = "give the codes.npy written by `interfacegan invert`"
-    try:
-        codes = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InterfaceGANError(f"cannot read codes {path} ({exc}): {fix}") from None
-    if not isinstance(codes, np.ndarray):  # an .npz archive
-        raise InterfaceGANError(f"{path} is an archive of arrays, not one .npy array of codes: {fix}")
-    summary = path.with_name("inversion.json")
-    if summary.is_file():
-        try:
-            saved = json.loads(summary.read_text())
-        except ValueError as exc:
-            raise InterfaceGANError(f"{summary} is not valid JSON ({exc}): invert again, or delete it") from None
-        if not isinstance(saved, dict):
-            raise InterfaceGANError(f"{summary} is not an `interfacegan invert` summary: invert again, or delete it")
-        if saved.get("space") and saved["space"] != space:
-            raise InterfaceGANError(
-                f"{path} holds {saved['space']!r} codes but the edit needs {space!r} codes: invert again with --space {space}"
-            )
-        if saved.get("model") and saved["model"] != generator.spec:
-            raise InterfaceGANError(f"{path} holds codes of model {saved['model']!r}, not {generator.spec!r}: pass --model {saved['model']}")
-    generator.check_codes(codes, space)
-    return codes.astype(np.float32)
 
 
 @app.command("edit-image")
@@ -216,27 +153,28 @@ def edit_image(
     from interfacegan.directions.boundary import load_direction
     from interfacegan.editing.run import EditRequest, edit_codes, save_edit
     from interfacegan.errors import InterfaceGANError
+    from interfacegan.inversion.files import check_image_files, inversion_model_spec, load_codes, read_targets
     from interfacegan.inversion.files import save_inversion
     from interfacegan.models import load_model
 
     images = images or []
     if codes is None:
-        _check_files(images)
+        check_image_files(images)
     elif images:
         raise InterfaceGANError("give image files or --codes, not both")
     primal = load_direction(boundary, space=space or "z", model=model)
     conditions = [load_direction(c, space=primal.space, model=model or primal.model) for c in condition]
-    spec = model or primal.model or _encoder_model(encoder) or DEFAULT_MODEL
+    spec = inversion_model_spec(model or primal.model, encoder)
     generator = load_model(spec, device=device)
     request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
     plan = request.plan(generator)  # a wrong boundary fails here, before the inversion
     code_space = plan.space
     written = [out / "grid.png", out / "edit.gif"]
     if codes is not None:
-        edited = edit_codes(generator, _saved_codes(codes, generator, code_space), request, plan=plan)
+        edited = edit_codes(generator, load_codes(codes, generator, code_space), request, plan=plan)
         save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
     else:
-        targets = _load_targets(generator, images, align)
+        targets = read_targets(generator, images, align)
         result = _run_inversion(generator, targets, code_space, invert_steps, lr, init, candidates, encoder,
                                 prior_weight, spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
         edited = edit_codes(generator, result.codes, request, plan=plan)

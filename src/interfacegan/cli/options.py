@@ -1,4 +1,4 @@
-"""Options and option-value parsers shared by several commands."""
+"""Options and option-value parsers shared by several commands (defaults and validation live in the API)."""
 
 from __future__ import annotations
 
@@ -12,28 +12,15 @@ from interfacegan.errors import InterfaceGANError
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
+ExecutorOpt = Annotated[str, typer.Option(help="Engine that runs the chunks: local (threads in this process).")]
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """'I/K' -> (I, K): this process does the chunks k with k % K == I."""
-    try:
-        index, count = (int(p) for p in text.split("/"))
-    except ValueError:
-        raise InterfaceGANError(f"bad --shard {text!r}: use I/K, e.g. 0/4 for the first of four workers") from None
-    if not (count >= 1 and 0 <= index < count):
-        raise InterfaceGANError(f"bad --shard {text!r}: need 0 <= I < K")
-    return index, count
+def given(**values) -> dict:
+    """The options the user set (not None): passed on as keyword arguments, so the API's defaults apply to the rest.
 
-
-def make_truncation(psi: float, cutoff: int | None):
-    """Validated `Truncation` from the --truncation-psi / --truncation-cutoff options."""
-    from interfacegan.models import Truncation
-
-    if not 0.0 <= psi <= 1.0:
-        raise InterfaceGANError(f"--truncation-psi must be in [0, 1], got {psi}")
-    if cutoff is not None and cutoff < 0:
-        raise InterfaceGANError(f"--truncation-cutoff must be >= 0, got {cutoff}")
-    return Truncation(psi=psi, cutoff=cutoff)
+    Options whose default lives in the API have None as their CLI default and show the API's value in their help.
+    """
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def parse_named_paths(items: list[str], what: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, make_truncation, parse_named_paths, parse_shard
+from interfacegan.cli.options import DeviceOpt, ExecutorOpt, QuietOpt, given, parse_named_paths
 
 console = Console()
 
@@ -20,36 +20,39 @@ def sample(
     model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH to a checkpoint.")],
     num: Annotated[int, typer.Option(help="Number of samples N.")],
     out: Annotated[Path, typer.Option(help="Run directory (a zarr store); an existing one is resumed.")],
-    seed: Annotated[int, typer.Option(help="Seed of the latent codes.")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the latent codes.", show_default="0")] = None,
     space: Annotated[list[str], typer.Option(help="Code spaces to save besides z (w, wp); repeatable.")] = [],
     save_images: Annotated[bool, typer.Option("--images", help="Also store full-size images.")] = False,
     thumbnails: Annotated[Optional[int], typer.Option(help="Store images as SIZE x SIZE thumbnails.")] = None,
-    truncation_psi: Annotated[float, typer.Option(help="W truncation psi (style models).")] = 1.0,
-    truncation_cutoff: Annotated[Optional[int], typer.Option(help="Truncate only the first N W+ layers.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Generator batch size.")] = 256,
-    chunk_rows: Annotated[int, typer.Option(help="Rows per store chunk (the unit of resume).")] = 1024,
+    truncation_psi: Annotated[
+        Optional[float], typer.Option(help="W truncation psi (style models).", show_default="1")
+    ] = None,
+    truncation_cutoff: Annotated[
+        Optional[int], typer.Option(help="Truncate only the first N W+ layers (with --space wp, not w).")
+    ] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Generator batch size.", show_default="256")] = None,
+    chunk_rows: Annotated[
+        Optional[int], typer.Option(help="Rows per store chunk (the unit of resume).", show_default="1024")
+    ] = None,
     shard: Annotated[str, typer.Option(help="I/K: fill only chunk k with k % K == I (one per machine).")] = "0/1",
     checkpoint_format: Annotated[
         Optional[str], typer.Option("--format", help="Force the checkpoint reader: nvidia, rosinality or genforce.")
     ] = None,
+    executor: ExecutorOpt = "local",
     device: DeviceOpt = "auto",
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ):
     """Sample latent codes (and optionally images) into a resumable store."""
     from interfacegan.models import load_model
-    from interfacegan.sampling import sample_to_store
+    from interfacegan.sampling import make_truncation, parse_shard, sample_to_store
 
-    if num <= 0:
-        from interfacegan.errors import InterfaceGANError
-
-        raise InterfaceGANError(f"--num must be positive, got {num}")
-    truncation = make_truncation(truncation_psi, truncation_cutoff)
+    truncation = make_truncation(**given(psi=truncation_psi, cutoff=truncation_cutoff))
     shard_pair = parse_shard(shard)
-    generator = load_model(model, device=device, **({"format": checkpoint_format} if checkpoint_format else {}))
+    generator = load_model(model, device=device, **given(format=checkpoint_format))
     store = sample_to_store(
-        generator, out, num=num, seed=seed, spaces=space, truncation=truncation, save_images=save_images,
-        thumbnail_size=thumbnails, batch_size=batch_size, chunk_rows=chunk_rows, shard=shard_pair,
-        progress=not quiet,
+        generator, out, num=num, spaces=space, truncation=truncation, save_images=save_images,
+        thumbnail_size=thumbnails, shard=shard_pair, progress=not quiet, executor=executor,
+        **given(seed=seed, batch_size=batch_size, chunk_rows=chunk_rows),
     )  # fmt: skip
     left = len(store.pending_chunks("sample"))
     status = "complete" if left == 0 else f"{left} chunks left for other shards"
@@ -62,12 +65,14 @@ def score(
     scorer: Annotated[list[str], typer.Option(help="face, identity, onnx:PATH, csv:PATH, module:function.")],
     prefix: Annotated[str, typer.Option(help="Prefix for the stored score names.")] = "",
     overwrite: Annotated[bool, typer.Option(help="Recompute scores that already exist.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Synthesis batch size.")] = 128,
+    batch_size: Annotated[Optional[int], typer.Option(help="Synthesis batch size.", show_default="128")] = None,
     shard: Annotated[str, typer.Option(help="I/K: score only chunk k with k % K == I.")] = "0/1",
+    executor: ExecutorOpt = "local",
     device: DeviceOpt = "auto",
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ):
     """Score every sample of a run with one or more scorers (resumable)."""
+    from interfacegan.sampling import parse_shard
     from interfacegan.scoring import load_scorer
     from interfacegan.scoring.run import score_store
     from interfacegan.store import SampleStore
@@ -76,10 +81,8 @@ def score(
     shard_pair = parse_shard(shard)
     scorers = [load_scorer(spec) for spec in scorer]
     for s in scorers:
-        names = score_store(
-            store, s, prefix=prefix, overwrite=overwrite, batch_size=batch_size, shard=shard_pair,
-            device=device, progress=not quiet,
-        )  # fmt: skip
+        names = score_store(store, s, prefix=prefix, overwrite=overwrite, shard=shard_pair, device=device,
+                            progress=not quiet, executor=executor, **given(batch_size=batch_size))  # fmt: skip
         console.print(f"[green]scored[/] {', '.join(names) or '(features only)'} with {s.name} v{s.version}")
 
 

@@ -86,10 +86,10 @@ def _read_inputs(paths: list[Path], size: int, resize: bool, align_to: str | Non
     from interfacegan.inversion.images import center_crop_resize, read_image
 
     if align_to is not None:
-        from interfacegan.cli.invert import _load_targets
+        from interfacegan.inversion.files import read_targets
         from interfacegan.models import load_model
 
-        return _load_targets(load_model(align_to, device=device), paths, align=True)
+        return read_targets(load_model(align_to, device=device), paths, align=True)
     out = []
     for path in paths:
         image = read_image(path)
@@ -114,13 +114,13 @@ def translate_command(
     device: DeviceOpt = "auto",
 ):
     """Edit images in one forward pass per strength (no inversion): OUT/NNN_name_tT.png and OUT/NNN_name_strip.png."""
-    from interfacegan.cli.invert import _check_files
+    from interfacegan.inversion.files import check_image_files
     from interfacegan.inversion.files import _safe_stem
     from interfacegan.editing.render import save_grid, save_image
     from interfacegan.translation import Translator
     from interfacegan.translation.dni import check_strengths
 
-    _check_files(images)
+    check_image_files(images)
     values = check_strengths(parse_strengths(strength))
     editor = Translator.load(translator, device=device)
     inputs = _read_inputs(images, editor.resolution, resize, (editor.model or DEFAULT_MODEL) if align else None, device)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, make_truncation
+from interfacegan.cli.options import DeviceOpt
 
 console = Console()
 
@@ -39,6 +39,7 @@ def ui(
     if not 0 < port < 65536:
         raise InterfaceGANError(f"--port must be in 1..65535, got {port}")
     _check_port_free(host, port)
+    from interfacegan.sampling import make_truncation
     from interfacegan.ui.build import build_editor_app
 
     editor_app = build_editor_app(model, boundaries, run, sefa, sefa_layers, space,

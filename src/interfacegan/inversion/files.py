@@ -1,8 +1,9 @@
-"""Write an inversion to a folder: codes.npy, the inputs and reconstructions as PNGs, a before/after sheet, JSON.
+"""The files of an inversion: image files read in for a model, and the output folder written and read back.
 
 Layout of OUT: `codes.npy` (N, *code_shape) float32, `losses.npy` (steps + 1, N), `inputs/` and
 `reconstructions/` (`{i:03d}_{name}.png` at the model's resolution), `comparison.png` (rows = images, columns =
 input | reconstruction) and `inversion.json` (model, space, sources, PSNR, settings). Every file is atomic.
+`save_inversion` writes it; `load_codes` reads its codes back (checked against the model and space to edit).
 """
 
 from __future__ import annotations
@@ -14,8 +15,78 @@ from typing import Sequence
 
 import numpy as np
 
+from interfacegan import DEFAULT_MODEL
 from interfacegan.atomic import atomic_path, write_text_atomic
 from interfacegan.editing.render import save_grid, save_image
+from interfacegan.errors import InterfaceGANError
+
+CODES_FIX = "give the codes.npy written by an inversion (`interfacegan invert`)"
+
+
+def check_image_files(paths: Sequence[str | Path]) -> None:
+    """Fail before any model loads when an image path is wrong (none given, missing, or not a file)."""
+    if not paths:
+        raise InterfaceGANError("no images given: pass one or more image files")
+    for path in map(Path, paths):
+        if not path.exists():
+            raise InterfaceGANError(f"image file {path} does not exist: check the path")
+        if not path.is_file():
+            raise InterfaceGANError(f"{path} is not a file: give image files (PNG, JPEG, WebP, ...)")
+
+
+def read_targets(model, paths: Sequence[str | Path], align: bool) -> np.ndarray:
+    """uint8 (N, R, R, 3) images for `model` from the files: face-aligned to the model's own framing, or
+    centre-cropped (R = the model's resolution)."""
+    from interfacegan.inversion.align import face_template
+    from interfacegan.inversion.images import load_images
+
+    template = face_template(model) if align else None
+    return load_images(list(paths), model.resolution, align=align, template=template)
+
+
+def inversion_model_spec(model: str | None = None, encoder: str | Path | None = None) -> str:
+    """The model an inversion uses: `model` when given, else the one `encoder` was trained for, else DEFAULT_MODEL."""
+    if model:
+        return model
+    if encoder is not None:
+        from interfacegan.inversion.encoder import Encoder
+
+        spec = Encoder.read_config(encoder).model
+        if spec:
+            return spec
+    return DEFAULT_MODEL
+
+
+def load_codes(path: str | Path, model, space: str) -> np.ndarray:
+    """Codes (N, *shape) float32 from an inversion's codes.npy, checked against `model` and the `space` to edit.
+
+    The folder's inversion.json, when present, must name the same space and model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InterfaceGANError(f"codes file {path} does not exist: {CODES_FIX}")
+    try:
+        codes = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InterfaceGANError(f"cannot read codes {path} ({exc}): {CODES_FIX}") from None
+    if not isinstance(codes, np.ndarray):  # an .npz archive
+        raise InterfaceGANError(f"{path} is an archive of arrays, not one .npy array of codes: {CODES_FIX}")
+    summary = path.with_name("inversion.json")
+    if summary.is_file():
+        try:
+            saved = json.loads(summary.read_text())
+        except ValueError as exc:
+            raise InterfaceGANError(f"{summary} is not valid JSON ({exc}): invert again, or delete it") from None
+        if not isinstance(saved, dict):
+            raise InterfaceGANError(f"{summary} is not an inversion summary: invert again, or delete it")
+        if saved.get("space") and saved["space"] != space:
+            raise InterfaceGANError(f"{path} holds {saved['space']!r} codes but the edit needs {space!r} codes: "
+                                    f"invert again into space {space!r}")  # fmt: skip
+        if saved.get("model") and saved["model"] != model.spec:
+            raise InterfaceGANError(f"{path} holds codes of model {saved['model']!r}, not {model.spec!r}: "
+                                    f"edit with model {saved['model']!r}")  # fmt: skip
+    model.check_codes(codes, space)
+    return codes.astype(np.float32)
 
 
 def _safe_stem(name: str) -> str:

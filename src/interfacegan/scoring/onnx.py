@@ -26,6 +26,7 @@ import torch
 from interfacegan.device import resolve_device
 from interfacegan.errors import InterfaceGANError
 from interfacegan.scoring.base import LUMA, Scorer, check_images, parse_names
+from interfacegan.threads import onnx_session_options
 
 NAMES_METADATA_KEY = "interfacegan.names"
 DEFAULT_TIME_BUDGET = 120.0  # seconds per batch: ~100x what a classifier of a few GFLOP needs for 64 images
@@ -163,7 +164,7 @@ class OnnxScorer(Scorer):
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
-        options = ort.SessionOptions()
+        options = onnx_session_options()
         options.log_severity_level = 3
         try:
             return ort.InferenceSession(str(self.path), sess_options=options, providers=providers)

@@ -3,15 +3,23 @@
 Images come from the store when it holds them at full resolution, otherwise they are re-synthesized from the
 stored z codes with the run's model (same truncation), which is cheaper than storing them for most models.
 Scalar outputs go to `scores/<name>`, vector outputs to `features/<name>`, each tagged with the scorer's name
-and version; a chunk is flagged done only after all its outputs are written.
+and version; the work of a chunk is a `ScoreJob` run by an executor (`interfacegan.execution`), which flags a
+chunk done only after all its outputs are written.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import ClassVar
+
 import numpy as np
 
 from interfacegan.errors import InterfaceGANError
+from interfacegan.execution import ChunkJob, Executor, run_job
 from interfacegan.models import Generator, load_model
+from interfacegan.progress import ProgressOption
+from interfacegan.sampling import check_shard
+from interfacegan.scoring import load_scorer
 from interfacegan.scoring.base import Scorer, bind_run
 from interfacegan.store import SAMPLE_TASK, SampleStore
 
@@ -33,7 +41,7 @@ def _prepare_outputs(store: SampleStore, scorer: Scorer, prefix: str, overwrite:
             elif (info.get("scorer"), info.get("version")) != (scorer.name, scorer.version):
                 raise InterfaceGANError(
                     f"{store.path} already has {path!r} from scorer {info.get('scorer')} v{info.get('version')}: "
-                    "pass --overwrite to replace it or --prefix to keep both"
+                    "use overwrite to replace it, or a prefix to keep both"
                 )
         attrs = {"scorer": scorer.name, "version": scorer.version, "output": output}
         store.ensure_array(path, tuple(tail), "float32", attrs=attrs)
@@ -53,7 +61,7 @@ class ImageSource:
         if not self.from_store and self.model is None:
             if meta["model"] == "unknown":
                 raise InterfaceGANError(
-                    f"{store.path} has no images and no model to synthesize them: re-import it with --model SPEC"
+                    f"{store.path} has no images and no model to synthesize them: re-import it naming its model"
                 )
             self.model = load_model(meta["model"], device=device)
         self.truncation = store.truncation
@@ -65,23 +73,60 @@ class ImageSource:
         return self.model.synthesize(z, "z", batch_size=self.batch_size, truncation=self.truncation)
 
 
+@dataclass
+class ScoreJob(ChunkJob):
+    """Scores of rows [start, stop) of the run at `store_path` by `scorer` (see ChunkJob).
+
+    Images are prefetched (read or synthesized for chunk k+1 while chunk k is scored). Pickled, the job carries
+    the scorer (scorers load their weights lazily, so they pickle small) and rebuilds the image source once per
+    worker: it reopens the store and loads `model_spec`, or the run's own model when None.
+    """
+
+    task: str
+    store_path: str
+    scorer: Scorer
+    paths: dict[str, str]  # scorer output -> array path in the store
+    model_spec: str | None = None
+    batch_size: int = 128
+    device: str | None = None
+    source: ImageSource | None = field(default=None, repr=False, compare=False)
+    live_fields: ClassVar[tuple[str, ...]] = ("source",)
+
+    def setup(self) -> None:
+        if self.source is None and self.scorer.needs_images:
+            model = load_model(self.model_spec, device=self.device) if self.model_spec else None
+            self.source = ImageSource(SampleStore.open(self.store_path, mode="r"), model, self.batch_size, self.device)
+
+    def prefetch(self, start: int, stop: int) -> np.ndarray | None:
+        return self.source.images(start, stop) if self.source is not None else None
+
+    def compute(self, start: int, stop: int, prefetched: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        result = self.scorer.score(prefetched, np.arange(start, stop))
+        _check_result(self.scorer, result, stop - start)
+        return {path: np.asarray(result[output], dtype=np.float32) for output, path in self.paths.items()}
+
+
 def score_store(
     store: SampleStore,
-    scorer: Scorer,
+    scorer: Scorer | str,
     model: Generator | None = None,
     prefix: str = "",
     overwrite: bool = False,
     batch_size: int = 128,
     shard: tuple[int, int] = (0, 1),
     device=None,
-    progress: bool = True,
+    progress: ProgressOption = True,
+    executor: Executor | str | None = None,
 ) -> list[str]:
-    """Add `scorer`'s outputs for every sample of `store`; resumes where a previous call stopped.
+    """Add `scorer`'s outputs (a Scorer or a spec) for every sample of `store`; resumes where a previous call stopped.
 
-    Returns the names of the scalar scores written. `model` overrides the run's model (e.g. already loaded).
+    Returns the names of the scalar scores written. `model` overrides the run's model (e.g. already loaded);
+    `executor` runs the chunks (None: local threads); `progress` is True (bar), False or a callable.
     """
+    scorer = load_scorer(scorer)
     if not store.is_complete(SAMPLE_TASK):
-        raise InterfaceGANError(f"{store.path} is not completely sampled: finish `interfacegan sample` first")
+        raise InterfaceGANError(f"{store.path} is not completely sampled: finish sampling it first")
+    check_shard(shard)
     task = score_task(scorer, prefix)
     if overwrite:
         store.delete(f"progress/{task}")
@@ -89,15 +134,9 @@ def score_store(
     # Hook, once per run: the scorer bound to run-specific settings (a face scorer's framing; scoring/framed.py).
     scorer = bind_run(scorer, store, source.images if source is not None else None)
     paths = _prepare_outputs(store, scorer, prefix, overwrite)
-
-    def compute(start: int, stop: int, images: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        result = scorer.score(images, np.arange(start, stop))
-        _check_result(scorer, result, stop - start)
-        return {path: np.asarray(result[output], dtype=np.float32) for output, path in paths.items()}
-
-    # Images of chunk k+1 are synthesized (torch, GIL released) while chunk k is scored and chunk k-1 written.
-    prefetch = source.images if source is not None else None
-    store.fill_chunks(task, compute, shard, f"scoring ({scorer.name})", progress, prefetch=prefetch)
+    job = ScoreJob(task, str(store.path), scorer, paths, model_spec=model.spec if model is not None else None,
+                   batch_size=batch_size, device=device, source=source)  # fmt: skip
+    run_job(store, job, shard, executor, progress, f"scoring ({scorer.name})")
     return [f"{prefix}{name}" for name in scorer.attributes]
 
 

@@ -1,0 +1,183 @@
+"""Usage errors through the installed console script (one line, exit code 2) and the thread settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from interfacegan import threads
+from interfacegan.errors import InterfaceGANError
+
+SCRIPT = str(Path(sys.executable).parent / "interfacegan")
+
+# (arguments, words the one-line message must contain): every kind of usage error typer/click can raise
+USAGE_ERRORS = {
+    "unknown option": (["sample", "--model", "toy", "--num", "10", "--out", "r", "--bogus"], "No such option: --bogus"),
+    "missing required option": (["sample", "--num", "3", "--out", "r"], "Missing option '--model'"),
+    "not an integer": (["sample", "--model", "toy", "--num", "abc", "--out", "r"], "'--num'"),
+    "missing argument": (["score"], "Missing argument 'run'"),
+    "unknown command": (["frobnicate"], "No such command 'frobnicate'"),
+    "option without its value": (["sample", "--model", "toy", "--num", "5", "--out", "r", "--space"], "'--space'"),
+    "value out of range": (["--threads", "0", "info", "r"], "'--threads'"),
+    "missing argument of a subcommand": (["analyze", "rescore"], "Missing argument 'run'"),
+    "extra argument": (["info", "a", "b"], "unexpected extra argument"),
+}
+
+
+def _start(args: list[str], **env) -> subprocess.Popen:
+    return subprocess.Popen([SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **env})  # fmt: skip
+
+
+def test_every_usage_error_is_one_line_with_exit_code_2(tmp_path):
+    """All kinds run at once (one process each, in parallel: the whole test takes about as long as one). Also run:
+    the bare command, --help, and $INTERFACEGAN_THREADS reaching the script (logged with -v)."""
+    procs = {kind: _start(args) for kind, (args, _) in USAGE_ERRORS.items()}
+    bare, help_ = _start([]), _start(["sample", "--help"])
+    verbose = _start(["-v", "info", str(tmp_path / "missing")], INTERFACEGAN_THREADS="1")
+    for kind, proc in procs.items():
+        out, err = proc.communicate(timeout=60)
+        expected = USAGE_ERRORS[kind][1]
+        assert proc.returncode == 2, (kind, err)
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), (kind, err)
+        assert expected in err and "Traceback" not in err and "--help" in err, (kind, err)
+        assert out == "", kind
+    out, err = bare.communicate(timeout=60)  # no command: the help page, as click does (exit code 2)
+    assert bare.returncode == 2 and "sample" in out and "Traceback" not in err + out
+    out, err = help_.communicate(timeout=60)
+    assert help_.returncode == 0 and "--num" in out and err == ""
+    _, err = verbose.communicate(timeout=60)
+    assert "using 1 thread(s)" in " ".join(err.split()) and verbose.returncode == 2
+
+
+def test_thread_count_comes_from_the_argument_the_environment_or_the_cores(monkeypatch):
+    monkeypatch.setattr(threads, "_configured", None)
+    monkeypatch.delenv(threads.THREADS_ENV, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads.thread_count() == threads.available_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.thread_count() == 3
+    monkeypatch.setenv(threads.THREADS_ENV, "1")
+    assert threads.thread_count() == 1 and threads.thread_count(5) == 5
+    monkeypatch.setenv(threads.THREADS_ENV, "many")
+    with pytest.raises(InterfaceGANError, match="INTERFACEGAN_THREADS='many' is not a whole number"):
+        threads.thread_count()
+    with pytest.raises(InterfaceGANError, match="threads must be >= 1, got 0"):
+        threads.thread_count(0)
+
+
+def _onnx_scorer(path: Path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from interfacegan.scoring.onnx import OnnxScorer
+
+    node = helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=0)
+    images = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, 8, 8])
+    mean = helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["N"])
+    graph = helper.make_graph([node], "mean", [images], [mean])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return OnnxScorer(path)
+
+
+def test_threads_option_reaches_torch_onnxruntime_and_openmp(tmp_path, monkeypatch, toy_generator):
+    """`--threads 1` (the CLI's global option) sets torch's count, the OpenMP/BLAS variables for libraries loaded
+    later (dlib, numpy's BLAS) and the thread count of onnxruntime sessions; OpenMP threads sleep when idle."""
+    from interfacegan.cli import main
+    from interfacegan.sampling import sample_to_store
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(threads, "_configured", None)
+    sample_to_store(toy_generator, tmp_path / "run", num=10, progress=False)
+    torch.set_num_threads(2)
+    monkeypatch.setattr(sys, "argv", ["interfacegan", "--threads", "1", "info", str(tmp_path / "run")])
+    main()
+    assert torch.get_num_threads() == 1
+    assert os.environ["OMP_NUM_THREADS"] == os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    options = _onnx_scorer(tmp_path / "mean.onnx").session.get_session_options()
+    assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_api_calls_cap_torch_at_the_cores_but_keep_a_smaller_choice(tmp_path, monkeypatch, toy_generator):
+    from interfacegan.sampling import sample_to_store
+
+    monkeypatch.setattr(threads, "_configured", None)
+    monkeypatch.setenv(threads.THREADS_ENV, "1")
+    torch.set_num_threads(2)
+    sample_to_store(toy_generator, tmp_path / "a", num=10, progress=False)  # more threads than allowed: capped
+    assert torch.get_num_threads() == 1
+    monkeypatch.setenv(threads.THREADS_ENV, "2")
+    torch.set_num_threads(1)
+    sample_to_store(toy_generator, tmp_path / "b", num=10, progress=False)  # fewer: the caller's choice stays
+    assert torch.get_num_threads() == 1
+
+
+def test_defaults_the_cli_shows_are_the_apis():
+    """Options whose default lives in the API default to None on the command line and show the API's value in their
+    help; every such option is listed here with the API parameter it stands for, and the two must agree."""
+    import inspect
+
+    import typer.main
+
+    from interfacegan import DEFAULT_MODEL
+    from interfacegan.analysis.run import QUICK, analyze_run
+    from interfacegan.cli import app
+    from interfacegan.demo import DemoSettings
+    from interfacegan.sampling import make_truncation, sample_to_store
+    from interfacegan.scoring.run import score_store
+
+    def defaults(func) -> dict:
+        return {name: p.default for name, p in inspect.signature(func).parameters.items()}
+
+    sample, score, analysis = defaults(sample_to_store), defaults(score_store), defaults(analyze_run)
+    demo = DemoSettings()
+    api = {
+        "sample": {"seed": sample["seed"], "batch_size": sample["batch_size"], "chunk_rows": sample["chunk_rows"],
+                   "truncation_psi": defaults(make_truncation)["psi"]},
+        "score": {"batch_size": score["batch_size"]},
+        "demo": {"num": demo.num, "seed": demo.seed, "ratio": demo.ratio},
+        "train-encoder": {"model": DEFAULT_MODEL},
+        "analyze all": {"num": analysis["num_rescore"], "num_identity": analysis["num_identity"],
+                        "num_distance": analysis["num_distance"], "alpha": analysis["alpha"],
+                        "sweep": ",".join(f"{a:g}" for a in analysis["sweep"]), "sefa_k": analysis["sefa_k"],
+                        "condition_threshold": analysis["condition_threshold"], "ratio": analysis["ratio"],
+                        "batch_size": analysis["batch_size"]},
+    }  # fmt: skip
+    group = typer.main.get_command(app)
+    for path, expected in api.items():
+        command = group
+        for word in path.split():
+            command = command.commands[word]
+        shown = {p.name: p.show_default for p in command.params
+                 if p.default is None and isinstance(p.show_default, str)}  # fmt: skip
+        assert set(shown) == set(expected), path
+        for name, value in expected.items():
+            same = shown[name] == value if isinstance(value, str) else float(shown[name]) == value
+            assert same, (path, name, shown[name], value)
+    quick = group.commands["analyze"].commands["all"]
+    quick_help = next(p.help for p in quick.params if p.name == "quick")
+    assert f"{QUICK['num_rescore']} / {QUICK['num_identity']} / {QUICK['num_distance']} samples" in quick_help
+
+
+def test_the_closing_hint_of_the_demo_says_how_to_run_the_command_again(monkeypatch, tmp_path):
+    """After `make demo` (`.venv/bin/interfacegan demo`, venv not activated) the hint names that path."""
+    from interfacegan.cli.demo import launcher
+
+    script = tmp_path / ".venv" / "bin" / "interfacegan"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [".venv/bin/interfacegan", "demo"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert launcher() == ".venv/bin/interfacegan"
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")  # venv activated: the bare name works
+    assert launcher() == "interfacegan"
