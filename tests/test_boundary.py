@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from interfacegan.directions.boundary import Boundary, BoundaryTrainer, load_direction, primal_l2svm, select_samples
+from interfacegan.directions import Boundary, load_direction
+from interfacegan.learning import BoundaryTrainer, select_samples
+from interfacegan.learning.solver import primal_l2svm
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
 from interfacegan.sampling import sample_to_store
@@ -103,8 +105,8 @@ def test_same_accuracy_as_official_svc():
     n = rng.standard_normal(32)
     n /= np.linalg.norm(n)
     scores = x @ n + 0.3 * rng.standard_normal(3000)
-    svc = BoundaryTrainer(ratio=0.2, solver="svc").fit(x, scores).boundary_
-    for solver in ("tron", "liblinear"):
+    svc = BoundaryTrainer(ratio=0.2, solver="official").fit(x, scores).boundary_
+    for solver in ("tron", "liblinear", "auto"):
         ours = BoundaryTrainer(ratio=0.2, solver=solver).fit(x, scores).boundary_
         assert abs(ours.metrics["val_accuracy"] - svc.metrics["val_accuracy"]) <= 0.01
         assert abs(ours.metrics["remaining_accuracy"] - svc.metrics["remaining_accuracy"]) <= 0.02
@@ -180,7 +182,7 @@ def test_official_npy_round_trip(tmp_path, toy):
     path = b.to_official_npy(tmp_path / "attr0.npy")
     raw = np.load(path)
     assert raw.shape == (1, 16) and raw.dtype == np.float32
-    imported = Boundary.from_official_npy(path, space="z", model="toy")
+    imported = load_direction(path, space="z", model="toy")
     assert imported.kind == "imported" and imported.intercept == 0.0 and imported.attribute == "attr0"
     np.testing.assert_array_equal(imported.normal, b.normal)
     assert load_direction(path).normal @ b.normal == pytest.approx(1.0, abs=1e-6)

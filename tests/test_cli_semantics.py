@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from interfacegan.directions.boundary import Boundary, load_direction
+from interfacegan.directions import Boundary, load_direction
 from interfacegan.cli import app
 from tests.conftest import cli_error
 from interfacegan.models import ToyGenerator

@@ -213,7 +213,7 @@ def edit_image(
     quiet: QuietOpt = False,
 ):
     """Invert real images, then edit them along a boundary: grid.png (rows = images, columns = steps), edit.gif."""
-    from interfacegan.directions.boundary import load_direction
+    from interfacegan.directions.files import load_direction
     from interfacegan.editing.run import EditRequest, check_mode, edit_codes, edit_space, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.inversion.files import save_inversion

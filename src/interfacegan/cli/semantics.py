@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -29,17 +28,6 @@ def _default_boundary_dir(run: Path) -> Path:
     return run.parent / f"{run.name}-boundaries"
 
 
-def _threshold(text: str):
-    if text in ("edges", "extremes"):
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        from interfacegan.errors import InterfaceGANError
-
-        raise InterfaceGANError(f"bad --threshold {text!r}: use edges, extremes or a number") from None
-
-
 @app.command("train-boundary")
 def train_boundary(
     run: Annotated[Path, typer.Argument(help="Run directory holding codes and scores.")],
@@ -51,14 +39,15 @@ def train_boundary(
     split: Annotated[float, typer.Option(help="Training share of the selected samples (rest validates).")] = 0.7,
     seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
     c: Annotated[float, typer.Option("--C", help="SVM regularisation C.")] = 1.0,
-    solver: Annotated[str, typer.Option(help="tron (primal linear SVM, fast), liblinear, or svc (the official solver).")] = "tron",
+    solver: Annotated[str, typer.Option(help="liblinear (LinearSVC, primal; default) or official (SVC(kernel='linear'), the official solver).")] = "liblinear",
+    max_iter: Annotated[int, typer.Option(help="Iteration limit of the liblinear solver (a fit that hits it is reported).")] = 1000,
     threshold: Annotated[str, typer.Option(help="Labels of the remaining samples: edges, extremes or a score.")] = "edges",
     out: Annotated[Optional[Path], typer.Option(help="Boundary .npz (one attribute) or directory (several).")] = None,
     official: Annotated[bool, typer.Option(help="Also write the official (1, d) .npy next to each boundary.")] = False,
 ):
     """Fit a linear-SVM boundary per attribute and print train/validation/remaining accuracy."""
-    from interfacegan.directions.boundary import BoundaryTrainer
     from interfacegan.errors import InterfaceGANError
+    from interfacegan.learning import boundary_path, train_boundaries
     from interfacegan.store import SampleStore
 
     store = SampleStore.open(run, mode="r")
@@ -67,31 +56,23 @@ def train_boundary(
         raise InterfaceGANError(
             f"name a score with --attribute (the run has: {', '.join(store.score_names) or 'none'}) or pass --all"
         )
-    store.codes_array(space)  # a clear error when the space is missing
-    single = len(names) == 1 and (out is None or out.suffix == ".npz")
-    if out is not None and not single and out.suffix == ".npz":
-        raise InterfaceGANError(f"--out {out} is a file but {len(names)} boundaries are trained: give a directory")
-    folder = out.parent if single and out is not None else (out or _default_boundary_dir(run))
-    table = Table("attribute", "train acc", "val acc", "rest acc", "train/val/rest", "no score",
+    target = out or _default_boundary_dir(run)
+    boundaries = train_boundaries(store, names, [space], target, official=official,
+                                  ratio=ratio, count=count, split=split, seed=seed, C=c, solver=solver,
+                                  max_iter=max_iter, threshold=threshold)  # fmt: skip
+    table = Table("attribute", "train acc", "val acc", "rest acc", "train/val/rest", "no score", "SVM iterations",
                   title=f"{space}-space boundaries of {run}")  # fmt: skip
-    written = []
-    for name in names:
-        trainer = BoundaryTrainer(ratio=ratio, count=count, split=split, seed=seed, C=c, solver=solver,
-                                  threshold=_threshold(threshold))  # fmt: skip
-        boundary = trainer.fit_store(store, name, space).boundary_
-        path = out if single and out is not None else folder / f"{name}_{space}.npz"
-        boundary.save(path)
-        if official:
-            boundary.to_official_npy(path.with_suffix(".npy"))
-        written.append(path)
+    for boundary in boundaries:
         m = boundary.metrics
+        iterations = str(m["n_iter"]) if m["converged"] else f"[yellow]{m['n_iter']} (not converged)[/]"
         table.add_row(
-            name, _fmt(m["train_accuracy"]), _fmt(m["val_accuracy"]), _fmt(m["remaining_accuracy"]),
-            f"{m['num_train']}/{m['num_val']}/{m['num_remaining']}", str(m["num_dropped"]),
+            boundary.attribute, _fmt(m["train_accuracy"]), _fmt(m["val_accuracy"]), _fmt(m["remaining_accuracy"]),
+            f"{m['num_train']}/{m['num_val']}/{m['num_remaining']}", str(m["num_dropped"]), iterations,
         )  # fmt: skip
     console.print(table)
-    for path in written:
-        console.print(f"wrote {path}")
+    for boundary in boundaries:
+        path = boundary_path(target, boundary.attribute, space)
+        console.print(f"wrote {path}" + (f" and {path.with_suffix('.npy')}" if official else ""))
 
 
 @app.command()
@@ -116,7 +97,7 @@ def edit(
     """Render samples of a run edited along a boundary: grid.png (rows = samples, columns = steps) and edit.gif."""
     import numpy as np
 
-    from interfacegan.directions.boundary import load_direction
+    from interfacegan.directions.files import load_direction
     from interfacegan.editing.run import EditRequest, check_mode, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
@@ -161,20 +142,13 @@ def _naming_table(names, title: str) -> Table:
     return table
 
 
-def _write_names(names, path: Path, settings: dict) -> Path:
-    from interfacegan.atomic import write_text_atomic
-
-    payload = {"settings": settings, "directions": [n.as_dict() for n in names]}
-    return write_text_atomic(path, json.dumps(payload, indent=2, default=float) + "\n")
-
-
 @app.command()
 def sefa(
     model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.")],
     out: Annotated[Path, typer.Option(help="Output directory for sefa_{i}.npz and sefa_{i}.png.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Number of directions.")] = 10,
     layers: Annotated[Optional[str], typer.Option(help="Style layers to factorize, e.g. 0-1 or all.")] = None,
-    normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights (official SeFa).")] = False,
+    normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights first, as the official SeFa (--no-normalize-columns: the paper's plain A^T A).")] = True,
     num: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
     steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
     range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
@@ -184,7 +158,7 @@ def sefa(
     alpha: Annotated[float, typer.Option(help="Naming edits go from -alpha to +alpha.")] = 3.0,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
     scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
-    include_torgb: Annotated[Optional[str], typer.Option(help="Style models: also factorize ToRGB affines (none, all, first, last).")] = None,
+    include_torgb: Annotated[Optional[str], typer.Option(help="StyleGAN2/3: ToRGB affines factorized with the conv layers' (none, all, first, last; default last, as the official SeFa).")] = None,
     device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
@@ -194,6 +168,7 @@ def sefa(
     from interfacegan.editing.render import save_grid
     from interfacegan.editing.stream import edit_codes_for, edit_images
     from interfacegan.rescoring.rescore import name_directions
+    from interfacegan.directions.files import NAMES_FILE, write_names
     from interfacegan.directions.sefa import sefa_boundaries
 
     generator = load_model(model, device=device)
@@ -216,7 +191,7 @@ def sefa(
         names = name_directions(generator, boundaries, name_with, num=name_num, alpha=alpha, seed=seed,
                                 progress=not quiet)  # fmt: skip
         console.print(_naming_table(names, f"what the SeFa directions of {model} move (edits -{alpha} .. +{alpha})"))
-        path = _write_names(names, out / "names.json", {"model": model, "scorers": name_with, "num": name_num,
+        path = write_names(out / NAMES_FILE, names, {"model": model, "scorers": name_with, "num": name_num,
                                                          "alpha": alpha, "seed": seed})  # fmt: skip
         console.print(f"wrote {path}")
 
@@ -235,7 +210,7 @@ def name_directions_command(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Name directions (e.g. SeFa's) by the attribute they move most, re-scoring edited samples."""
-    from interfacegan.directions.boundary import load_direction
+    from interfacegan.directions.files import load_direction, write_names
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.rescoring.rescore import name_directions
@@ -248,4 +223,4 @@ def name_directions_command(
     names = name_directions(generator, boundaries, scorer, num=num, alpha=alpha, seed=seed, progress=not quiet)
     console.print(_naming_table(names, f"what each direction moves on {spec} (edits -{alpha} .. +{alpha})"))
     if out is not None:
-        console.print(f"wrote {_write_names(names, out, {'model': spec, 'scorers': scorer, 'num': num, 'alpha': alpha, 'seed': seed})}")
+        console.print(f"wrote {write_names(out, names, {'model': spec, 'scorers': scorer, 'num': num, 'alpha': alpha, 'seed': seed})}")

@@ -36,15 +36,16 @@ def build_editor_app(
     from interfacegan.directions.sefa import sefa_boundaries
     from interfacegan.store import SampleStore
     from interfacegan.ui.app import create_app
-    from interfacegan.ui.directions import load_directions, model_named_by
-    from interfacegan.ui.session import Direction, describe
+    from interfacegan.directions import direction_labels, model_named_by, read_directions
+    from interfacegan.ui.session import Direction, describe, make_directions
 
     boundaries = list(boundaries or [])
     store = SampleStore.open(run, mode="r") if run is not None else None
     run_model = store.meta.get("model") if store is not None else None
     spec = model or (run_model if run_model and run_model != "unknown" else None) or model_named_by(boundaries)
     generator = load_model(spec or DEFAULT_MODEL, device=device)
-    directions = load_directions(generator, boundaries, space=space) if boundaries else []
+    found = read_directions(boundaries, model=generator, space=space)
+    directions = make_directions(found, direction_labels(boundaries)) if found else []
     k = sefa if sefa is not None else (0 if directions else DEFAULT_SEFA)
     if k < 0:
         raise InterfaceGANError(f"--sefa must be >= 0, got {k}")
