@@ -39,7 +39,7 @@ def train_boundary(
     split: Annotated[float, typer.Option(help="Training share of the selected samples (rest validates).")] = 0.7,
     seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
     c: Annotated[float, typer.Option("--C", help="SVM regularisation C.")] = 1.0,
-    solver: Annotated[str, typer.Option(help="liblinear (LinearSVC, primal; default) or official (SVC(kernel='linear'), the official solver).")] = "liblinear",
+    solver: Annotated[str, typer.Option(help="auto (the official SVC up to 3,000 training rows, LinearSVC above), official (SVC(kernel='linear')) or liblinear (LinearSVC).")] = "auto",
     max_iter: Annotated[int, typer.Option(help="Iteration limit of the liblinear solver (a fit that hits it is reported).")] = 1000,
     threshold: Annotated[str, typer.Option(help="Labels of the remaining samples: edges, extremes or a score.")] = "edges",
     out: Annotated[Optional[Path], typer.Option(help="Boundary .npz (one attribute) or directory (several).")] = None,

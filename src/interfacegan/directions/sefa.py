@@ -107,12 +107,8 @@ def sefa_boundaries(
     (e.g. '0-3'; refused on models whose SeFa weight acts on z, which have none); it is stored in the settings so
     edits in W+ default to those layers.
     """
+    check_layers(model, layers)
     space = model.affine_space
-    if layers is not None and space == "z":
-        raise InterfaceGANError(
-            f"layers={layers!r} picks style layers, but model {model.name!r} has none (SeFa factorizes the first "
-            "layer acting on z): drop layers"
-        )
     affine_options = {**official_affine_options(model), **affine_options}
     weight = model.first_affine(layers, **affine_options)
     latent_dim = math.prod(model.space_shape(space))
@@ -148,6 +144,16 @@ def sefa_boundaries(
             )
         )
     return boundaries
+
+
+def check_layers(model, layers) -> None:
+    """Refuse a SeFa layer selection on a model whose SeFa weight acts on z: it has no style layers to pick (the
+    selection would silently do nothing). Callers that run SeFa late (analyses) can call this up front."""
+    if layers is not None and model.affine_space == "z":
+        raise InterfaceGANError(
+            f"layers={layers!r} picks style layers, but model {model.name!r} has none (SeFa factorizes the first "
+            "layer acting on z): drop layers"
+        )
 
 
 def official_affine_options(model) -> dict:

@@ -59,7 +59,7 @@ def select_samples(
 
     `attribute` only names the scores in error messages.
     """
-    what = f"attribute {attribute!r}" if attribute else "the scores"
+    what = f"attribute {attribute!r}" if attribute else "the score"
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     valid = np.flatnonzero(np.isfinite(scores))
     num_valid = len(valid)

@@ -34,8 +34,9 @@ class BoundaryTrainer:
     """Fit a Boundary from codes (N, *code_shape) and scores (N,), scikit-learn style.
 
     `ratio`/`count`, `split`, `seed`, `threshold`: the selection (`select_samples`). `solver`, `C`, `tol`,
-    `max_iter`, `device`: the SVM (`fit_linear_svm`; 'liblinear' by default, 'official' for the official SVC).
-    The fit's iteration count and convergence are in the boundary's metrics (`n_iter`, `converged`).
+    `max_iter`: the SVM (`fit_linear_svm`: 'auto' by default, 'official' for the official SVC, 'liblinear').
+    The solver that ran, its iteration count and convergence are in the boundary's metrics (`solver`, `n_iter`,
+    `converged`).
     """
 
     def __init__(
@@ -45,15 +46,13 @@ class BoundaryTrainer:
         split: float = 0.7,
         seed: int = 0,
         C: float = 1.0,
-        solver: str = "liblinear",
+        solver: str = "auto",
         threshold: str | float = "edges",
         tol: float = 1e-4,
         max_iter: int = 1000,
-        device=None,
     ):
         self.ratio, self.count, self.split, self.seed, self.C = ratio, count, split, seed, C
         self.solver, self.threshold, self.tol, self.max_iter = solver, threshold, tol, max_iter
-        self.device = device
         self.boundary_: Boundary | None = None
         self.selection_: Selection | None = None
 
@@ -115,11 +114,10 @@ class BoundaryTrainer:
         x_val = read_rows(val_rows).reshape(len(val_rows), -1)
         if not (np.isfinite(x_train).all() and np.isfinite(x_val).all()):
             raise InterfaceGANError(f"codes in space {space!r} contain NaN or inf: resample the run")
-        fit = fit_linear_svm(x_train, y_train, self.solver, C=self.C, tol=self.tol, max_iter=self.max_iter,
-                             device=self.device)  # fmt: skip
+        fit = fit_linear_svm(x_train, y_train, self.solver, C=self.C, tol=self.tol, max_iter=self.max_iter)
         if not fit.converged:
             logger.warning("boundary %r (%s): the %s solver stopped at max_iter=%d without converging; "
-                           "raise max_iter or lower C", attribute, space, solver_name(self.solver), self.max_iter)  # fmt: skip
+                           "raise max_iter or lower C", attribute, space, fit.solver, self.max_iter)  # fmt: skip
         norm = float(np.linalg.norm(fit.coef))
         if norm == 0.0 or not np.isfinite(norm):
             raise InterfaceGANError(f"the SVM for {attribute!r} found no direction: the scores may be constant")
@@ -140,6 +138,7 @@ class BoundaryTrainer:
             "num_dropped": sel.num_dropped,
             "threshold": sel.threshold,
             "fit_seconds": fit.seconds,
+            "solver": fit.solver,
             "n_iter": fit.n_iter,
             "converged": fit.converged,
         }
