@@ -8,17 +8,6 @@ import pytest
 from interfacegan.directions import Boundary, load_direction
 from interfacegan.errors import InterfaceGANError
 from interfacegan.learning import BoundaryTrainer
-from interfacegan.models import ToyGenerator
-from interfacegan.scoring.toy import ToyScorer
-
-
-@pytest.fixture(scope="module")
-def toy_samples():
-    """A toy model with 3 known attribute normals, 3,000 z codes and their exact scores."""
-    model = ToyGenerator(z_dim=16, num_attributes=3, seed=1)
-    z = model.sample(3000, seed=0)
-    scores = ToyScorer(3)(model.synthesize(z))
-    return model, z, scores
 
 
 def test_save_load_round_trip(tmp_path, toy_samples):

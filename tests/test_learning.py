@@ -17,15 +17,6 @@ from interfacegan.scoring.toy import ToyScorer
 from tests.conftest import cli_error
 
 
-@pytest.fixture(scope="module")
-def toy_samples():
-    """A toy model with 3 known attribute normals, 3,000 z codes and their exact scores."""
-    model = ToyGenerator(z_dim=16, num_attributes=3, seed=1)
-    z = model.sample(3000, seed=0)
-    scores = ToyScorer(3)(model.synthesize(z))
-    return model, z, scores
-
-
 @pytest.mark.parametrize("attribute", [0, 1, 2])
 def test_recovers_known_normal_in_z(toy_samples, attribute):
     model, z, scores = toy_samples
