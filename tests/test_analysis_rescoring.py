@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interfacegan.rescoring.codes import CodeSource
+from interfacegan.editing.codes import CodeSource
 from interfacegan.analysis.identity import identity_discrepancy, unedited_features
 from interfacegan.rescoring.matrix import Edit, compute_baseline, rescoring_matrix
 from interfacegan.editing.manipulation import conditional_direction
@@ -163,3 +163,17 @@ def test_stored_descriptors_of_the_run_are_reused(known):
     source = CodeSource(store, model, "z", 30)
     got = unedited_features(store, source, exploding)
     assert np.array_equal(got, store.array("features/identity")[:30])
+
+
+def test_analyze_refuses_a_boundary_of_another_model_as_edit_does(known, tmp_path):
+    """Regression: analyze checked boundaries with model=None and accepted one trained on another model."""
+    from interfacegan.analysis import analyze_run
+    from interfacegan.directions.boundary import Boundary
+    from interfacegan.errors import InterfaceGANError
+
+    model, store = known
+    other = Boundary(NORMALS[0], attribute="attr0", space="z", model="dcgan-digiface")
+    with pytest.raises(InterfaceGANError, match="belongs to model 'dcgan-digiface', not 'toy'"):
+        analyze_run(store, tmp_path / "a", analyses=["rescore"], boundaries=[other], model=model,
+                    scorers=[ToyScorer()], progress=False, report=False)  # fmt: skip
+    assert not (tmp_path / "a" / "rescoring_z.csv").exists()

@@ -41,17 +41,6 @@ def test_official_npy_round_trip(tmp_path, toy_samples):
     assert load_direction(path).normal @ b.normal == pytest.approx(1.0, abs=1e-6)
 
 
-def test_check_fits_names_the_problem():
-    b = Boundary(normal=np.ones(4), attribute="yaw", space="z", model="dcgan-digiface")
-    b.check_fits("z", (4,), "dcgan-digiface")
-    with pytest.raises(InterfaceGANError, match="dimension 4"):
-        b.check_fits("z", (5,), "dcgan-digiface")
-    with pytest.raises(InterfaceGANError, match="belongs to model 'dcgan-digiface'"):
-        b.check_fits("z", (4,), "toy")
-    with pytest.raises(InterfaceGANError, match="lives in space 'z'"):
-        b.check_fits("w", (4,), "dcgan-digiface")
-
-
 def test_geometry_and_copies():
     b = Boundary(normal=[3.0, 0.0, 4.0, 0.0], intercept=10.0, attribute="yaw", space="wp", code_shape=(2, 2))
     np.testing.assert_allclose(b.normal, [0.6, 0, 0.8, 0])  # unit normal, same hyperplane

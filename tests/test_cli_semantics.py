@@ -1,6 +1,7 @@
 """The train-boundary, edit, sefa and name-directions commands on a toy run."""
 
 import json
+import socket
 
 import numpy as np
 import pytest
@@ -93,17 +94,56 @@ def test_edit_errors_for_wrong_boundary(run, tmp_path, monkeypatch, capsys):
 
 
 def test_sefa_and_name_directions(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from interfacegan.rescoring.naming import NAMING_NUM, NAMING_RULE, name_directions
+    from interfacegan.ui.build import build_editor_app
+
     out = tmp_path / "sefa"
     result = runner.invoke(app, ["sefa", "--model", "toy", "-k", "3", "--out", str(out), "--num", "2", "--steps", "3",
-                                 "--name-with", "toy", "--name-num", "16", "--quiet"])  # fmt: skip
+                                 "--name-with", "toy", "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "named after an attribute only when" in " ".join(result.output.split())  # the rule, in the caption
     assert sorted(p.name for p in out.glob("sefa_*")) == [f"sefa_{i}.{e}" for i in range(3) for e in ("npz", "png")]
     b = load_direction(out / "sefa_0.npz")
     assert b.kind == "sefa" and b.model == "toy" and b.metrics["eigenvalue"] > 0
     names = json.loads((out / "names.json").read_text())
     assert [d["direction"] for d in names["directions"]] == ["sefa_0", "sefa_1", "sefa_2"]
-    assert all(d["attribute"] in ("attr0", "attr1", "attr2") for d in names["directions"])
+    assert names["settings"]["num"] == NAMING_NUM and names["settings"]["rule"] == NAMING_RULE
+    # the command names with the API's defaults: the same names as the API and the editor's SeFa sliders
+    api = name_directions(ToyGenerator(), [load_direction(out / f"sefa_{i}.npz") for i in range(3)], ["toy"])
+    assert [d["label"] for d in names["directions"]] == [n.label for n in api]
+    assert {n.label for n in api} == {"", "+attr0", "+attr2"}  # the toy's (normalised) SeFa directions: two clear, one mixed
+    for d, n in zip(names["directions"], api):
+        assert d["effects"]["attr0"]["change_std"] == pytest.approx(n.effects["attr0"].change_std, abs=1e-9)
+    editor = build_editor_app(model="toy", sefa=3, name_with=["toy"], device="cpu")
+    titles = {d["key"]: d["label"] for d in TestClient(editor).get("/api/config").json()["directions"]}
+    assert titles == {n.direction: n.title for n in api}
     result = runner.invoke(app, ["name-directions", str(out / "sefa_1.npz"), "--scorer", "toy", "--num", "8",
                                  "--out", str(tmp_path / "n.json"), "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "n.json").read_text())["directions"][0]["direction"] == "sefa_1"
+
+
+def test_edit_refuses_a_reversed_range_and_layers_on_a_z_only_model(run, tmp_path, monkeypatch, capsys):
+    from interfacegan.models import load_model
+
+    path, model = run
+    Boundary(normal=model.true_normal(0), attribute="a", model="toy").save(tmp_path / "a.npz")
+    for lo, hi in (("3", "-3"), ("1", "1")):
+        err = cli_error(monkeypatch, capsys, "edit", path, "--boundary", tmp_path / "a.npz", "--range", lo, hi,
+                        "--out", tmp_path / "e")  # fmt: skip
+        assert "lo < hi" in err
+    dcgan = load_model("dcgan-digiface", device="cpu")  # the embedded GAN: Z space only
+    sample_to_store(dcgan, tmp_path / "faces", num=4, progress=False)
+    Boundary(normal=np.ones(100), attribute="b", model="dcgan-digiface").save(tmp_path / "b.npz")
+    err = cli_error(monkeypatch, capsys, "edit", tmp_path / "faces", "--boundary", tmp_path / "b.npz", "--layers",
+                    "0-1", "--out", tmp_path / "e")  # fmt: skip
+    assert "model 'dcgan-digiface' has no W+ layers (its spaces: z): layers must be None" in err
+    with socket.socket() as sock:  # a port that is free right now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    err = cli_error(monkeypatch, capsys, "ui", "--model", "dcgan-digiface", "--sefa-layers", "0-1", "--port", port,
+                    "--device", "cpu")  # fmt: skip
+    assert "has no style layers" in err and "sefa_layers must be None" in err
+    assert not (tmp_path / "e").exists()

@@ -9,7 +9,7 @@ import pytest
 
 from interfacegan.directions.boundary import Boundary
 from interfacegan.demo import DemoSettings, run_demo
-from interfacegan.editing.run import EditRequest, conditional_boundary, edit_codes, edit_run, save_edit
+from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
 from interfacegan.sampling import sample_to_store
 
@@ -41,19 +41,6 @@ def test_demo_writes_a_complete_report_and_resumes(tmp_path):
 def test_demo_refuses_too_few_samples(tmp_path):
     with pytest.raises(InterfaceGANError, match="at least 1000 samples"):
         run_demo(tmp_path, DemoSettings(num=10), progress=False)
-
-
-def test_conditional_boundary_is_orthogonal_and_checks_spaces():
-    rng = np.random.default_rng(0)
-    primal = Boundary(rng.standard_normal(16), attribute="a")
-    conds = [Boundary(rng.standard_normal(16), attribute=n) for n in ("b", "c")]
-    cond = conditional_boundary(primal, conds)
-    assert cond.kind == "conditional" and cond.attribute == "a|b,c"
-    for c in conds:
-        assert abs(float(cond.normal @ c.normal)) < 1e-6
-    assert cond.metrics["cosine_with_primal"] == pytest.approx(float(cond.normal @ primal.normal), abs=1e-6)
-    with pytest.raises(InterfaceGANError, match="use conditions of the same space"):
-        conditional_boundary(primal, [Boundary(rng.standard_normal(8), attribute="short")])
 
 
 def test_edit_run_moves_the_known_attribute_and_saves_outputs(tmp_path, toy):

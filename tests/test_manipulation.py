@@ -27,6 +27,9 @@ def test_linspace_steps():
     assert linspace_steps(-3, 3, 7).dtype == np.float32
     with pytest.raises(InterfaceGANError):
         linspace_steps(0, 1, 0)
+    for lo, hi in ((3, -3), (1, 1)):  # a reversed or empty range is refused, not drawn backwards or flat
+        with pytest.raises(InterfaceGANError, match="lo < hi"):
+            linspace_steps(lo, hi, 7)
 
 
 def test_edit_offset_batch_single_and_torch():
@@ -156,3 +159,146 @@ def test_edit_layers_touches_only_selected_layers(as_torch):
         edit_layers(wp, n, alphas, "7")
     with pytest.raises(InterfaceGANError, match="does not fit"):
         edit_layers(wp, np.ones(4), alphas, "all")
+
+
+# ---- the W+ shape rule --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_a_w_direction_moves_every_layer_of_one_wp_code_alike(as_torch):
+    """One W+ code (L, w) with a w direction and code_shape=(L, w) is one code: (S, L, w), each layer + a n."""
+    wp = rng.standard_normal((4, 5)).astype(np.float32)
+    n = unit(rng.standard_normal(5)).astype(np.float32)
+    codes, direction = (torch.from_numpy(wp), torch.from_numpy(n)) if as_torch else (wp, n)
+    out = edit_offset(codes, direction, [-1.0, 2.0], code_shape=(4, 5))
+    out = out.numpy() if as_torch else out
+    assert out.shape == (2, 4, 5)
+    np.testing.assert_allclose(out[1], wp + 2.0 * n[None], atol=1e-6)
+    # without code_shape the direction's shape rules: (4, 5) is a batch of four w codes
+    assert edit_offset(wp, n, [-1.0, 2.0]).shape == (4, 2, 5)
+    batch = edit_offset(np.stack([wp, wp]), n, [2.0], code_shape=(4, 5))
+    assert batch.shape == (2, 1, 4, 5)
+    with pytest.raises(InterfaceGANError, match="neither one code"):
+        edit_offset(wp, n, [1.0], code_shape=(3, 5))
+
+
+def test_editing_one_wp_code_to_a_distance_moves_every_layer_by_the_same_step():
+    wp = rng.standard_normal((4, 6)) * 2
+    n = rng.standard_normal(6) * 3.0  # not unit
+    out = edit_to_distance(wp, n, 0.5, [-1.0, 0.0, 2.0], code_shape=(4, 6))
+    assert out.shape == (3, 4, 6)
+    moves = out - wp[None]  # (S, L, w): the same move on every layer, along n
+    np.testing.assert_allclose(moves, np.broadcast_to(moves[:, :1], moves.shape), atol=1e-9)
+    # the mean over the layers of n.w_l + b lands on each target
+    dist = signed_distance(out, n, 0.5, code_shape=(4, 6))
+    np.testing.assert_allclose(dist, [-1.0, 0.0, 2.0], atol=1e-9)
+    per_layer = (wp @ n + 0.5) / np.linalg.norm(n)
+    assert signed_distance(wp, n, 0.5, code_shape=(4, 6)) == pytest.approx(per_layer.mean())
+
+
+# ---- EditPlan and the one fit check ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def toy():
+    from interfacegan.models import ToyGenerator
+
+    return ToyGenerator(z_dim=8, num_attributes=3, seed=0)
+
+
+def test_check_fits_names_the_model_space_and_dimension(toy):
+    from interfacegan.editing.plan import check_fits
+
+    check_fits(toy, Boundary(normal=np.ones(8), space="z", model="toy"))
+    with pytest.raises(InterfaceGANError, match="belongs to model 'dcgan-digiface', not 'toy'"):
+        check_fits(toy, Boundary(normal=np.ones(8), attribute="yaw", model="dcgan-digiface"))
+    with pytest.raises(InterfaceGANError, match="has dimension 5 but 'z' codes of model 'toy' have shape \\(8,\\)"):
+        check_fits(toy, Boundary(normal=np.ones(5), model="toy"))
+    with pytest.raises(InterfaceGANError, match="space 'q', which model 'toy' does not have"):
+        check_fits(toy, Boundary(normal=np.ones(8), space="q"))
+    imported = Boundary(normal=np.ones(5), kind="imported")
+    with pytest.raises(InterfaceGANError, match="pass its space"):
+        check_fits(toy, imported)
+
+
+def test_plan_edit_chooses_space_and_layers(toy):
+    from interfacegan.editing.plan import plan_edit
+
+    w = Boundary(toy.true_normal(0, "w"), space="w", model="toy", kind="sefa", settings={"layers": "0-1"})
+    plan = plan_edit(toy, w)
+    assert (plan.space, plan.layers, plan.layer_text, plan.code_shape) == ("wp", (0, 1), "0-1", (4, 8))
+    assert plan_edit(toy, w, layers="2").layers == (2,)
+    plain_w = Boundary(toy.true_normal(0, "w"), space="w", model="toy")
+    assert (plan_edit(toy, plain_w).space, plan_edit(toy, plain_w).layers) == ("w", None)
+    assert plan_edit(toy, plain_w, space="wp").layers == (0, 1, 2, 3)
+    z = Boundary(toy.true_normal(0), space="z", model="toy")
+    plan = plan_edit(toy, z)
+    assert (plan.space, plan.layers, plan.cosine, plan.conditional) == ("z", None, 1.0, None)
+    with pytest.raises(InterfaceGANError, match="lives in space 'z', not 'w'"):
+        plan_edit(toy, z, space="w")
+    with pytest.raises(InterfaceGANError, match="layers must be None"):
+        plan_edit(toy, z, layers="0")
+    with pytest.raises(InterfaceGANError, match="out of range"):
+        plan_edit(toy, w, layers="7")
+
+
+def test_layers_on_a_model_with_only_z_are_refused():
+    from interfacegan.editing.plan import plan_edit
+    from interfacegan.models import ToyGenerator
+
+    class ZOnly(ToyGenerator):
+        spaces = ("z",)
+
+    model = ZOnly(z_dim=8)
+    b = Boundary(model.true_normal(0), space="z", model="toy")
+    for layers in ("0-1", "all"):
+        with pytest.raises(InterfaceGANError, match="no W\\+ layers \\(its spaces: z\\): layers must be None"):
+            plan_edit(model, b, layers=layers)
+
+
+def test_conditional_plan_is_orthogonal_keeps_distances_and_saves_as_a_boundary(toy):
+    from interfacegan.editing.plan import plan_edit
+
+    primal = Boundary(toy.normals[0], attribute="a", model="toy")
+    conds = [Boundary(toy.normals[k], attribute=n, intercept=0.3, model="toy") for k, n in ((1, "b"), (2, "c"))]
+    plan = plan_edit(toy, primal, conds)
+    for c in conds:
+        assert abs(float(plan.vector @ c.normal)) < 1e-6
+    assert plan.cosine == pytest.approx(float(plan.vector.astype(np.float64) @ primal.normal), abs=1e-6)
+    assert 0 < plan.cosine < 1
+    codes = toy.sample(5, seed=1)
+    for mode, values in (("offset", [2.0]), ("distance", [1.5])):
+        edited = plan.edit(codes, values, mode)[:, 0]
+        for c in conds:
+            np.testing.assert_allclose(c.distance(edited), c.distance(codes), atol=1e-5)
+    np.testing.assert_allclose(primal.distance(plan.edit(codes, [1.5], "distance")[:, 0]), 1.5, atol=1e-5)
+    saved = plan.conditional
+    assert saved.kind == "conditional" and saved.attribute == "a|b,c"
+    assert saved.metrics["cosine_with_primal"] == plan.cosine
+    with pytest.raises(InterfaceGANError, match="use conditions of the same space"):
+        plan_edit(toy, primal, [Boundary(toy.true_normal(1, "w"), space="w", attribute="short", model="toy")])
+    with pytest.raises(InterfaceGANError, match="condition 'x' belongs to model"):
+        plan_edit(toy, primal, [Boundary(toy.normals[1], attribute="x", model="other")])
+
+
+def test_plan_distance_of_a_w_boundary_is_the_mean_over_the_moved_layers(toy):
+    from interfacegan.editing.plan import plan_edit
+
+    b = Boundary(toy.true_normal(1, "w"), intercept=0.2, space="w", model="toy")
+    plan = plan_edit(toy, b, layers="1-2")
+    wp = toy.map(toy.sample(3, seed=2), "wp")
+    wp[:, 0] += 5.0  # a layer that does not move does not count
+    expected = (wp[:, 1:3] @ b.normal + 0.2).mean(axis=1)
+    np.testing.assert_allclose(plan.distance(wp), expected, atol=1e-5)
+    moved = plan.edit(wp, [1.0])[:, 0]
+    np.testing.assert_allclose(plan.distance(moved) - plan.distance(wp), 1.0, atol=1e-5)
+    with pytest.raises(InterfaceGANError, match="offset' with layers"):
+        plan.edit(wp, [1.0], "distance")
+
+
+def test_edit_request_refuses_an_empty_or_reversed_range(toy):
+    from interfacegan.editing.run import EditRequest
+
+    b = Boundary(toy.normals[0], model="toy")
+    for lo, hi in ((3.0, -3.0), (1.0, 1.0)):
+        with pytest.raises(InterfaceGANError, match="lo < hi"):
+            EditRequest(b, lo=lo, hi=hi).plan(toy)
+    with pytest.raises(InterfaceGANError, match="unknown edit mode"):
+        EditRequest(b, mode="sideways").plan(toy)
+    assert EditRequest(b, lo=-1, hi=1, steps=3).plan(toy).space == "z"

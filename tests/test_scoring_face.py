@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models import load_model
 from interfacegan.scoring import load_scorer
 from interfacegan.scoring.face import FaceScorer, eyeglasses_edge_parts, eyeglasses_parts, landmark_scores
 from interfacegan.scoring.identity import IdentityScorer, identity_distance
@@ -19,14 +18,13 @@ LANDMARK_SCORES = ("yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeg
 
 
 @pytest.fixture(scope="module")
-def model():
-    return load_model("dcgan-digiface", device="cpu")
+def model(embedded_gan):
+    return embedded_gan
 
 
 @pytest.fixture(scope="module")
-def faces(model) -> np.ndarray:
-    """24 fixed faces (24, 64, 64, 3) uint8 (seed 7)."""
-    return model.synthesize(model.sample(24, seed=7))
+def faces(embedded_faces) -> np.ndarray:
+    return embedded_faces
 
 
 @pytest.fixture(scope="module")

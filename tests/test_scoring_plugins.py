@@ -104,6 +104,53 @@ def test_onnx_bad_files_and_options(tmp_path, channel_means):
         OnnxScorer(channel_means, mean="dark")
 
 
+def test_onnx_loop_bomb_is_stopped_by_the_time_budget(tmp_path, channel_means):
+    """A crafted graph: a Loop of 10^12 iterations before the scores. The watchdog stops it after the budget with
+    one line; the session then runs normally again, and honest models never meet the budget."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Add", ["v_in", "one"], ["v_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [])],
+        [helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
+    )  # fmt: skip
+    constants = {"trips": (TensorProto.INT64, 10**12), "go": (TensorProto.BOOL, True), "v0": (TensorProto.FLOAT, 0.0),
+                 "zero": (TensorProto.FLOAT, 0.0)}  # fmt: skip
+    nodes = [helper.make_node("Constant", [], [k], value=helper.make_tensor(k, t, [], [v]))
+             for k, (t, v) in constants.items()]  # fmt: skip
+    nodes += [
+        helper.make_node("Loop", ["trips", "go", "v0"], ["total"], body=body),
+        helper.make_node("ReduceMean", ["image"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["total", "zero"], ["nothing"]),
+        helper.make_node("Add", ["mean", "nothing"], ["scores"]),
+    ]
+    bomb = _save_model(tmp_path / "bomb.onnx", nodes, ["N", 3, 8, 8], ["N"], names="score")
+    scorer = load_scorer(f"onnx:{bomb}?time_budget=0.3")  # options ride along as a query, as for checkpoints
+    assert scorer.time_budget == 0.3 and scorer.names == ["score"]
+    with pytest.raises(InterfaceGANError, match=r"ran past its time budget of 0.3 s on a batch of 2 images"):
+        scorer.score(_colour((10, 20, 30)))
+    honest = OnnxScorer(channel_means, time_budget=0.3)
+    for _ in range(2):
+        np.testing.assert_allclose(honest.score(_colour((10, 20, 30)))["red"], 10 / 255, rtol=1e-6)
+    for bad in (-1, float("nan"), "soon"):
+        with pytest.raises(InterfaceGANError, match="time_budget"):
+            OnnxScorer(channel_means, time_budget=bad)
+    assert OnnxScorer(channel_means, time_budget=0).time_budget is None  # 0: no limit
+    with pytest.raises(InterfaceGANError, match="has no option budget: its options are path, names"):
+        load_scorer(f"onnx:{channel_means}?budget=3")
+
+
+def test_onnx_scorer_pickles_without_its_session(channel_means):
+    import pickle
+
+    scorer = OnnxScorer(channel_means)
+    copy = pickle.loads(pickle.dumps(scorer))
+    np.testing.assert_array_equal(copy.score(_colour((1, 2, 3)))["green"], scorer.score(_colour((1, 2, 3)))["green"])
+
+
 def _user_module(tmp_path, monkeypatch, source: str, name: str = "my_scorers") -> str:
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
     monkeypatch.syspath_prepend(str(tmp_path))

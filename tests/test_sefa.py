@@ -153,10 +153,10 @@ def test_official_rule_on_tiny_stylegan3():
 
 def test_layers_on_a_z_only_model_are_refused(monkeypatch, capsys, tmp_path):
     for model in (ToyGenerator(z_dim=8), build_random("pggan", resolution=8, z_dim=8, fmaps_base=64, fmaps_max=8)):
-        with pytest.raises(InterfaceGANError, match="picks style layers, but model .* has none"):
+        with pytest.raises(InterfaceGANError, match="model .* has no style layers .*: layers must be None"):
             sefa_boundaries(model, k=2, layers="0")
     err = cli_error(monkeypatch, capsys, "sefa", "--model", "toy", "--layers", "all", "--out", tmp_path / "sefa")
-    assert "drop layers" in err and not (tmp_path / "sefa").exists()
+    assert "layers must be None, got 'all'" in err and not (tmp_path / "sefa").exists()
 
 
 def test_dcgan_affine_shape_and_directions():
@@ -184,7 +184,8 @@ def test_dcgan_affine_shape_and_directions():
 
 
 def test_style_model_layers_are_kept_for_layerwise_edits():
-    from interfacegan.editing.stream import edit_codes_for, edited_codes
+    from interfacegan.editing.codes import SampledCodes
+    from interfacegan.editing.plan import plan_edit
 
     model = build_random("stylegan2", resolution=32, w_dim=16, channel_base=512, channel_max=32, device="cpu")
     boundaries = sefa_boundaries(model, k=2, layers="0-3")
@@ -192,8 +193,9 @@ def test_style_model_layers_are_kept_for_layerwise_edits():
     assert b.space == "w" and b.dim == 16 and b.settings["layers"] == "0-3"
     expected, _ = factorize(model.first_affine("0-3"), k=2)
     np.testing.assert_allclose(b.normal, expected[0], atol=1e-6)
-    codes, space, layers = edit_codes_for(model, b, num=2)
-    assert (space, layers, codes.shape) == ("wp", "0-3", (2, model.num_ws, 16))
-    edited = edited_codes(codes, b.normal, [2.0], layers=layers)[:, 0]
+    plan = plan_edit(model, b)
+    codes = SampledCodes(model, plan.space, 2).read(0, 2)
+    assert (plan.space, plan.layer_text, codes.shape) == ("wp", "0-3", (2, model.num_ws, 16))
+    edited = plan.edit(codes, [2.0])[:, 0]
     np.testing.assert_array_equal(edited[:, 4:], codes[:, 4:])
     np.testing.assert_allclose(edited[:, :4], codes[:, :4] + 2.0 * b.normal, atol=1e-6)

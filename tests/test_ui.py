@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import socket
+import subprocess
 import time
 
 import numpy as np
@@ -89,7 +91,7 @@ def test_conditional_slider_keeps_the_distance_to_its_conditions(toy):
     assert float(b["a1"].distance(edited)) == pytest.approx(float(b["a1"].distance(session.code)), abs=1e-5)
     c = float(toy.normals[0] @ toy.normals[1])
     cosine = np.sqrt(1 - c**2)  # the part of n0 orthogonal to n1, normalised
-    assert session.effective("a0").cosine == pytest.approx(cosine, abs=1e-6)
+    assert session.plan("a0").cosine == pytest.approx(cosine, abs=1e-6)
     moved = float(b["a0"].distance(edited) - b["a0"].distance(session.code))
     assert moved == pytest.approx(3.0 * cosine, abs=1e-5)
     session.set_conditions("a0", ["a1", "a2"])
@@ -101,12 +103,12 @@ def test_conditional_slider_keeps_the_distance_to_its_conditions(toy):
 def test_degenerate_and_bad_conditions_are_one_line_errors(toy):
     twin = Boundary(toy.true_normal(0), attribute="twin", space="z")
     editor = Editor(toy, [*z_boundaries(toy), twin])
-    with pytest.raises(InterfaceGANError, match="degenerate"):
-        editor.effective("a0", ["twin"])
+    with pytest.raises(InterfaceGANError, match="conditioning 'a0' on twin: .*span of the conditions"):
+        editor.plan("a0", ["twin"])
     with pytest.raises(InterfaceGANError, match="itself"):
-        editor.effective("a0", ["a0"])
+        editor.plan("a0", ["a0"])
     with pytest.raises(InterfaceGANError, match="unknown direction 'nope'"):
-        editor.effective("a0", ["nope"])
+        editor.plan("a0", ["nope"])
 
 
 def test_layer_range_moves_only_those_layers(toy):
@@ -136,10 +138,13 @@ def test_layers_default_to_those_the_boundary_names(toy):
 
 
 def test_layer_and_space_errors(toy):
-    with pytest.raises(InterfaceGANError, match="layer ranges need a style model"):
-        Editor(toy, z_boundaries(toy)).layers("a0", "0-1")
-    with pytest.raises(InterfaceGANError, match="W\\+ layers 0-3"):
-        Editor(toy, w_boundaries(toy)).layers("w0", "2-9")
+    for layers in ("0-1", "all"):  # no silent no-op on a Z editor
+        with pytest.raises(InterfaceGANError, match="layer ranges need a style model"):
+            Editor(toy, z_boundaries(toy)).plan("a0", layers=layers)
+    with pytest.raises(InterfaceGANError, match="direction 'w0': .*this model has layers 0-3"):
+        Editor(toy, w_boundaries(toy)).plan("w0", layers="2-9")
+    with pytest.raises(InterfaceGANError, match="^direction .a0. belongs to model .other."):
+        Editor(toy, z_boundaries(toy, model="other"))
     with pytest.raises(InterfaceGANError, match="z, or all in w/wp"):
         Editor(toy, [*z_boundaries(toy), *w_boundaries(toy)])
     w = toy.map(toy.sample(1), "w")[0]
@@ -198,6 +203,54 @@ def test_strip_is_the_slider_at_each_step(client, toy):
     np.testing.assert_array_equal(strip[:, 4 * r :], toy.synthesize((z + 2 * toy.normals[0])[None])[0])
 
 
+def test_clicking_a_strip_frame_sets_the_slider_to_that_frames_value(client, toy):
+    """The page maps a click on frame i to the i-th of the server's X-Strip-Values; that value, set on the slider,
+    renders exactly frame i."""
+    request = {"state": state(seed=1, a1={"value": 1.0}), "direction": "a0", "lo": -3, "hi": 3, "steps": 7}
+    response = client.post("/api/strip", json=request)
+    strip, r = png(response), toy.resolution
+    values = [float(v) for v in response.headers["x-strip-values"].split(",")]
+    for i, value in enumerate(values):
+        clicked = png(client.post("/api/render", json=state(seed=1, a1={"value": 1.0}, a0={"value": value})))
+        np.testing.assert_array_equal(clicked, strip[:, i * r : (i + 1) * r])
+    clicks = [(i + 0.5) * 98 for i in range(7)] + [0, 7 * 98 - 0.01]  # frame centres and both edges of a 686 px img
+    got = run_page_js(f"return [{', '.join(f'app.frameValue({x}, 686, {values})' for x in clicks)}];")
+    assert got == [*values, values[0], values[-1]]
+
+
+NODE = shutil.which("node")
+
+
+def run_page_js(body: str):
+    """Run `body` (a JS function body that returns JSON-able data) with the page script's pure functions as `app`."""
+    if NODE is None:
+        pytest.skip("node is not installed: the page's pure functions are checked where it is")
+    script = f"const app = require({json.dumps(str(STATIC / 'app.js'))}); " \
+             f"console.log(JSON.stringify((() => {{ {body} }})()));"  # fmt: skip
+    done = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_url_keeps_an_upload_and_its_edits_across_a_reload():
+    out = run_page_js("""
+        const fresh = () => ({source: {kind: "seed", seed: 0, row: 0, upload: null, truncation: 1},
+                              directions: {a0: {value: 0, conditions: [], layers: null}, a1: {value: 0, conditions: [], layers: null}}});
+        const state = fresh();
+        const payload = {source: {kind: "upload", upload: "0123abcd"}, directions: {a0: {value: 1.5, conditions: ["a1"], layers: null}}};
+        app.applyUrlState(app.urlHash(payload), state, {run: null});
+        const bad = fresh();
+        app.applyUrlState(app.urlHash({source: {kind: "upload", upload: "../x"}}), bad, {run: null});
+        return {state, bad: bad.source.kind,
+                aligned: app.uploadNote({aligned: true, space: "z", seconds: 1, steps: 3}),
+                cropped: app.uploadNote({aligned: false, space: "z", seconds: 1, steps: 3})};
+    """)
+    assert out["state"]["source"]["kind"] == "upload" and out["state"]["source"]["upload"] == "0123abcd"
+    assert out["state"]["directions"]["a0"] == {"value": 1.5, "conditions": ["a1"], "layers": None}
+    assert out["bad"] == "seed"  # an id the server could never have made is ignored
+    assert out["aligned"].startswith("face aligned") and out["cropped"].startswith("centre crop, not aligned")
+
+
 def test_inspect_reports_cosine_position_and_degenerate_conditions(toy):
     twin = Boundary(toy.true_normal(1), attribute="twin", space="z", intercept=0.5)
     client = TestClient(create_app(toy, [*z_boundaries(toy), twin]))
@@ -206,11 +259,11 @@ def test_inspect_reports_cosine_position_and_degenerate_conditions(toy):
     c = float(toy.normals[0] @ toy.normals[1])
     a0 = report["directions"]["a0"]
     assert a0["cosine"] == pytest.approx(np.sqrt(1 - c**2), abs=1e-6) and a0["error"] is None
-    assert "degenerate" in report["directions"]["a1"]["error"]
-    edited = toy.sample(1, seed=0)[0] + Editor(toy, z_boundaries(toy)).effective("a0", ["a1"]).vector
+    assert "conditioning 'a1' on twin: the primal direction lies in the span" in report["directions"]["a1"]["error"]
+    edited = toy.sample(1, seed=0)[0] + Editor(toy, z_boundaries(toy)).plan("a0", ["a1"]).vector
     assert report["directions"]["twin"]["position"] == pytest.approx(float(edited @ toy.normals[1]) + 0.5, abs=1e-5)
     response = client.post("/api/render", json=state(a1={"conditions": ["twin"]}))
-    assert response.status_code == 400 and "degenerate" in response.json()["detail"]
+    assert response.status_code == 400 and "span of the conditions" in response.json()["detail"]
 
 
 def test_code_download_is_the_edited_code(client, toy):
@@ -253,7 +306,7 @@ def test_bad_states_answer_4xx_with_one_line(client, body, status, words):
 
 def test_bad_layer_range_on_a_style_model(wp_client):
     response = wp_client.post("/api/render", json=state(w0={"value": 1.0, "layers": "2-9"}))
-    assert response.status_code == 400 and "W+ layers 0-3" in response.json()["detail"]
+    assert response.status_code == 400 and "layers 0-3" in response.json()["detail"]
 
 
 def test_run_rows_are_editable(tmp_path, toy):
@@ -380,6 +433,36 @@ def test_uploaded_image_is_inverted_then_edited(toy):
     edited = png(client.post("/api/render", json={"source": source, "directions": {"a0": {"value": 3.0}}}))
     assert edited[0, 0, 0] > plain[0, 0, 0]
     assert client.get("/api/jobs/unknown").status_code == 404
+    # what a reload reads back (the page keeps the upload in its URL): the note's facts, then the same edit
+    assert status["info"]["aligned"] is False
+    info = client.post("/api/inspect", json={"source": source}).json()["source"]["info"]
+    assert info["aligned"] is False and info["space"] == "z"
+    again = png(client.post("/api/render", json={"source": source, "directions": {"a0": {"value": 3.0}}}))
+    np.testing.assert_array_equal(again, edited)
+
+
+def test_an_aligned_upload_says_so(toy, monkeypatch):
+    if upload_module.inversion_module() is None:
+        pytest.skip("interfacegan.inversion is not installed")
+    seen = []
+
+    def prepare(image, model, align):  # no face in a toy image: record the flag, centre-crop
+        seen.append(align)
+        return np.array(image.resize((model.resolution, model.resolution)))
+
+    monkeypatch.setattr(upload_module, "prepare_target", prepare)
+    client = TestClient(create_app(toy, z_boundaries(toy), invert_steps=2))
+    image = toy.synthesize(toy.sample(1, seed=3))[0]
+    job = client.post("/api/upload", files={"file": ("t.png", image_bytes(image), "image/png")},
+                      data={"align": "true"}).json()["job"]  # fmt: skip
+    for _ in range(600):
+        status = client.get(f"/api/jobs/{job}").json()
+        if status["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert status["status"] == "done" and seen == [True] and status["info"]["aligned"] is True
+    info = client.post("/api/inspect", json={"source": status["source"]}).json()["source"]["info"]
+    assert info["aligned"] is True
 
 
 # ---- command line -------------------------------------------------------------------------------------------------
@@ -391,7 +474,7 @@ def test_ui_help():
 
 
 def test_build_editor_app_loads_folders_stacks_names_and_sefa(tmp_path, toy):
-    from interfacegan.cli.ui import build_editor_app
+    from interfacegan.ui.build import build_editor_app
 
     folder = tmp_path / "dirs"
     for b in z_boundaries(toy):

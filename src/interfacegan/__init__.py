@@ -4,6 +4,7 @@ The Python API is the product; the command line (`interfacegan ...`) is a thin l
 """
 
 __version__ = "0.1.0"
+DEFAULT_MODEL = "dcgan-digiface"  # the embedded face GAN: what the API and the commands use when no model is named
 
 from interfacegan.errors import InterfaceGANError
 

@@ -17,13 +17,14 @@ from rich.console import Console
 from interfacegan.analysis import QUICK, analyze_run
 from interfacegan.analysis.report import add_sections
 from interfacegan.directions.boundary import Boundary
+from interfacegan.editing.codes import SampledCodes
 from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
 from interfacegan.learning import train_boundaries
 from interfacegan.models import load_model
 from interfacegan.report import Report
-from interfacegan.editing.stream import edit_codes_for
-from interfacegan.rescoring.rescore import name_directions
+from interfacegan.rescoring.matrix import CHANGE_DEFINITION
+from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_RULE, name_directions
 from interfacegan.sampling import sample_to_store
 from interfacegan.scoring import load_scorer
 from interfacegan.scoring.run import score_store
@@ -48,7 +49,7 @@ class DemoSettings:
     steps: int = 7
     edit_range: float = 3.0
     sefa_k: int = 10
-    name_num: int = 64  # samples re-scored to name each SeFa direction
+    name_num: int = NAMING_NUM  # samples re-scored to name each SeFa direction (the API's default)
     analysis: dict = field(default_factory=lambda: dict(QUICK))
     device: str | None = None
 
@@ -146,19 +147,20 @@ def _edit_conditional(model, store, boundaries, settings: DemoSettings, out: Pat
         stem = label.replace("|", "_given_").replace(",", "_")
         paths_plain = save_edit(plain, out, stem=f"{attribute}_plain_", scale=2)
         paths_cond = save_edit(cond, out, stem=f"{stem}_", scale=2)
-        shown.append((label, paths_plain[0], paths_cond[0], cond.conditional.metrics["cosine_with_primal"]))
+        shown.append((label, paths_plain[0], paths_cond[0], cond.plan.cosine))
     return shown
 
 
 def _sefa(model, scorer, settings: DemoSettings, out: Path, progress: bool):
     directions = sefa_boundaries(model, settings.sefa_k)
-    names = name_directions(model, directions, [scorer], num=settings.name_num, alpha=settings.edit_range,
-                            seed=settings.seed + 1, progress=progress)  # fmt: skip
+    names = name_directions(model, directions, [scorer], num=settings.name_num, progress=progress)  # API defaults
     grids = []
     for b in directions:
         b.save(out / f"{b.attribute}.npz")
-        codes, _, _ = edit_codes_for(model, b, settings.edit_rows, seed=settings.seed + 1)
-        result = edit_codes(model, codes, _request(b, settings))
+        request = _request(b, settings)
+        plan = request.plan(model)
+        codes = SampledCodes(model, plan.space, settings.edit_rows, seed=settings.seed + 1).read(0, settings.edit_rows)
+        result = edit_codes(model, codes, request, plan=plan)
         grids.append(save_edit(result, out, stem=f"{b.attribute}_", scale=2)[0])
     return directions, names, grids
 
@@ -210,13 +212,15 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
     directions, names, grids = sefa
     report.heading("SeFa: unsupervised directions, named by re-scoring", anchor="sefa")
     report.text(
-        "Each direction is named after the face attribute it moves most when samples go from -alpha to +alpha "
-        "(mean score change in standard deviations of the unedited scores)."
+        f"Each direction moves {settings.name_num} fresh samples by +{NAMING_ALPHA:g} along it and is re-scored "
+        f"with the face scorer, as in the analyses below ({CHANGE_DEFINITION}). Naming rule: {NAMING_RULE}. "
+        "The same model and settings give the same names with `interfacegan sefa --name-with face` and in the editor "
+        "(`interfacegan ui --name-with face`)."
     )
-    report.table(["direction", "eigenvalue", "moves most", "change (std)"],
-                 [(d.attribute, d.metrics.get("eigenvalue"), n.label, n.change_std) for d, n in zip(directions, names)])  # fmt: skip
+    report.table(["direction", "eigenvalue", "named", "largest effects (normalised change)"],
+                 [(d.attribute, d.metrics.get("eigenvalue"), n.label or "-", n.summary()) for d, n in zip(directions, names)])  # fmt: skip
     for d, n, path in zip(directions, names, grids):
-        report.image(path, caption=f"{d.attribute}: {n.label} ({n.change_std:+.2f} std)", width=GRID_WIDTH)
+        report.image(path, caption=f"{n.title}: {n.summary()}", width=GRID_WIDTH)
 
     report.heading("Analyses (the paper's measurements)", anchor="analysis")
     report.text(f"CSV files and plots are in {analysis.out}; they are the numbers shown below.", note=True)

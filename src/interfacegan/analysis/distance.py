@@ -8,10 +8,11 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.rescoring.codes import CodeSource
+from interfacegan.editing.codes import CodeSource
 from interfacegan.analysis.property2 import ProjectionStats
 from interfacegan.rescoring.matrix import Baseline, Edit, RescoringResult, rescoring_matrix
-from interfacegan.editing.manipulation import edit_offset
+from interfacegan.editing.plan import as_plan
+from interfacegan.editing.stream import edit_images
 from interfacegan.store import SampleStore
 
 DEFAULT_SWEEP = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)
@@ -75,7 +76,6 @@ def edit_strip(
     code = source.read(row, row + 1)
     grids = []
     for edit in edits:
-        edited = edit_offset(code, np.asarray(edit.direction, np.float32), steps)[0]  # (S, *shape)
-        grids.append(model.synthesize(np.ascontiguousarray(edited), source.space,
-                                      truncation=source.synthesis_truncation()))  # fmt: skip
+        plan = as_plan(model, np.asarray(edit.direction, np.float32), source.space, edit.layers)
+        grids.append(edit_images(plan, code, steps, truncation=source.synthesis_truncation())[0])
     return np.stack(grids), steps

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.rescoring.codes import CodeSource
+from interfacegan.editing.codes import CodeSource
 from interfacegan.rescoring.matrix import Edit, mean_and_stderr
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar

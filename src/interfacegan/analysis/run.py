@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from interfacegan.rescoring.codes import DEFAULT_BLOCK_ROWS, CodeSource
+from interfacegan.editing.codes import DEFAULT_BLOCK_ROWS, CodeSource
 from interfacegan.analysis.distance import DEFAULT_SWEEP
 from interfacegan.analysis.report import Section, build_report
 from interfacegan.rescoring.matrix import Baseline, compute_baseline
@@ -23,6 +23,7 @@ from interfacegan.analysis.tables import Table
 from interfacegan.atomic import write_text_atomic
 from interfacegan.directions.boundary import Boundary
 from interfacegan.directions.files import load_direction
+from interfacegan.editing.plan import check_fits
 from interfacegan.errors import InterfaceGANError
 from interfacegan.store import SAMPLE_TASK, SampleStore
 
@@ -184,10 +185,7 @@ def _boundaries(store, model, out: Path, given, attributes, spaces, ratio, progr
         loaded = []
         for item in given:
             b = item if isinstance(item, Boundary) else load_direction(item, model=model)
-            if b.space not in model.spaces:
-                raise InterfaceGANError(f"boundary {b.attribute!r} lives in space {b.space!r}, which model "
-                                        f"{model.name!r} does not have: pass boundaries of this model")  # fmt: skip
-            b.check_fits(b.space, model.space_shape(b.space), None, what=f"of model {model.name!r}")
+            check_fits(model, b)  # the model it was made for, its space and dimension, as `edit` checks
             loaded.append(b)
         return loaded
     from interfacegan.learning import train_boundaries

@@ -27,7 +27,7 @@ from interfacegan.analysis.separability import separability_row
 from interfacegan.analysis.tables import Table, matrix_table
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import format_layers, parse_layers
-from interfacegan.editing.manipulation import conditional_direction
+from interfacegan.editing.plan import plan_edit
 
 SPACE_NAMES = {"z": "Z", "w": "W", "wp": "W+"}
 
@@ -211,9 +211,9 @@ def conditional_edits(ctx, space: str) -> list[Edit]:
                 pairs.append(pair)
     edits = []
     for i, js in pairs:
-        direction = conditional_direction(bs[i].normal, [bs[j].normal for j in js])
+        plan = plan_edit(ctx.model, bs[i], [bs[j] for j in js], space=space)
         label = f"{names[i]} | {', '.join(names[j] for j in js)}"
-        edits.append(Edit(label, direction.reshape(bs[i].code_shape), space, attribute=names[i], kind="conditional",
+        edits.append(Edit(label, plan.vector, space, attribute=names[i], kind="conditional",
                           conditions=[names[j] for j in js]))  # fmt: skip
     return edits
 

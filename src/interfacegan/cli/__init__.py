@@ -52,3 +52,4 @@ from interfacegan.cli import demo  # noqa: E402,F401
 from interfacegan.cli import ui  # noqa: E402,F401
 from interfacegan.cli import invert  # noqa: E402,F401
 from interfacegan.cli import translate  # noqa: E402,F401
+from interfacegan.cli import face  # noqa: E402,F401

@@ -214,12 +214,11 @@ def edit_image(
 ):
     """Invert real images, then edit them along a boundary: grid.png (rows = images, columns = steps), edit.gif."""
     from interfacegan.directions.files import load_direction
-    from interfacegan.editing.run import EditRequest, check_mode, edit_codes, edit_space, save_edit
+    from interfacegan.editing.run import EditRequest, edit_codes, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.inversion.files import save_inversion
     from interfacegan.models import load_model
 
-    check_mode(mode)
     images = images or []
     if codes is None:
         _check_files(images)
@@ -230,16 +229,17 @@ def edit_image(
     spec = model or primal.model or _encoder_model(encoder) or DEFAULT_MODEL
     generator = load_model(spec, device=device)
     request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
-    code_space, _ = edit_space(generator, request)  # a wrong boundary fails here, before the inversion
+    plan = request.plan(generator)  # a wrong boundary fails here, before the inversion
+    code_space = plan.space
     written = [out / "grid.png", out / "edit.gif"]
     if codes is not None:
-        edited = edit_codes(generator, _saved_codes(codes, generator, code_space), request)
+        edited = edit_codes(generator, _saved_codes(codes, generator, code_space), request, plan=plan)
         save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
     else:
         targets = _load_targets(generator, images, align)
         result = _run_inversion(generator, targets, code_space, invert_steps, lr, init, candidates, encoder,
                                 prior_weight, spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
-        edited = edit_codes(generator, result.codes, request)
+        edited = edit_codes(generator, result.codes, request, plan=plan)
         meta = {"model": generator.spec, "align": align, "boundary": str(boundary)}
         save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
         save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
@@ -248,7 +248,7 @@ def edit_image(
         _report(result, images)
         written += [out / "comparison.png", out / "codes.npy"]
     if edited.conditional is not None:
-        console.print(f"conditional direction: cosine {edited.conditional.metrics['cosine_with_primal']:.3f} with the boundary")
+        console.print(f"conditional direction: cosine {plan.cosine:.3f} with the boundary")
     where = f" on layers {edited.layers}" if edited.layers else ""
     console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {mode} "
                   f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {steps} steps")  # fmt: skip

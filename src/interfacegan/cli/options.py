@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from interfacegan import DEFAULT_MODEL  # noqa: F401  (re-exported for the commands; the API holds the default)
 from interfacegan.errors import InterfaceGANError
 
-DEFAULT_MODEL = "dcgan-digiface"  # the embedded face GAN: what commands use when no model is named
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 

@@ -98,27 +98,26 @@ def edit(
     import numpy as np
 
     from interfacegan.directions.files import load_direction
-    from interfacegan.editing.run import EditRequest, check_mode, edit_run, save_edit
+    from interfacegan.editing.run import EditRequest, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.store import SampleStore
 
-    check_mode(mode)
     store = SampleStore.open(run, mode="r")
     spec = store.meta.get("model")
     if not spec or spec == "unknown":
         raise InterfaceGANError(f"{run} does not name its model: re-import it with --model SPEC")
     if num <= 0 or not 0 <= start < store.num:
         raise InterfaceGANError(f"--num must be positive and --start in [0, {store.num}), got {num} and {start}")
-    model = load_model(spec, device=device)
     primal = load_direction(boundary, space=space or "z", model=spec)
     conditions = [load_direction(c, space=primal.space, model=spec) for c in condition]
     request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
+    request.check()  # mode, range and steps, before the model loads
+    model = load_model(spec, device=device)
     rows = np.arange(start, min(start + num, store.num))
     result = edit_run(model, store, request, rows, batch_size=batch_size)
     if result.conditional is not None:
-        cosine = result.conditional.metrics["cosine_with_primal"]
-        console.print(f"conditional direction: cosine {cosine:.3f} with the boundary")
+        console.print(f"conditional direction: cosine {result.plan.cosine:.3f} with the boundary")
     paths = save_edit(result, out, mp4=mp4, fps=fps, scale=scale)
     values = result.values
     what = "distance" if mode == "distance" else "offset"
@@ -130,16 +129,33 @@ def edit(
 
 
 def _naming_table(names, title: str) -> Table:
-    """direction | attribute it moves most | the other attributes by effect; effects in std units."""
-    table = Table("direction", "moves most", "also moves", title=title,
-                  caption="mean score change from -alpha to +alpha, in std of the unedited scores")  # fmt: skip
+    """direction | the name it earns under the naming rule | its largest effects, in std of the unedited scores."""
+    from interfacegan.rescoring.naming import NAMING_RULE
+
+    table = Table("direction", "named", "largest effects (normalised change)", title=title,
+                  caption=f"normalised change = mean(s(x + alpha n) - s(x)) / std(s(x)); {NAMING_RULE}")  # fmt: skip
     for n in names:
-        others = sorted((e for a, e in n.effects.items() if a != n.attribute and e.change_std == e.change_std),
-                        key=lambda e: -abs(e.change_std))  # fmt: skip
-        best = f"{n.attribute} {n.change_std:+.2f}" if n.attribute else n.label
-        table.add_row(n.direction, best,
-                      ", ".join(f"{e.attribute} {e.change_std:+.2f}" for e in others))  # fmt: skip
+        table.add_row(n.direction, n.label or "-", n.summary())
     return table
+
+
+def _name(generator, boundaries, scorers, num, alpha, seed, quiet: bool, spec: str, out: Path | None) -> None:
+    """Name the directions with the API's naming (its defaults where an option is not given), print the table and
+    write the names file `out` (when given)."""
+    from interfacegan.directions.files import write_names
+    from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_SEED, name_directions, naming_settings
+
+    num, alpha, seed = (NAMING_NUM if num is None else num, NAMING_ALPHA if alpha is None else alpha,
+                        NAMING_SEED if seed is None else seed)  # fmt: skip
+    names = name_directions(generator, boundaries, scorers, num=num, alpha=alpha, seed=seed, progress=not quiet)
+    console.print(_naming_table(names, f"what each direction moves on {spec} (edits x + {alpha:g} n, {num} samples)"))
+    if out is not None:
+        path = write_names(out, names, {"model": spec, "scorers": list(scorers), **naming_settings(num, alpha, seed)})
+        console.print(f"wrote {path}")
+
+
+NameNumOpt = Annotated[Optional[int], typer.Option(help="Samples edited to name each direction (default 64).")]
+AlphaOpt = Annotated[Optional[float], typer.Option(help="Naming edits move samples by +alpha (default 3).")]
 
 
 @app.command()
@@ -152,10 +168,10 @@ def sefa(
     num: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
     steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
     range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
-    seed: Annotated[int, typer.Option(help="Seed of the samples shown and used for naming.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the samples shown in the grids (naming uses its own fixed seed).")] = 0,
     name_with: Annotated[list[str], typer.Option(help="Scorer(s) to name the directions with, e.g. face.")] = [],
-    name_num: Annotated[int, typer.Option(help="Samples used to name each direction.")] = 64,
-    alpha: Annotated[float, typer.Option(help="Naming edits go from -alpha to +alpha.")] = 3.0,
+    name_num: NameNumOpt = None,
+    alpha: AlphaOpt = None,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
     scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
     include_torgb: Annotated[Optional[str], typer.Option(help="StyleGAN2/3: ToRGB affines factorized with the conv layers' (none, all, first, last; default last, as the official SeFa).")] = None,
@@ -163,37 +179,32 @@ def sefa(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
-    from interfacegan.editing.manipulation import linspace_steps
-    from interfacegan.models import load_model
-    from interfacegan.editing.render import save_grid
-    from interfacegan.editing.stream import edit_codes_for, edit_images
-    from interfacegan.rescoring.rescore import name_directions
-    from interfacegan.directions.files import NAMES_FILE, write_names
+    from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
+    from interfacegan.editing.codes import SampledCodes
+    from interfacegan.editing.manipulation import linspace_steps
+    from interfacegan.editing.plan import plan_edit
+    from interfacegan.editing.render import save_grid
+    from interfacegan.editing.stream import edit_images
+    from interfacegan.models import load_model
 
+    values = linspace_steps(range_[0], range_[1], steps)
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
     boundaries = sefa_boundaries(generator, k, layers=layers, normalize_columns=normalize_columns, **affine_options)
-    values = linspace_steps(range_[0], range_[1], steps)
     table = Table("direction", "eigenvalue", "share of top-k", "space", "file", title=f"SeFa directions of {model}")
     for b in boundaries:
         path = b.save(out / f"{b.attribute}.npz")
         if grids:
-            codes, space, layer_sel = edit_codes_for(generator, b, num, seed)
-            direction = b.normal if layer_sel else b.direction()
-            grid = edit_images(generator, codes, space, direction, values, layers=layer_sel)
+            plan = plan_edit(generator, b)
+            grid = edit_images(plan, SampledCodes(generator, plan.space, num, seed).read(0, num), values)
             labels = [f"{v:+.1f}" for v in values] if grid.shape[3] * scale >= 32 else None
             save_grid(grid, out / f"{b.attribute}.png", col_labels=labels, scale=scale)
         table.add_row(b.attribute, f"{b.metrics['eigenvalue']:.4g}", f"{b.metrics['share_of_top_k']:.3f}", b.space,
                       str(path))  # fmt: skip
     console.print(table)
     if name_with:
-        names = name_directions(generator, boundaries, name_with, num=name_num, alpha=alpha, seed=seed,
-                                progress=not quiet)  # fmt: skip
-        console.print(_naming_table(names, f"what the SeFa directions of {model} move (edits -{alpha} .. +{alpha})"))
-        path = write_names(out / NAMES_FILE, names, {"model": model, "scorers": name_with, "num": name_num,
-                                                         "alpha": alpha, "seed": seed})  # fmt: skip
-        console.print(f"wrote {path}")
+        _name(generator, boundaries, name_with, name_num, alpha, None, quiet, model, out / NAMES_FILE)
 
 
 @app.command("name-directions")
@@ -202,25 +213,20 @@ def name_directions_command(
     scorer: Annotated[list[str], typer.Option(help="Scorer(s) to re-score with, e.g. face.")],
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the one the directions name).")] = None,
     space: Annotated[str, typer.Option(help="Space of plain .npy directions.")] = "z",
-    num: Annotated[int, typer.Option(help="Samples edited per direction.")] = 64,
-    alpha: Annotated[float, typer.Option(help="Edits go from -alpha to +alpha.")] = 3.0,
-    seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
+    num: NameNumOpt = None,
+    alpha: AlphaOpt = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the samples (default: the fixed naming seed, 0).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the table as JSON here.")] = None,
     device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
-    """Name directions (e.g. SeFa's) by the attribute they move most, re-scoring edited samples."""
-    from interfacegan.directions.files import load_direction, write_names
+    """Name directions (e.g. SeFa's) after the attribute they clearly move most, re-scoring edited samples."""
+    from interfacegan.directions.files import load_direction
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
-    from interfacegan.rescoring.rescore import name_directions
 
     boundaries = [load_direction(d, space=space, model=model) for d in directions]
     spec = model or next((b.model for b in boundaries if b.model), None)
     if spec is None:
         raise InterfaceGANError("the directions do not name their model: pass --model SPEC")
-    generator = load_model(spec, device=device)
-    names = name_directions(generator, boundaries, scorer, num=num, alpha=alpha, seed=seed, progress=not quiet)
-    console.print(_naming_table(names, f"what each direction moves on {spec} (edits -{alpha} .. +{alpha})"))
-    if out is not None:
-        console.print(f"wrote {write_names(out, names, {'model': spec, 'scorers': scorer, 'num': num, 'alpha': alpha, 'seed': seed})}")
+    _name(load_model(spec, device=device), boundaries, scorer, num, alpha, seed, quiet, spec, out)

@@ -42,18 +42,12 @@ def train_translator_command(
 
     Progress is saved to OUT.ckpt; an interrupted run continues from it when rerun with the same options."""
     from interfacegan.directions.files import load_direction
-    from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.translation import train_translator
 
     checkpoint = training_checkpoint(out, force, checkpoint_every, "translator")
     direction = load_direction(boundary, space=space or "z", model=model)
     generator = load_model(model or direction.model or DEFAULT_MODEL, device=device)
-    if direction.space not in generator.spaces:
-        raise InterfaceGANError(
-            f"boundary {direction.attribute!r} is in space {direction.space!r}, which {generator.name!r} lacks: "
-            "use a boundary of this model"
-        )
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")
     translator = train_translator(generator, direction, alpha=alpha, num=num, keep=keep, scorer=scorer,

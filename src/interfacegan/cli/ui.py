@@ -9,60 +9,9 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DEFAULT_MODEL, DeviceOpt
+from interfacegan.cli.options import DeviceOpt, make_truncation
 
 console = Console()
-DEFAULT_SEFA = 10
-
-
-def build_editor_app(
-    model: str | None = None,
-    boundaries: list[str] | None = None,
-    run: Path | None = None,
-    sefa: int | None = None,
-    sefa_layers: str | None = None,
-    space: str | None = None,
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    invert_steps: int = 200,
-    slider_range: float = 5.0,
-    device: str = "auto",
-    encoder: Path | None = None,
-):
-    """The FastAPI app the command serves (model from --model, the run, or the boundaries; SeFa by default)."""
-    from interfacegan.cli.options import make_truncation
-    from interfacegan.errors import InterfaceGANError
-    from interfacegan.models import load_model
-    from interfacegan.directions.sefa import sefa_boundaries
-    from interfacegan.store import SampleStore
-    from interfacegan.ui.app import create_app
-    from interfacegan.directions import direction_labels, model_named_by, read_directions
-    from interfacegan.ui.session import Direction, describe, make_directions
-
-    boundaries = list(boundaries or [])
-    store = SampleStore.open(run, mode="r") if run is not None else None
-    run_model = store.meta.get("model") if store is not None else None
-    spec = model or (run_model if run_model and run_model != "unknown" else None) or model_named_by(boundaries)
-    generator = load_model(spec or DEFAULT_MODEL, device=device)
-    found = read_directions(boundaries, model=generator, space=space)
-    directions = make_directions(found, direction_labels(boundaries)) if found else []
-    k = sefa if sefa is not None else (0 if directions else DEFAULT_SEFA)
-    if k < 0:
-        raise InterfaceGANError(f"--sefa must be >= 0, got {k}")
-    if k:
-        for b in sefa_boundaries(generator, k, layers=sefa_layers):
-            directions.append(Direction(f"sefa_{b.metrics['rank']}", b, note=describe(b)))
-    if not directions:
-        raise InterfaceGANError("no directions to edit with: give --boundaries or --sefa K (K > 0)")
-    truncation = make_truncation(truncation_psi, truncation_cutoff)
-    net = None
-    if encoder is not None:
-        from interfacegan.inversion import Encoder
-
-        net = Encoder.load(encoder, device=generator.device)
-        net.check_fits(generator)
-    return create_app(generator, directions, store=store, truncation=truncation, invert_steps=invert_steps,
-                      encoder=net, slider_range=slider_range)  # fmt: skip
 
 
 @app.command()
@@ -72,6 +21,7 @@ def ui(
     run: Annotated[Optional[Path], typer.Option(help="Run whose samples can be edited by row.")] = None,
     sefa: Annotated[Optional[int], typer.Option(help="Add the model's top-K SeFa directions (default 10 without --boundaries).")] = None,
     sefa_layers: Annotated[Optional[str], typer.Option(help="Style layers SeFa factorizes, e.g. 0-3 (style models).")] = None,
+    name_with: Annotated[list[str], typer.Option(help="Scorer(s) naming the SeFa sliders by re-scoring, e.g. face (as sefa --name-with).")] = [],
     space: Annotated[Optional[str], typer.Option(help="Space of plain .npy directions: z, w or wp (default: guessed).")] = None,
     truncation_psi: Annotated[float, typer.Option(help="Default truncation psi of random samples (style models).")] = 1.0,
     truncation_cutoff: Annotated[Optional[int], typer.Option(help="Truncate only the first N W+ layers.")] = None,
@@ -89,8 +39,11 @@ def ui(
     if not 0 < port < 65536:
         raise InterfaceGANError(f"--port must be in 1..65535, got {port}")
     _check_port_free(host, port)
-    editor_app = build_editor_app(model, boundaries, run, sefa, sefa_layers, space, truncation_psi,
-                                  truncation_cutoff, invert_steps, slider_range, device, encoder)  # fmt: skip
+    from interfacegan.ui.build import build_editor_app
+
+    editor_app = build_editor_app(model, boundaries, run, sefa, sefa_layers, space,
+                                  make_truncation(truncation_psi, truncation_cutoff), invert_steps, slider_range,
+                                  device, encoder, name_with, progress=True)  # fmt: skip
     import uvicorn
 
     editor = editor_app.state.editor

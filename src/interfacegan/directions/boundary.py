@@ -88,27 +88,6 @@ class Boundary:
         """The unit normal shaped like one code, float32 `code_shape`."""
         return self.normal.reshape(self.code_shape)
 
-    # ---- compatibility ------------------------------------------------------------------------------------
-    def check_fits(self, space: str, code_shape: Sequence[int], model: str | None = None, what: str = "") -> None:
-        """Raise a one-line error unless this boundary can edit `space` codes of `code_shape` of `model`."""
-        where = f" {what}" if what else ""
-        if self.model and model and self.model not in ("unknown",) and model != "unknown" and self.model != model:
-            raise InterfaceGANError(
-                f"boundary {self.attribute!r} belongs to model {self.model!r}, not {model!r}{where}: "
-                "use a boundary trained on this model"
-            )
-        hint = " (a plain .npy direction does not say its space: give it with --space)" if self.kind == "imported" else ""
-        if self.space != space:
-            raise InterfaceGANError(
-                f"boundary {self.attribute!r} lives in space {self.space!r}, not {space!r}{where}: "
-                f"edit in {self.space!r} or train a boundary in {space!r}{hint}"
-            )
-        if math.prod(code_shape) != self.dim:
-            raise InterfaceGANError(
-                f"boundary {self.attribute!r} has dimension {self.dim} but {space!r} codes{where} have shape "
-                f"{tuple(code_shape)}: it was made for another model or space{hint}"
-            )
-
     # ---- files --------------------------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
         return {

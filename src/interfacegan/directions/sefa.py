@@ -104,7 +104,7 @@ def sefa_boundaries(
 
     Defaults follow the official release (module docstring); `affine_options` go to `model.first_affine` (e.g.
     `include_torgb='none'` to leave the ToRGB affine out). `layers` picks the style layers of style-based models
-    (e.g. '0-3'; refused on models whose SeFa weight acts on z, which have none); it is stored in the settings so
+    (e.g. '0-3'; refused on models whose SeFa weight acts on z: `check_layers`); it is stored in the settings so
     edits in W+ default to those layers.
     """
     check_layers(model, layers)
@@ -146,13 +146,14 @@ def sefa_boundaries(
     return boundaries
 
 
-def check_layers(model, layers) -> None:
+def check_layers(model, layers, name: str = "layers") -> None:
     """Refuse a SeFa layer selection on a model whose SeFa weight acts on z: it has no style layers to pick (the
-    selection would silently do nothing). Callers that run SeFa late (analyses) can call this up front."""
+    selection would silently do nothing). `name` is the caller's parameter; callers that run SeFa late (analyses,
+    the editor) call this up front."""
     if layers is not None and model.affine_space == "z":
         raise InterfaceGANError(
-            f"layers={layers!r} picks style layers, but model {model.name!r} has none (SeFa factorizes the first "
-            "layer acting on z): drop layers"
+            f"model {model.name!r} has no style layers (SeFa factorizes its first layer, which acts on z): "
+            f"{name} must be None, got {layers!r}"
         )
 
 

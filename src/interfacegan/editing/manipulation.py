@@ -6,6 +6,13 @@ Two edit semantics the official code mixes up are kept apart:
 Conditional directions remove from n its projection onto the span of condition normals, so an edit along the
 result leaves every condition's distance unchanged (the paper's conditional manipulation, any number of them).
 `edit_layers` applies a w-space direction to chosen W+ layers only (style-based models).
+
+Shapes: codes are a batch (N, *code_shape) or one code (*code_shape). The shape of one code is `code_shape` when
+given, else the direction's own shape (a flat direction fits codes of any shape holding as many values). The W+
+rule: a W+ code always carries its layer axis, (L, w_dim). A w-space direction (w_dim,) edits W+ codes only when
+told so, with code_shape=(L, w_dim) (every layer moves alike; the distance of a W+ code is the mean over its
+layers of n.w_l + b) or with `edit_layers` (chosen layers); without code_shape, (L, w_dim) with a (w_dim,)
+direction is a batch of L w codes.
 """
 
 from __future__ import annotations
@@ -52,36 +59,68 @@ def _like(values, ref):
 
 
 def linspace_steps(lo: float, hi: float, steps: int) -> np.ndarray:
-    """`steps` evenly spaced values from lo to hi inclusive, float32 (steps,)."""
+    """`steps` evenly spaced values from lo to hi inclusive, float32 (steps,); lo < hi (a reversed or empty range
+    draws nothing new: negate the direction instead)."""
     if steps < 1:
         raise InterfaceGANError(f"steps must be >= 1, got {steps}")
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InterfaceGANError(f"the edit range must be finite, got {lo} .. {hi}")
+    if not lo < hi:
+        raise InterfaceGANError(f"the edit range must go from a lower to a higher value: lo < hi, got {lo:g} .. {hi:g}")
     return np.linspace(lo, hi, steps, dtype=np.float64).astype(np.float32)
 
 
-def _batch(codes, size: int):
-    """(codes as a batch (N, *code_shape), code_shape, single?) where the code holds `size` values."""
+def _numel(x) -> int:
+    return int(x.numel()) if _is_torch(x) else int(np.asarray(x).size)
+
+
+def _codes_and_direction(codes, direction, code_shape=None):
+    """(codes as a batch (N, *shape), shape, single?, direction shaped like one code, layer copies k).
+
+    See the module docstring for the shape rules; k > 1 when a (w_dim,) direction is broadcast over the k layers
+    of W+ codes (code_shape (k, w_dim)). One-line errors when codes and direction do not fit.
+    """
+    vector = _vector(direction)
+    size = _numel(vector)
     shape = tuple(codes.shape)
-    if len(shape) >= 1 and math.prod(shape[1:]) == size and len(shape) >= 2:
-        return codes, shape[1:], False
-    if math.prod(shape) == size:
-        return codes[None], shape, True
-    raise InterfaceGANError(
-        f"codes of shape {shape} do not fit a direction of {size} values: "
-        "the direction was made for another model or latent space"
-    )
+    if code_shape is None:
+        if len(shape) >= 2 and math.prod(shape[1:]) == size:
+            batch, one, single = codes, shape[1:], False
+        elif math.prod(shape) == size:
+            batch, one, single = codes[None], shape, True
+        else:
+            raise InterfaceGANError(
+                f"codes of shape {shape} do not fit a direction of {size} values: "
+                "the direction was made for another model or latent space"
+            )
+        return batch, one, single, _like(vector, codes).reshape(one), 1
+    one = tuple(int(s) for s in code_shape)
+    if shape == one:
+        batch, single = codes[None], True
+    elif shape[1:] == one:
+        batch, single = codes, False
+    else:
+        raise InterfaceGANError(f"codes of shape {shape} are neither one code of shape {one} nor a batch (N, *{one})")
+    d = _like(vector, codes)
+    if size == math.prod(one):
+        return batch, one, single, d.reshape(one), 1
+    if len(one) == 2 and size == one[1]:  # the W+ rule: a w direction moves every layer alike
+        d = d.reshape(1, one[1])
+        d = d.expand(one[0], -1) if _is_torch(d) else np.broadcast_to(d, one)
+        return batch, one, single, d, one[0]
+    raise InterfaceGANError(f"a direction of {size} values does not fit codes of shape {one}")
 
 
-def _hyperplane(codes, direction):
-    """(codes as a batch, code shape, single?, normal n flat (d,) like the codes, |n|); a zero n is an error."""
-    n = _vector(direction)
-    batch, shape, single = _batch(codes, int(np.prod(n.shape)))
-    flat = _like(n, codes).reshape(-1)
+def _hyperplane(codes, direction, code_shape=None):
+    """(codes as a batch, code shape, single?, n flat like one code, |n| of one copy, layer copies k); a zero n is
+    an error."""
+    batch, shape, single, d, k = _codes_and_direction(codes, direction, code_shape)
+    flat = d.reshape(-1)
     norm = float(flat.norm()) if _is_torch(flat) else float(np.linalg.norm(flat))
+    norm /= math.sqrt(k)
     if norm == 0.0:
         raise InterfaceGANError("the direction is the zero vector: it defines no hyperplane")
-    return batch, shape, single, flat, norm
+    return batch, shape, single, flat, norm, k
 
 
 def _alphas_matrix(alphas, n: int, ref):
@@ -102,46 +141,53 @@ def _apply(codes, direction, alphas_ns):
     return codes[:, None] + alphas_ns[(slice(None), slice(None), *extra)] * direction[None, None]
 
 
-def edit_offset(codes, direction, alphas):
+def edit_offset(codes, direction, alphas, code_shape=None):
     """x + alpha * direction for each alpha: codes (N, *code_shape) -> (N, S, *code_shape).
 
     One code (*code_shape) gives (S, *code_shape). `direction` (d,) or (*code_shape,) is used as given (boundaries
-    are unit, so alpha is in unit-normal lengths); alphas (S,) or per sample (N, S).
+    are unit, so alpha is in unit-normal lengths); alphas (S,) or per sample (N, S). `code_shape` is the shape of
+    one code (default: the direction's); W+ codes with a (w_dim,) direction need code_shape=(L, w_dim).
     """
-    direction = _vector(direction)
-    batch, shape, single = _batch(codes, int(np.prod(direction.shape)))
-    d = _like(direction, codes).reshape(shape)
+    batch, _, single, d, _ = _codes_and_direction(codes, direction, code_shape)
     out = _apply(batch, d, _alphas_matrix(alphas, len(batch), codes))
     return out[0] if single else out
 
 
-def signed_distance(codes, direction, intercept: float = 0.0):
-    """n.x + b for codes (N, *code_shape) with the unit n = direction/|direction| (and b scaled alike): (N,)."""
-    batch, _, single, d, norm = _hyperplane(codes, direction)
-    dist = (batch.reshape(len(batch), -1) @ d + intercept) / norm
+def signed_distance(codes, direction, intercept: float = 0.0, code_shape=None):
+    """n.x + b for codes (N, *code_shape) with the unit n = direction/|direction| (and b scaled alike): (N,).
+
+    For W+ codes with a (w_dim,) direction (code_shape=(L, w_dim)) it is the mean over the layers.
+    """
+    batch, _, single, d, norm, k = _hyperplane(codes, direction, code_shape)
+    dist = (batch.reshape(len(batch), -1) @ d / k + intercept) / norm
     return dist[0] if single else dist
 
 
-def edit_to_distance(codes, direction, intercept: float | None = None, distances=(0.0,), along=None):
+def edit_to_distance(codes, direction, intercept: float | None = None, distances=(0.0,), along=None,
+                     code_shape=None):  # fmt: skip
     """Move each code until its signed distance n.x' + b to the hyperplane equals each target distance.
 
     codes (N, *code_shape) -> (N, S, *code_shape) for distances (S,). The move is along `along` (default n;
     e.g. a conditional direction, which then also keeps every condition's distance). `direction` may be a
     Boundary, whose intercept is used when `intercept` is None. A non-unit n is normalised with b alike.
+    W+ codes with a (w_dim,) direction (code_shape=(L, w_dim)) move every layer by the same step, so the mean
+    distance over the layers lands on the target.
     """
     from interfacegan.directions.boundary import Boundary
 
     if intercept is None:
         intercept = direction.intercept if isinstance(direction, Boundary) else 0.0
-    batch, shape, single, n_flat, norm = _hyperplane(codes, direction)
+    batch, shape, single, n_flat, norm, k = _hyperplane(codes, direction, code_shape)
     n_unit, b = n_flat / norm, float(intercept) / norm
-    m = n_unit if along is None else _like(_vector(along), codes).reshape(-1)
-    if m.shape != n_unit.shape:
-        raise InterfaceGANError(f"the edit direction has {m.shape[0]} values, the hyperplane normal {n_unit.shape[0]}")
-    rate = float(m @ n_unit)  # distance gained per unit step along m
+    if along is None:
+        m = n_unit
+    else:
+        _, _, _, m, _ = _codes_and_direction(batch, along, shape)
+        m = m.reshape(-1)
+    rate = float(m @ n_unit) / k  # distance gained per unit step along m
     if abs(rate) < 1e-8:
         raise InterfaceGANError("the edit direction is parallel to the hyperplane: it cannot change the distance")
-    current = batch.reshape(len(batch), -1) @ n_unit + b  # (N,)
+    current = batch.reshape(len(batch), -1) @ n_unit / k + b  # (N,)
     targets = _like(distances, codes).reshape(-1)
     steps = (targets[None, :] - current[:, None]) / rate  # (N, S)
     out = _apply(batch, m.reshape(shape), steps)

@@ -13,39 +13,17 @@ from typing import Sequence
 import numpy as np
 
 from interfacegan.directions.boundary import Boundary
-from interfacegan.errors import InterfaceGANError
-from interfacegan.editing.manipulation import conditional_direction, linspace_steps
+from interfacegan.editing.codes import run_codes
+from interfacegan.editing.manipulation import linspace_steps
+from interfacegan.editing.plan import EditPlan, check_mode, plan_edit
 from interfacegan.editing.render import edit_frames, save_animation, save_grid
-from interfacegan.editing.stream import edit_images, edit_plan, run_codes
-
-EDIT_MODES = ("offset", "distance")
-
-
-def check_mode(mode: str) -> None:
-    if mode not in EDIT_MODES:
-        raise InterfaceGANError(f"unknown edit mode {mode!r}: use offset or distance")
-
-
-def conditional_boundary(primal: Boundary, conditions: Sequence[Boundary]) -> Boundary:
-    """`primal` with its normal made orthogonal to every condition normal (kind 'conditional', intercept 0)."""
-    for c in conditions:
-        if c.space != primal.space or c.dim != primal.dim:
-            raise InterfaceGANError(
-                f"condition {c.attribute!r} is in {c.space!r} ({c.dim}-d), the boundary in {primal.space!r} "
-                f"({primal.dim}-d): use conditions of the same space"
-            )
-    along = conditional_direction(primal.normal, [c.normal for c in conditions])
-    cosine = float(along @ primal.normal)
-    return primal.with_normal(
-        along, intercept=0.0, kind="conditional", metrics={"cosine_with_primal": cosine},
-        attribute=f"{primal.attribute}|{','.join(c.attribute for c in conditions)}",
-        settings={"primal": primal.attribute, "conditions": [c.attribute for c in conditions]},
-    )  # fmt: skip
+from interfacegan.editing.stream import edit_images
+from interfacegan.errors import InterfaceGANError
 
 
 @dataclass
 class EditRequest:
-    """What to edit: `boundary`, kept orthogonal to `conditions`, at `steps` values from `lo` to `hi`.
+    """What to edit: `boundary`, kept orthogonal to `conditions`, at `steps` values from `lo` to `hi` (lo < hi).
 
     mode 'offset' moves each code by value * n; 'distance' moves it to signed distance `value` from the
     hyperplane (with conditions: along the conditional direction, so distances to the conditions stay).
@@ -67,47 +45,55 @@ class EditRequest:
 
     def check(self) -> None:
         check_mode(self.mode)
+        self.values  # steps, and a finite range with lo < hi
+
+    def plan(self, model) -> EditPlan:
+        """The request checked and planned for `model`: a one-line error when anything does not fit."""
+        self.check()
+        plan = plan_edit(model, self.boundary, self.conditions, self.space, self.layers)
+        if self.mode == "distance":
+            plan.check_distance_mode()
+        return plan
 
 
 @dataclass
 class EditResult:
     grid: np.ndarray  # (N, S, H, W, 3) uint8
     values: np.ndarray  # (S,)
-    space: str
-    layers: str | None
-    conditional: Boundary | None  # the direction actually used, when conditions were given
+    plan: EditPlan
+
+    @property
+    def space(self) -> str:
+        return self.plan.space
+
+    @property
+    def layers(self) -> str | None:
+        return self.plan.layer_text
+
+    @property
+    def conditional(self) -> Boundary | None:
+        """The direction actually used, when conditions were given (kind 'conditional')."""
+        return self.plan.conditional
 
 
-def edit_codes(model, codes: np.ndarray, request: EditRequest, batch_size: int = 64, truncation=None) -> EditResult:
-    """Edit `codes` (already in the edit space, see `edit_space`) as `request` says."""
-    request.check()
-    primal = request.boundary
-    space, layers = edit_space(model, request)
-    along = None
-    conditional = None
-    if request.conditions:
-        for c in request.conditions:
-            edit_plan(model, c, primal.space if layers is None else None)
-        conditional = conditional_boundary(primal, request.conditions)
-        along = conditional.normal if layers is not None else conditional.direction()
-    direction = primal.normal if layers is not None else primal.direction()
-    grid = edit_images(model, codes, space, direction, request.values, mode=request.mode, intercept=primal.intercept,
-                       along=along, layers=layers, batch_size=batch_size, truncation=truncation)  # fmt: skip
-    return EditResult(grid, request.values, space, layers, conditional)
-
-
-def edit_space(model, request: EditRequest) -> tuple[str, str | None]:
-    """(space of the codes to edit, W+ layer selection or None); a one-line error when the boundary does not fit."""
-    return edit_plan(model, request.boundary, request.space, request.layers)
+def edit_codes(model, codes: np.ndarray, request: EditRequest, batch_size: int = 64, truncation=None,
+               plan: EditPlan | None = None) -> EditResult:  # fmt: skip
+    """Edit `codes` (N, *space_shape) of the request's edit space as `request` says; `plan` is the request's plan
+    when the caller made it already (`request.plan(model)`, e.g. to learn the space first)."""
+    plan = plan or request.plan(model)
+    grid = edit_images(plan, codes, request.values, mode=request.mode, batch_size=batch_size, truncation=truncation)
+    return EditResult(grid, request.values, plan)
 
 
 def edit_run(model, store, request: EditRequest, rows: Sequence[int] | np.ndarray, batch_size: int = 64) -> EditResult:
     """Edit the run's samples `rows` (codes read from the store, or mapped from its z)."""
     rows = np.asarray(rows)
-    if len(rows) == 0 or rows.min() < 0 or rows.max() >= store.num:
+    if len(rows) == 0:
+        raise InterfaceGANError("give at least one sample row to edit")
+    if rows.min() < 0 or rows.max() >= store.num:
         raise InterfaceGANError(f"sample rows must lie in [0, {store.num}), got {rows.min()}..{rows.max()}")
-    space, _ = edit_space(model, request)
-    return edit_codes(model, run_codes(store, model, space, rows), request, batch_size)
+    plan = request.plan(model)
+    return edit_codes(model, run_codes(store, model, plan.space, rows), request, batch_size, plan=plan)
 
 
 def save_edit(

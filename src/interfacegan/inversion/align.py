@@ -1,9 +1,12 @@
-"""Face alignment of real photos to the framing of a face GAN, with dlib (HOG detector + 5-point predictor).
+"""Face alignment of real photos to the framing of a face GAN, with dlib (HOG detector + 68-point predictor).
 
-A GAN only reconstructs faces framed the way it generates them. The target framing is measured on the model's
-own samples (`face_template`: mean 5-point landmarks of the samples dlib detects), so any face model works without
-a hand-made template; a photo is then warped by the similarity transform (rotation, scale, shift) that takes its
-5 landmarks closest to the template (least squares, Umeyama). Coordinates are continuous: pixel i spans [i, i+1].
+A GAN only reconstructs faces framed the way it generates them. Framings are defined once, in
+`interfacegan.scoring.framing` (presets `digiface`, `ffhq`, `celebahq`, or a face box), for the face scorers and
+for this aligner alike: a photo is warped by the framing's `alignment_matrix`, the published FFHQ / CelebA-HQ
+procedure on its eye centres and mouth corners followed by the scale and shift onto the framing's box. A model's
+framing is measured on its own samples (`face_template`: the median dlib face box, snapped to a preset when one
+is within 4% of the side), so any face model works without a hand-made template. Coordinates are continuous:
+pixel i spans [i, i+1].
 """
 
 from __future__ import annotations
@@ -16,29 +19,33 @@ from PIL import Image
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion.images import RESAMPLE
+from interfacegan.scoring.framing import Framing, nearest_preset, resolve_framing
 
-TEMPLATE_SAMPLES = 64  # model samples measured for the template
+TEMPLATE_SAMPLES = 64  # model samples measured for the framing
 MIN_TEMPLATE_FACES = 8  # fewer detections than this: the model does not make faces dlib can find
 DETECT_MAX_SIDE = 1024  # photos are shrunk to this side for detection (HOG cost grows with pixels)
 DETECT_MIN_SIDE = 512  # smaller photos are upsampled once by the detector, so small faces are found
-_templates: dict[str, np.ndarray] = {}
+_templates: dict[str, Framing] = {}
 
 
 @lru_cache(maxsize=1)
 def _dlib_parts():
-    """(dlib, HOG face detector, 5-point predictor), built once per process (the detector takes ~0.4 s)."""
-    from interfacegan.scoring.landmarks import import_dlib, shape_predictor
+    """(dlib, HOG face detector), built once per process (the detector takes ~0.4 s)."""
+    from interfacegan.scoring.landmarks import import_dlib
 
     dlib = import_dlib()
-    return dlib, dlib.get_frontal_face_detector(), shape_predictor(5)
+    return dlib, dlib.get_frontal_face_detector()
 
 
-def detect_landmarks(image: np.ndarray, upsample: int | None = None) -> np.ndarray | None:
-    """5 landmarks (5, 2) float64 (continuous pixel coordinates) of the largest face in uint8 (H, W, 3), or None.
+def detect_landmarks(image: np.ndarray, upsample: int | None = None, num_points: int = 5) -> np.ndarray | None:
+    """dlib's 5 (or 68) landmarks (K, 2) float64, continuous pixel coordinates, of the largest face in uint8
+    (H, W, 3), or None.
 
     `upsample` is dlib's detector upsampling (None: once for photos under DETECT_MIN_SIDE px, else none).
     """
-    dlib, detector, predictor = _dlib_parts()
+    from interfacegan.scoring.landmarks import shape_predictor
+
+    dlib, detector = _dlib_parts()
     h, w = image.shape[:2]
     shrink = min(1.0, DETECT_MAX_SIDE / max(h, w))
     small = image
@@ -51,34 +58,28 @@ def detect_landmarks(image: np.ndarray, upsample: int | None = None) -> np.ndarr
         return None
     face = max(faces, key=lambda r: r.area())
     box = dlib.rectangle(*(int(round(v / shrink)) for v in (face.left(), face.top(), face.right(), face.bottom())))
-    shape = predictor(image, box)
+    shape = shape_predictor(num_points)(image, box)
     return np.array([(p.x + 0.5, p.y + 0.5) for p in shape.parts()], dtype=np.float64)
 
 
-def face_template(model, num: int = TEMPLATE_SAMPLES, seed: int = 0) -> np.ndarray:
-    """Mean 5-point landmarks (5, 2) in [0, 1] of the faces dlib finds among `num` samples of `model` (cached).
+def face_template(model, num: int = TEMPLATE_SAMPLES, seed: int = 0) -> Framing:
+    """The face framing of `model`'s images, measured on `num` of its samples (cached; module docstring)."""
+    from interfacegan.scoring.calibration import calibrate_framing
 
-    Samples are enlarged to at least 256 px first (dlib's detector misses faces smaller than about 80 px).
-    """
     key = f"{getattr(model, 'spec', '') or model.name}|{num}|{seed}"
     if key in _templates:
-        return _templates[key].copy()
+        return _templates[key]
     images = model.synthesize(model.sample(num, seed=seed))
-    side = max(256, model.resolution)
-    found = []
-    for image in images:
-        big = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BICUBIC))
-        points = detect_landmarks(big, upsample=0)
-        if points is not None:
-            found.append(points / side)
-    if len(found) < min(MIN_TEMPLATE_FACES, num):
+    try:
+        calibration = calibrate_framing(images, cnn=False, min_fraction=min(MIN_TEMPLATE_FACES, num) / num)
+    except InterfaceGANError:
         raise InterfaceGANError(
-            f"dlib finds faces in only {len(found)} of {num} samples of model {model.name!r}: "
+            f"dlib finds too few faces in {num} samples of model {model.name!r}: "
             "--align is for face models; drop it and the photos are centre-cropped"
-        )
-    template = np.mean(found, axis=0)
-    _templates[key] = template
-    return template.copy()
+        ) from None
+    framing = nearest_preset(calibration.framing) or calibration.framing
+    _templates[key] = framing
+    return framing
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -148,16 +149,24 @@ def _mirror_pad(image: np.ndarray, pad_y: tuple[int, int], pad_x: tuple[int, int
 
 
 def align_face(
-    image: Image.Image | np.ndarray, template: np.ndarray, size: int, source: str = "the image"
+    image: Image.Image | np.ndarray, template, size: int, source: str = "the image"
 ) -> np.ndarray:
-    """The largest face in `image` warped onto `template` (5, 2) in [0, 1]: uint8 (size, size, 3)."""
+    """The largest face in `image` warped into `template`'s framing: uint8 (size, size, 3).
+
+    `template` is a `Framing`, a preset name or box (`resolve_framing`), or a (5, 2) array of dlib's 5 landmarks
+    in [0, 1] (the photo's 5 landmarks are then fitted onto it by a similarity).
+    """
     array = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, dtype=np.uint8)
-    template = np.asarray(template, dtype=np.float64)
-    if template.shape != (5, 2):
-        raise InterfaceGANError(f"a face template has shape (5, 2), got {template.shape}")
-    points = detect_landmarks(array)
+    points5 = None
+    if not isinstance(template, (Framing, str)):
+        points5 = np.asarray(template, dtype=np.float64)
+        if points5.shape != (5, 2):
+            raise InterfaceGANError(f"a face template is a framing or 5 landmarks (5, 2), got shape {points5.shape}")
+    framing = resolve_framing(template) if points5 is None else None
+    points = detect_landmarks(array, num_points=5 if framing is None else 68)
     if points is None:
         raise InterfaceGANError(
             f"no face found in {source}: use a photo with a clearly visible, roughly frontal face, or drop --align"
         )
-    return warp_to(array, similarity_transform(points, template * size), size)
+    matrix = similarity_transform(points, points5 * size) if framing is None else framing.alignment_matrix(points, size)
+    return warp_to(array, matrix, size)

@@ -1,5 +1,6 @@
 """Re-scoring matrices (paper Tab. 3, Tab. 4; SeFa paper Tab. 2): edit M codes along each direction, score the
-edited images again, and report how every attribute moved.
+edited images again, and report how every attribute moved. The analysis tables and SeFa naming
+(`rescoring.naming`) both measure with `rescoring_matrix`: there is one definition of the change.
 
 Normalised score change of attribute j for edit i (our precise definition of the paper's unnamed unit):
     change[i, j] = mean_m( s_j(G(x_m + alpha n_i)) - s_j(G(x_m)) ) / std_m( s_j(G(x_m)) )
@@ -16,15 +17,16 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan.rescoring.codes import CodeSource
+from interfacegan.editing.codes import CodeSource, SampledCodes
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
 from interfacegan.rescoring.rescore import image_scorers, rescore
 
 CHANGE_DEFINITION = (
-    "normalised score change = mean over the M samples of (score after edit - score before) / std of that "
-    "score over the same M unedited samples (samples where either score is NaN are skipped)"
+    "normalised score change = mean over the M samples of (score after the edit x + alpha n - score of x) / std "
+    "of that score over the same M unedited samples (samples where either score is NaN are skipped)"
 )
+Source = CodeSource | SampledCodes  # codes to edit: rows of a run, or fresh samples of a seed
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Baseline:
         return float(np.std(finite)) if len(finite) > 1 else float("nan")
 
 
-def compute_baseline(model, source: CodeSource, scorers, batch_size: int = 64, progress: bool = True) -> Baseline:
+def compute_baseline(model, source: Source, scorers, batch_size: int = 64, progress: bool = True) -> Baseline:
     """Score the unedited images of all `source` rows once (a zero edit through `rescore`, so the pipeline is
     exactly the one the edits use)."""
     scorers = image_scorers(scorers)
@@ -131,7 +133,7 @@ class RescoringResult:
 
 def rescoring_matrix(
     model,
-    source: CodeSource,
+    source: Source,
     baseline: Baseline,
     edits: Sequence[Edit],
     alpha: float,

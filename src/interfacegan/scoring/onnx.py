@@ -6,12 +6,17 @@ antialiased) to the input's static H x W when declared, else to `size` when give
 [-1, 1]; ImageNet models take mean=0.485,0.456,0.406 std=0.229,0.224,0.225.
 Output: (N,) or (N, k) (trailing size-1 axes dropped) -> k scalar scores named by `names`, else by the model's
 metadata_props key `interfacegan.names` (comma-separated), else `onnx_0 .. onnx_{k-1}`.
+
+Every run of an ONNX graph has a time budget per batch (`time_budget` seconds, `run_with_budget`): a watchdog
+sets onnxruntime's `RunOptions.terminate`, which stops even a crafted `Loop` of 10^12 iterations, and the
+scorer reports it in one line instead of hanging.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +28,7 @@ from interfacegan.errors import InterfaceGANError
 from interfacegan.scoring.base import LUMA, Scorer, check_images, parse_names
 
 NAMES_METADATA_KEY = "interfacegan.names"
+DEFAULT_TIME_BUDGET = 120.0  # seconds per batch: ~100x what a classifier of a few GFLOP needs for 64 images
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
@@ -54,6 +60,46 @@ def _size(value) -> tuple[int, int] | None:
     return dims
 
 
+def check_time_budget(value, who: str) -> float | None:
+    """`time_budget` as positive seconds, or None (no limit) for None / 0; a one-line error otherwise."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds >= 0 or seconds == float("inf"):
+        raise InterfaceGANError(f"{who}: time_budget={value!r} must be a number of seconds >= 0 (0: no limit)")
+    return seconds or None
+
+
+def run_with_budget(session, outputs: list[str] | None, feeds: dict, budget: float | None, what: str) -> list:
+    """`session.run(outputs, feeds)` stopped after `budget` seconds (None: no limit) with a one-line error naming
+    `what`; other onnxruntime failures propagate unchanged."""
+    import onnxruntime as ort
+
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # the terminate flag's own error line would reach stderr otherwise
+    watchdog = None
+    if budget is not None:
+        watchdog = threading.Timer(budget, setattr, (options, "terminate", True))
+        watchdog.daemon = True
+        watchdog.start()
+    try:
+        return session.run(outputs, feeds, options)
+    except Exception:
+        if options.terminate:
+            rows = len(next(iter(feeds.values()))) if feeds else 0
+            raise InterfaceGANError(
+                f"{what} ran past its time budget of {budget:g} s on a batch of {rows} images and was stopped: "
+                "pass time_budget=SECONDS (0: no limit) if the model is just slow"
+            ) from None
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+
+
 def _static(dim) -> int | None:
     return dim if isinstance(dim, int) and dim > 0 else None
 
@@ -78,13 +124,16 @@ class OnnxScorer(Scorer):
         batch_size: int = 64,
         device=None,
         name: str | None = None,
+        time_budget: float | None = DEFAULT_TIME_BUDGET,
     ):
         self.path = Path(path)
         self.mean, self.std = _floats(mean, "mean"), _floats(std, "std")
         if np.any(self.std == 0):
             raise InterfaceGANError("onnx scorer: std must not be 0")
         self.batch_size = max(int(batch_size), 1)
-        self.session = self._open(resolve_device(device))
+        self.time_budget = check_time_budget(time_budget, "onnx scorer")
+        self.device = resolve_device(device)
+        self._session = self._open(self.device)
         self._bind_input(size)
         self._bind_output(output)
         self.names = self._resolve_names(parse_names(names, "onnx scorer"))
@@ -94,6 +143,16 @@ class OnnxScorer(Scorer):
         self.version = f"1+{digest}"
 
     # ---- loading --------------------------------------------------------------------------------------------
+    @property
+    def session(self):
+        """The onnxruntime session, opened again after unpickling (sessions do not pickle)."""
+        if self._session is None:
+            self._session = self._open(self.device)
+        return self._session
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_session": None}
+
     def _open(self, device: torch.device):
         if not self.path.is_file():
             raise InterfaceGANError(f"ONNX model {self.path} not found: pass onnx:PATH to an existing .onnx file")
@@ -208,7 +267,10 @@ class OnnxScorer(Scorer):
             if self.fixed_batch and real < group:  # pad to the declared batch size, drop the padding after
                 part = np.concatenate([part, np.zeros((group - real, *part.shape[1:]), part.dtype)])
             try:
-                (y,) = self.session.run([self.output_name], {self.input_name: part})
+                feeds, what = {self.input_name: part}, f"ONNX model {self.path}"
+                (y,) = run_with_budget(self.session, [self.output_name], feeds, self.time_budget, what)
+            except InterfaceGANError:
+                raise
             except Exception as exc:
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise InterfaceGANError(

@@ -12,7 +12,7 @@ import numpy as np
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import Generator, load_model
-from interfacegan.scoring.base import Scorer
+from interfacegan.scoring.base import Scorer, bind_run
 from interfacegan.store import SAMPLE_TASK, SampleStore
 
 
@@ -85,8 +85,10 @@ def score_store(
     task = score_task(scorer, prefix)
     if overwrite:
         store.delete(f"progress/{task}")
-    paths = _prepare_outputs(store, scorer, prefix, overwrite)
     source = ImageSource(store, model, batch_size, device) if scorer.needs_images else None
+    # Hook, once per run: the scorer bound to run-specific settings (a face scorer's framing; scoring/framed.py).
+    scorer = bind_run(scorer, store, source.images if source is not None else None)
+    paths = _prepare_outputs(store, scorer, prefix, overwrite)
 
     def compute(start: int, stop: int, images: np.ndarray | None = None) -> dict[str, np.ndarray]:
         result = scorer.score(images, np.arange(start, stop))

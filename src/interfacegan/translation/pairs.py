@@ -14,6 +14,7 @@ import numpy as np
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
+from interfacegan.editing.plan import as_plan
 from interfacegan.editing.stream import edited_batches
 
 
@@ -31,22 +32,6 @@ class Pairs:
         return len(self.before)
 
 
-def _direction(model, direction, space: str) -> np.ndarray:
-    """The edit vector shaped like one code of `space`; a Boundary is checked against the model."""
-    from interfacegan.directions.boundary import Boundary
-
-    shape = model.space_shape(space)
-    if isinstance(direction, Boundary):
-        direction.check_fits(space, shape, getattr(model, "spec", None) or None, what=f"of model {model.name!r}")
-        return direction.normal.reshape(shape)
-    vector = np.asarray(direction, dtype=np.float32)
-    if vector.size != math.prod(shape):
-        raise InterfaceGANError(
-            f"a direction of {vector.size} values does not fit {space!r} codes {shape} of model {model.name!r}"
-        )
-    return vector.reshape(shape)
-
-
 def _scorer_attribute(scorer, attribute: str | None, direction):
     """(loaded scorer, the scalar attribute it should report); a one-line error when it has no such output."""
     from interfacegan.directions.boundary import Boundary
@@ -60,7 +45,7 @@ def _scorer_attribute(scorer, attribute: str | None, direction):
         attribute = names[0]
     if attribute not in names:
         raise InterfaceGANError(
-            f"scorer {scorer.name!r} has no attribute {attribute!r}: choose one of {', '.join(names)} (--attribute)"
+            f"scorer {scorer.name!r} has no attribute {attribute!r}: pass attribute as one of {', '.join(names)}"
         )
     return scorer, attribute
 
@@ -81,19 +66,18 @@ def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int 
     if not 0 < keep <= 1:
         raise InterfaceGANError(f"keep must be in (0, 1], got {keep}: it is the fraction of pairs kept")
     if scorer is None and keep < 1:
-        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass --scorer, or --keep 1")
-    model.check_space(space)
-    vector = _direction(model, direction, space)
+        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass scorer, or keep=1")
+    plan = as_plan(model, direction, space)  # a Boundary through the one fit check; a vector used as given
     if scorer is not None:
         scorer, attribute = _scorer_attribute(scorer, attribute, direction)
     z = model.sample(num, seed)
-    codes = z if space == "z" else model.map(z, space)
+    codes = model.map(z, plan.space)
     r = model.resolution
     before, after = np.empty((num, r, r, 3), np.uint8), np.empty((num, r, r, 3), np.uint8)
     change = np.full(num, np.nan, np.float64) if scorer is not None else None
     with progress_bar("making pairs", total=num, enabled=progress) as bar:
         # each block holds rows start..stop at alpha 0 (the codes themselves) and at alpha
-        for start, stop, images in edited_batches(model, codes, space, vector, [0.0, alpha], 2 * batch_size):
+        for start, stop, images in edited_batches(plan, codes, [0.0, alpha], 2 * batch_size):
             images = images.reshape(stop - start, 2, r, r, 3)
             before[start:stop], after[start:stop] = images[:, 0], images[:, 1]
             if scorer is not None:
@@ -115,7 +99,7 @@ def select_largest_change(change: np.ndarray, keep: float, sign: float = 1.0) ->
     if len(valid) < count:
         raise InterfaceGANError(
             f"only {len(valid)} of {len(change)} pairs could be scored but {count} should be kept: "
-            "raise --num or --keep less, or use a scorer that reads these images"
+            "raise num or lower keep, or use a scorer that reads these images"
         )
     order = valid[np.argsort(-sign * change[valid], kind="stable")]
     return np.sort(order[:count])

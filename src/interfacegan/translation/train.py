@@ -155,13 +155,14 @@ def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep
     """
     from interfacegan.directions.boundary import Boundary
     from interfacegan.translation.dni import Translator
-    from interfacegan.translation.pairs import _direction, make_pairs
+    from interfacegan.editing.plan import as_plan
+    from interfacegan.translation.pairs import make_pairs
 
     name = attribute or (direction.attribute if isinstance(direction, Boundary) else "edit")
     training = {"alpha": alpha, "num": num, "keep": keep, "identity_steps": identity_steps, "steps": steps,
                 "batch_size": batch_size, "lr": lr, "seed": seed, "flip": flip,
                 "scorer": None if scorer is None else str(getattr(scorer, "name", scorer)), "attribute": attribute}  # fmt: skip
-    vector = _direction(model, direction, space) if checkpoint is not None else None
+    vector = as_plan(model, direction, space).vector if checkpoint is not None else None
     settings = json.dumps({**training, "width": width, "space": space, "model": getattr(model, "spec", "") or model.name,
                            "direction": None if vector is None else hashlib.sha256(
                                np.ascontiguousarray(vector, np.float32).tobytes()).hexdigest()}, sort_keys=True)  # fmt: skip

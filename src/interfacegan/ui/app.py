@@ -27,7 +27,6 @@ from fastapi.staticfiles import StaticFiles
 
 from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
-from interfacegan.layers import format_layers
 from interfacegan.ui.schemas import StateIn, StripIn
 from interfacegan.ui.session import SLIDER_LIMIT, Direction, Editor, EditSession
 from interfacegan.ui.sources import Sources
@@ -193,9 +192,9 @@ def create_app(
                 session.set_value(key, s.value)
                 session.set_conditions(key, s.conditions)
                 session.set_layers(key, s.layers)
-                eff = session.effective(key)
-                entry["cosine"] = eff.cosine if s.conditions else None
-                entry["layers"] = format_layers(eff.layers) if eff.layers is not None else None
+                plan = session.plan(key)
+                entry["cosine"] = plan.cosine if s.conditions else None
+                entry["layers"] = plan.layer_text
             except InterfaceGANError as exc:
                 entry["error"] = str(exc)
                 session.sliders.pop(key, None)

@@ -1,10 +1,10 @@
 """Editing state of the interactive editor: a source code and, per direction, a slider value, conditions and layers.
 
-Pure math over a `Generator`, no web code. The edited code is the source code plus, for every direction with a
-non-zero value a, a * d, where d is the direction's unit normal or, with conditions, the unit vector closest to
-it that is orthogonal to every condition normal (`manipulation.conditional_direction`: edits then leave the
-distance to each condition's hyperplane unchanged). On style models the editor works in W+ (num_ws, w_dim) and
-d moves only the direction's chosen layers (`manipulation.edit_layers`); other layers stay bit-identical.
+No web code and no editing math of its own: each slider is an `editing.EditPlan` (made by `plan_edit`, the one
+engine every command uses) and the edited code is the source code moved by every slider's plan in turn, value a
+along the plan's vector d: the direction's unit normal or, with conditions, the unit vector closest to it that
+keeps every condition's distance. On style models the editor works in W+ (num_ws, w_dim) and d moves only the
+direction's chosen layers; other layers stay bit-identical.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from interfacegan.directions.boundary import Boundary
+from interfacegan.editing.plan import EditPlan, plan_edit
 from interfacegan.errors import InterfaceGANError
-from interfacegan.layers import format_layers, parse_layers
-from interfacegan.editing.manipulation import conditional_direction, edit_layers, edit_offset
-from interfacegan.editing.stream import check_boundary
 
 SLIDER_LIMIT = 100.0  # |value| above this is a typo, not an edit
+MAX_PLANS = 1024  # slider plans (direction, conditions, layers) kept between requests
 
 
 @dataclass(frozen=True)
@@ -84,28 +83,20 @@ def editor_space(model, boundaries: Sequence[Boundary]) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Effective:
-    """The vector a slider moves along: unit (d,), cosine with the direction's own normal, W+ layers or None."""
-
-    vector: np.ndarray
-    cosine: float
-    layers: tuple[int, ...] | None
-
-
 class Editor:
-    """A model with its directions in one edit space; turns slider settings into codes and images."""
+    """A model with its directions in one edit space; turns slider settings into plans, codes and images."""
 
     def __init__(self, model, directions: Sequence[Direction | Boundary]):
         self.model = model
         self.directions: dict[str, Direction] = {d.key: d for d in make_directions(directions)}
         if not self.directions:
             raise InterfaceGANError("the editor needs at least one direction: give boundaries or SeFa directions")
-        for d in self.directions.values():
-            check_boundary(model, d.boundary, f"direction {d.key!r}")
         self.space = editor_space(model, [d.boundary for d in self.directions.values()])
         self.code_shape = tuple(model.space_shape(self.space))
         self.num_layers = int(model.num_ws) if self.space == "wp" else None
+        self._plans: dict[tuple, EditPlan] = {}
+        for key in self.directions:
+            self.plan(key)  # every direction fits the model (one-line error naming it otherwise)
 
     # ---- directions -----------------------------------------------------------------------------------------
     def direction(self, key: str) -> Direction:
@@ -121,52 +112,37 @@ class Editor:
             return None
         return (self.direction(key).boundary.settings or {}).get("layers") or "all"
 
-    def layers(self, key: str, selection: str | None) -> tuple[int, ...] | None:
-        """Validated W+ layer indices for a direction (None on Z-only editing)."""
-        if self.space != "wp":
-            if selection not in (None, "", "all"):
-                raise InterfaceGANError(
-                    f"layer ranges need a style model edited in W+; {self.model.name!r} is edited in "
-                    f"{self.space!r}: clear the layers of {key!r}"
-                )
-            return None
-        text = selection if selection not in (None, "") else self.default_layers(key)
-        try:
-            chosen = parse_layers(text, self.num_layers)
-        except InterfaceGANError:
-            raise InterfaceGANError(
-                f"bad layers {text!r} for {key!r}: this model has W+ layers 0-{self.num_layers - 1}; "
-                "use 'all' or indices and ranges like '0-3,6'"
-            ) from None
-        if not chosen:
-            raise InterfaceGANError(f"direction {key!r} has no layers selected: choose at least one")
-        return chosen
-
-    def effective(self, key: str, conditions: Sequence[str] = (), layers: str | None = None) -> Effective:
-        """The unit vector slider `key` moves along, orthogonal to the `conditions` normals (one-line error when
-        a condition is unknown, in another space or the conditioning is degenerate)."""
-        primal = self.direction(key).boundary
-        chosen = self.layers(key, layers)
-        conds = list(dict.fromkeys(c for c in conditions))
-        if not conds:
-            return Effective(primal.normal, 1.0, chosen)
-        rows = []
+    def plan(self, key: str, conditions: Sequence[str] = (), layers: str | None = None) -> EditPlan:
+        """The plan slider `key` moves along: its direction kept orthogonal to the `conditions` (direction keys),
+        on `layers` of W+ (default: `default_layers`). One-line errors for an unknown or self condition, layers on
+        a Z editor, bad layers, a condition in another space, or a degenerate conditioning."""
+        primal = self.direction(key)
+        conds = tuple(dict.fromkeys(conditions))
         for c in conds:
             if c == key:
                 raise InterfaceGANError(f"direction {key!r} cannot be conditioned on itself: untick it")
-            other = self.direction(c).boundary
-            if other.dim != primal.dim:
-                raise InterfaceGANError(
-                    f"condition {c!r} is in {other.space!r} ({other.dim} values), {key!r} in {primal.space!r} "
-                    f"({primal.dim}): conditions must live in the same space"
-                )
-            rows.append(other.normal)
-        try:
-            vector = conditional_direction(primal.normal, np.stack(rows))
-        except InterfaceGANError as exc:
-            raise InterfaceGANError(f"conditioning {key!r} on {', '.join(conds)} is degenerate: {exc}") from None
-        vector = vector.astype(np.float32)
-        return Effective(vector, float(vector.astype(np.float64) @ primal.normal.astype(np.float64)), chosen)
+            self.direction(c)
+        if layers in (None, ""):
+            layers = self.default_layers(key)
+        elif self.space != "wp":
+            raise InterfaceGANError(
+                f"layer ranges need a style model edited in W+; {self.model.name!r} is edited in {self.space!r}: "
+                f"clear the layers of {key!r}"
+            )
+        cache = (key, conds, layers)
+        if cache not in self._plans:
+            if len(self._plans) >= MAX_PLANS:  # states come from the page: keep the cache bounded
+                self._plans.clear()
+            label = f"direction {key!r}"
+            try:
+                self._plans[cache] = plan_edit(self.model, primal.boundary, [self.direction(c).boundary for c in conds],
+                                               space=self.space, layers=layers, label=label)  # fmt: skip
+            except InterfaceGANError as exc:
+                if not conds and str(exc).startswith(label):
+                    raise
+                where = f"conditioning {key!r} on {', '.join(conds)}" if conds else label
+                raise InterfaceGANError(f"{where}: {exc}") from None
+        return self._plans[cache]
 
     # ---- codes ----------------------------------------------------------------------------------------------
     def code_from_z(self, z: np.ndarray, truncation=None) -> np.ndarray:
@@ -236,19 +212,16 @@ class EditSession:
         self.slider(key).conditions = tuple(dict.fromkeys(conditions))
 
     def set_layers(self, key: str, layers: str | None) -> None:
-        chosen = self.editor.layers(key, layers)
-        self.slider(key).layers = None if chosen is None else format_layers(chosen)
+        self.slider(key).layers = self.editor.plan(key, (), layers).layer_text
 
     def reset(self) -> None:
         """Every slider back to zero, conditions and layers back to their defaults."""
         self.sliders.clear()
 
-    def effective(self, key: str) -> Effective:
+    def plan(self, key: str) -> EditPlan:
+        """The plan slider `key` moves along with its current conditions and layers."""
         s = self.sliders.get(key) or Slider()
-        return self.editor.effective(key, s.conditions, s.layers)
-
-    def _effectives(self, extra: Iterable[str]) -> dict[str, Effective]:
-        return {key: self.effective(key) for key in dict.fromkeys([*self.sliders, *extra])}
+        return self.editor.plan(key, s.conditions, s.layers)
 
     def edited_code(self, overrides: Mapping[str, float] | None = None) -> np.ndarray:
         """The source code moved by every slider (values in `overrides` replace the sliders'), (*code_shape)."""
@@ -259,20 +232,15 @@ class EditSession:
         for o in overrides:
             for key in o:
                 self.editor.direction(key)
-        effectives = self._effectives(k for o in overrides for k in o)
+        plans = {key: self.plan(key) for key in dict.fromkeys([*self.sliders, *(k for o in overrides for k in o)])}
         out = []
         for o in overrides:
             values = {k: s.value for k, s in self.sliders.items()}
             values.update({k: float(v) for k, v in o.items()})
             code = self.code.copy()
             for key, value in values.items():
-                if value == 0.0:
-                    continue
-                eff = effectives[key]
-                if eff.layers is None:
-                    code = edit_offset(code, eff.vector.reshape(self.editor.code_shape), [value])[0]
-                else:
-                    code = edit_layers(code, eff.vector, [value], list(eff.layers))[0]
+                if value != 0.0:
+                    code = plans[key].edit(code, [value])[0]
             out.append(code.astype(np.float32))
         return np.stack(out) if out else np.zeros((0, *self.editor.code_shape), np.float32)
 
@@ -282,12 +250,9 @@ class EditSession:
 
     def position(self, key: str, code: np.ndarray | None = None) -> float:
         """Signed distance n.x + b of the edited code to direction `key`'s hyperplane (mean over its W+ layers)."""
-        b = self.editor.direction(key).boundary
+        s = self.sliders.get(key) or Slider()
         code = self.edited_code() if code is None else code
-        if self.editor.space == "wp" and b.space == "w":
-            layers = self.effective(key).layers
-            return float(np.mean(code[list(layers)].astype(np.float64) @ b.normal.astype(np.float64)) + b.intercept)
-        return float(b.distance(code.reshape(b.code_shape)))
+        return float(self.editor.plan(key, (), s.layers).distance(code))
 
     def render(self) -> np.ndarray:
         """The edited image (H, W, 3) uint8."""

@@ -68,7 +68,7 @@ class Sources:
         if spec and spec != "unknown" and model_spec and spec != model_spec:
             raise InterfaceGANError(
                 f"run {store.path} was sampled with model {spec!r}, the editor runs {model_spec!r}: "
-                f"start it with --model {spec}"
+                f"start the editor with model {spec!r}"
             )
 
     @property
@@ -103,10 +103,10 @@ class Sources:
 
     def run_row(self, row: int) -> tuple[np.ndarray, object]:
         """Row `row` of the run in the editor's space (stored codes, or mapped from z with the run's truncation)."""
-        from interfacegan.editing.stream import run_codes
+        from interfacegan.editing.codes import run_codes
 
         if self.store is None:
-            raise InterfaceGANError("no run is open: start the editor with --run RUN to edit its samples")
+            raise InterfaceGANError("no run is open: start the editor with a run (run=RUN) to edit its samples")
         if not 0 <= row < self.store.num:
             raise InterfaceGANError(f"row {row} is outside the run: choose 0..{self.store.num - 1}")
         code = self._rows.get(row)

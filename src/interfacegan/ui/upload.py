@@ -139,6 +139,7 @@ class InversionJobs:
             target = prepare_target(image, self.editor.model, align)
             job["stage"] = "inverting"
             upload = self.invert(target, job)
+            upload.info["aligned"] = bool(align)  # the page says whether the face was aligned or centre-cropped
             job.update(source={"kind": "upload", "upload": self.sources.add_upload(upload)}, info=upload.info,
                        stage="done", status="done")  # fmt: skip
         except InterfaceGANError as exc:

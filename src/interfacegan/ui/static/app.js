@@ -13,6 +13,7 @@ const ui = {
   cards: {},
   lastImage: null, // Blob of the image on screen
   lastUpload: null, // upload id of the last inverted image
+  stripFrames: [], // slider values of the strip's frames on screen (the server's X-Strip-Values)
 };
 const STRIP = { lo: -3, hi: 3, steps: 7 };
 
@@ -135,35 +136,49 @@ function sourceName() {
   return `upload-${s.upload}`;
 }
 
-function saveToUrl() {
-  const p = payload();
-  if (p.source.kind === "upload") return; // uploads live only in this server process
-  history.replaceState(null, "", "#" + encodeURIComponent(JSON.stringify(p)));
+// The URL fragment holds the request payload, uploads included: a reload comes back to the same edit (an upload
+// only while this editor process still holds it; `restoreUpload` says so plainly when it does not).
+function urlHash(p) {
+  return "#" + encodeURIComponent(JSON.stringify(p));
 }
 
-function loadFromUrl() {
-  if (!location.hash || location.hash.length < 2) return;
+function applyUrlState(hash, state, config) {
+  if (!hash || hash.length < 2) return;
   try {
-    const p = JSON.parse(decodeURIComponent(location.hash.slice(1)));
-    if (p.source && p.source.kind === "seed") {
-      ui.state.source.seed = Number(p.source.seed) || 0;
-      ui.state.source.truncation = p.source.truncation ?? ui.state.source.truncation;
+    const p = JSON.parse(decodeURIComponent(hash.slice(1)));
+    const s = p.source || {};
+    if (s.kind === "seed") {
+      state.source.seed = Number(s.seed) || 0;
+      state.source.truncation = s.truncation ?? state.source.truncation;
     }
-    if (p.source && p.source.kind === "run" && ui.config.run) {
-      ui.state.source.kind = "run";
-      ui.state.source.row = Number(p.source.row) || 0;
+    if (s.kind === "run" && config.run) {
+      state.source.kind = "run";
+      state.source.row = Number(s.row) || 0;
+    }
+    if (s.kind === "upload" && typeof s.upload === "string" && /^[0-9a-f]{1,64}$/.test(s.upload)) {
+      state.source.kind = "upload";
+      state.source.upload = s.upload;
     }
     for (const [key, d] of Object.entries(p.directions || {})) {
-      if (!(key in ui.state.directions)) continue;
-      Object.assign(ui.state.directions[key], {
+      if (!(key in state.directions)) continue;
+      Object.assign(state.directions[key], {
         value: Number(d.value) || 0,
-        conditions: (d.conditions || []).filter((c) => c in ui.state.directions && c !== key),
+        conditions: (d.conditions || []).filter((c) => c in state.directions && c !== key),
         layers: d.layers || null,
       });
     }
   } catch (_) {
     /* a hand-edited or stale URL: start fresh */
   }
+}
+
+function saveToUrl() {
+  history.replaceState(null, "", urlHash(payload()));
+}
+
+function loadFromUrl() {
+  applyUrlState(location.hash, ui.state, ui.config);
+  if (ui.state.source.kind === "upload") ui.lastUpload = ui.state.source.upload;
 }
 
 // ---- rendering ---------------------------------------------------------------------------------------------
@@ -228,8 +243,16 @@ const stripNow = pump(async () => {
   const old = img.src;
   img.src = URL.createObjectURL(blob);
   if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+  ui.stripFrames = (response.headers.get("X-Strip-Values") || "").split(",").map(Number).filter(Number.isFinite);
   drawStripValues();
 });
+
+// The value of the strip frame under a click at `x` pixels from the left of an image `width` pixels wide.
+function frameValue(x, width, values) {
+  if (!values.length || !(width > 0)) return null;
+  const i = Math.floor((x / width) * values.length);
+  return values[Math.max(0, Math.min(values.length - 1, i))];
+}
 
 function stripValues() {
   const { lo, hi, steps } = STRIP;
@@ -494,14 +517,40 @@ async function uploadFile(file) {
     if (status.status === "done") {
       $("#upload-progress").hidden = true;
       ui.lastUpload = status.source.upload;
-      const info = status.info || {};
-      const psnr = info.psnr !== undefined ? `, reconstruction PSNR ${Number(info.psnr).toFixed(1)} dB` : "";
-      $("#upload-info").textContent = `inverted into ${info.space} in ${info.seconds ?? status.seconds} s (${info.steps} steps${psnr})`;
+      $("#upload-info").textContent = uploadNote({ seconds: status.seconds, ...(status.info || {}) });
       $("#target").src = `/api/uploads/${ui.lastUpload}/target.png`;
       useSource("upload");
       return;
     }
   }
+}
+
+// What the page says about an inverted upload: space, time, steps, PSNR, and whether the face was aligned.
+function uploadNote(info) {
+  const psnr = info.psnr !== undefined ? `, reconstruction PSNR ${Number(info.psnr).toFixed(1)} dB` : "";
+  const framing = info.aligned ? "face aligned" : "centre crop, not aligned";
+  return `${framing}, inverted into ${info.space} in ${info.seconds} s (${info.steps} steps${psnr})`;
+}
+
+// After a reload on an upload: the server still holds it (show its target and note), or say plainly that it
+// does not (uploads live only while this editor process runs) and go back to a seed.
+async function restoreUpload() {
+  const source = { kind: "upload", upload: ui.lastUpload };
+  const response = await postJSON("/api/inspect", { source, directions: {} });
+  if (!response.ok) {
+    ui.lastUpload = null;
+    ui.state.source.kind = "seed";
+    const message = "the uploaded image of this link is gone: uploads live only while the editor that inverted "
+      + "them runs; upload it again";
+    $("#upload-info").textContent = message;
+    setStatus(message, true);
+    return;
+  }
+  const report = await response.json();
+  $("#upload-info").textContent = uploadNote(report.source.info || {});
+  $("#target").src = `/api/uploads/${ui.lastUpload}/target.png`;
+  $("#target-frame").hidden = false;
+  $("#image-caption").textContent = "inverted and edited";
 }
 
 // ---- start -------------------------------------------------------------------------------------------------
@@ -548,6 +597,10 @@ function wire() {
   compare.addEventListener("pointerdown", showOriginal);
   for (const name of ["pointerup", "pointerleave", "pointercancel"]) compare.addEventListener(name, showEdited);
   $("#pixelated").addEventListener("change", (e) => $(".pictures").classList.toggle("pixelated", e.target.checked));
+  $("#strip").addEventListener("click", (e) => {
+    const value = frameValue(e.offsetX, e.currentTarget.clientWidth, ui.stripFrames);
+    if (value !== null) setValue(ui.stripKey, value);
+  });
 
   for (const tab of $$(".tab")) {
     tab.addEventListener("click", () => {
@@ -623,6 +676,7 @@ async function start() {
   for (const info of cfg.directions) list.appendChild(buildCard(info));
   wire();
   loadFromUrl();
+  if (ui.state.source.kind === "upload") await restoreUpload();
   $("#truncation").value = ui.state.source.truncation;
   $("#truncation-value").textContent = Number(ui.state.source.truncation).toFixed(2);
   $("#seed").value = ui.state.source.seed;
@@ -633,4 +687,5 @@ async function start() {
   changed();
 }
 
-start();
+if (typeof document !== "undefined") start();
+else if (typeof module !== "undefined") module.exports = { applyUrlState, frameValue, uploadNote, urlHash };

@@ -1,0 +1,144 @@
+"""Naming unsupervised directions (SeFa) by re-scoring: which attribute does each one move, and does one dominate?
+
+Each direction edits the same NAMING_NUM fresh samples of the fixed seed NAMING_SEED by +NAMING_ALPHA, and every
+attribute's normalised score change is measured exactly as in the analysis tables (`rescoring_matrix`,
+CHANGE_DEFINITION). The demo, the `sefa --name-with` / `name-directions` commands and the editor all call
+`name_directions` with these defaults, so the same model and settings give the same names everywhere.
+NAMING_RULE decides whether a direction is named after an attribute; otherwise it keeps its own name (sefa_k)
+and lists its top effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from interfacegan.editing.codes import SampledCodes
+from interfacegan.editing.plan import plan_edit
+from interfacegan.errors import InterfaceGANError
+from interfacegan.rescoring.matrix import CHANGE_DEFINITION, Edit, compute_baseline, rescoring_matrix
+from interfacegan.rescoring.rescore import image_scorers
+
+NAMING_NUM = 64  # samples edited per direction
+NAMING_ALPHA = 3.0  # edit x + alpha n, n unit
+NAMING_SEED = 0  # the fixed evaluation seed of those samples
+DOMINANCE_RATIO = 1.5  # |top change| >= this x |second largest change| ...
+MIN_CHANGE = 0.5  # ... and |top change| >= this many standard deviations
+NAMING_RULE = (
+    f"a direction is named after an attribute only when that attribute's |normalised change| is at least "
+    f"{DOMINANCE_RATIO:g} x the second largest and at least {MIN_CHANGE:g}; otherwise it keeps its own name and "
+    "lists its top effects"
+)
+
+
+@dataclass
+class AttributeEffect:
+    """How one attribute responds to the edit x -> x + alpha n (CHANGE_DEFINITION), over the naming samples."""
+
+    attribute: str
+    change_std: float  # normalised change: mean(s(x + alpha n) - s(x)) / std(s(x))
+    stderr: float  # standard error of change_std
+    mean_change: float  # the mean change in the attribute's own units
+    fraction_increased: float  # share of samples whose score rose (samples without both scores skipped)
+    num_valid: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def dominant(effects: dict[str, AttributeEffect]) -> AttributeEffect | None:
+    """The effect a direction is named after under NAMING_RULE, or None when no attribute clearly dominates."""
+    ranked = sorted((e for e in effects.values() if np.isfinite(e.change_std)), key=lambda e: -abs(e.change_std))
+    if not ranked:
+        return None
+    top = abs(ranked[0].change_std)
+    second = abs(ranked[1].change_std) if len(ranked) > 1 else 0.0
+    return ranked[0] if top >= MIN_CHANGE and top >= DOMINANCE_RATIO * second else None
+
+
+@dataclass
+class DirectionName:
+    """A direction's name under NAMING_RULE (`attribute` None when no attribute dominates) and all its effects."""
+
+    direction: str
+    attribute: str | None
+    sign: int
+    change_std: float  # the named attribute's normalised change (NaN when unnamed)
+    effects: dict[str, AttributeEffect] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """'+smile' / '-yaw' when named after an attribute, '' otherwise (the direction keeps its own name)."""
+        return f"{'+' if self.sign >= 0 else '-'}{self.attribute}" if self.attribute else ""
+
+    @property
+    def title(self) -> str:
+        """'sefa_1 (+smile)', or just 'sefa_3' when no attribute dominates."""
+        return f"{self.direction} ({self.label})" if self.label else self.direction
+
+    def top_effects(self, k: int = 3) -> list[AttributeEffect]:
+        """The k effects of largest |normalised change|."""
+        finite = [e for e in self.effects.values() if np.isfinite(e.change_std)]
+        return sorted(finite, key=lambda e: -abs(e.change_std))[:k]
+
+    def summary(self, k: int = 3) -> str:
+        """'smile +0.91, yaw -0.40, eye_open +0.12': the top effects, in standard deviations."""
+        return ", ".join(f"{e.attribute} {e.change_std:+.2f}" for e in self.top_effects(k)) or "no attribute moves"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "attribute": self.attribute,
+            "sign": self.sign,
+            "label": self.label,
+            "change_std": self.change_std,
+            "effects": {k: v.as_dict() for k, v in self.effects.items()},
+        }
+
+
+def naming_settings(num: int = NAMING_NUM, alpha: float = NAMING_ALPHA, seed: int = NAMING_SEED) -> dict:
+    """What a names file records about how the names were made (with the rule and the definition)."""
+    return {"num": num, "alpha": alpha, "seed": seed, "rule": NAMING_RULE, "change": CHANGE_DEFINITION}
+
+
+def name_directions(
+    model,
+    boundaries: Sequence,
+    scorers,
+    num: int = NAMING_NUM,
+    alpha: float = NAMING_ALPHA,
+    seed: int = NAMING_SEED,
+    batch_size: int = 64,
+    progress: bool = False,
+    truncation=None,
+) -> list[DirectionName]:
+    """Name each boundary/direction under NAMING_RULE, from the normalised change of every attribute when `num`
+    fresh samples of `seed` move by +alpha along it (module docstring; keep the defaults for stable names)."""
+    if num < 2:
+        raise InterfaceGANError(f"naming needs at least 2 samples, got num={num}")
+    if not alpha > 0:
+        raise InterfaceGANError(f"alpha must be positive, got {alpha}")
+    scorers = image_scorers(scorers)
+    plans = [plan_edit(model, b) for b in boundaries]
+    baselines, names = {}, []
+    for boundary, plan in zip(boundaries, plans):
+        source = SampledCodes(model, plan.space, num, seed, truncation)
+        if plan.space not in baselines:
+            baselines[plan.space] = compute_baseline(model, source, scorers, batch_size, progress)
+        edit = Edit(boundary.attribute, plan.vector, plan.space, layers=plan.layer_text, kind=boundary.kind)
+        result = rescoring_matrix(model, source, baselines[plan.space], [edit], alpha, scorers, batch_size, progress,
+                                  description=f"naming {boundary.attribute}")  # fmt: skip
+        effects = {
+            a: AttributeEffect(a, float(result.change[0, j]), float(result.stderr[0, j]),
+                               float(result.raw_change[0, j]), float(result.increased[0, j]), int(result.valid[0, j]))
+            for j, a in enumerate(result.attributes)
+        }  # fmt: skip
+        best = dominant(effects)
+        if best is None:
+            names.append(DirectionName(boundary.attribute, None, 0, float("nan"), effects))
+        else:
+            sign = int(np.sign(best.change_std) or 1)
+            names.append(DirectionName(boundary.attribute, best.attribute, sign, best.change_std, effects))
+    return names
