@@ -5,10 +5,11 @@ libsvm's dual SMO, no iteration limit). 'liblinear' is LinearSVC(dual=False): th
 liblinear's trust-region Newton method, on centred codes (liblinear regularises the bias; centring makes that
 harmless). 'auto' (the default) takes 'official' for training sets of at most OFFICIAL_MAX_ROWS rows and
 'liblinear' above: measured by benchmarks/boundary.py, SVC is as fast as any linear solver on the official
-selection sizes (2 x 400 to 2 x 2,000 of d <= 512) and gives the official normal, while its cost explodes on
-larger or noisier selections (25-90 s at 4,200-8,400 rows) where liblinear takes about a second with the same
-cosine to the true normal. (Our own hand-written trust-region solver was slower than one of the two in every
-regime measured and was removed; 'tron' is kept as a name for liblinear's, the same algorithm.)
+selection sizes (2 x 400 to 2 x 2,000 of d <= 512; LinearSVC is 1.7-5.6x slower there and less accurate on
+nearly separable selections) and gives the official normal, while its cost explodes on larger selections
+(2.5-109 s at 7,000 x 512) where liblinear takes 0.8-1.0 s with the same or a higher cosine to the true normal.
+(Our own hand-written trust-region solver was slower than one of the two in every regime measured and was
+removed; 'tron' is kept as a name for liblinear's, the same algorithm.)
 Every fit reports its iteration count and whether it converged; liblinear warns with a ConvergenceWarning when
 it stops at `max_iter` (never silenced).
 """
