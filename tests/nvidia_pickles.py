@@ -261,3 +261,35 @@ def cfg_with_defaults(cfg):
 def write_stylegan3_pkl(model, path, radial=False):
     dump_nvidia_snapshot(path, lambda easy: nvidia_stylegan3(model, easy, radial=radial))
     return path
+
+
+# ---- crafted pickles for the bounds tests, written opcode by opcode -------------------------------------------
+PERSISTENT_CALL = "ctorch_utils.persistence\n_reconstruct_persistent_obj\n"
+
+
+def _persistent_open(class_name: str) -> str:
+    """Protocol-0 text opening `_reconstruct_persistent_obj({type, version, class_name, module_src, state: {
+    '_modules': {'mapping': None, 'synthesis': ` ... (the child follows, then PERSISTENT_CLOSE)."""
+    meta = f"}}Vtype\nVclass\nsVversion\nI6\nsVclass_name\nV{class_name}\nsVmodule_src\nV\ns"
+    return PERSISTENT_CALL + "(" + meta + "Vstate\n}V_modules\n}Vmapping\nNsVsynthesis\n"
+
+
+PERSISTENT_CLOSE = "sss" + "tR"  # modules['synthesis'] = child, state['_modules'], meta['state']; call with (meta,)
+
+
+def nested_modules_pickle(depth: int) -> bytes:
+    """{'G_ema': G(synthesis=G(synthesis=...G(synthesis=None)))} with `depth` nested persistent modules: a few bytes
+    per level, written iteratively (Python's own pickler would hit its recursion limit)."""
+    return ("}VG_ema\n" + _persistent_open("Generator") * depth + "N" + PERSISTENT_CLOSE * depth + "s.").encode()
+
+
+def shared_modules_pickle(depth: int) -> bytes:
+    """{'G_ema': ...} where the mapping and synthesis of each level are the SAME module one level down (memoised):
+    a file of a few hundred bytes whose module tree, walked naively, has 2 ** depth paths."""
+    parts = []
+    for level in range(depth):  # memo slot `level` holds this level's module; `0` pops it off the stack
+        child = "N" if level == 0 else f"g{level - 1}\n"
+        meta = f"}}Vtype\nVclass\nsVversion\nI6\nsVclass_name\nVM{level}\nsVmodule_src\nV\ns"
+        modules = f"}}V_modules\n}}Vmapping\n{child}sVsynthesis\n{child}s"
+        parts.append(f"{PERSISTENT_CALL}(" + meta + f"Vstate\n{modules}ss" + f"tRp{level}\n0")
+    return ("".join(parts) + f"}}VG_ema\ng{depth - 1}\ns.").encode()

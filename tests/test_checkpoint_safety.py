@@ -8,6 +8,7 @@ does not exist afterwards.
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import pickle
 import subprocess
@@ -211,3 +212,175 @@ def test_unknown_layouts_are_named(tmp_path):
     tf.write_bytes(b"\x80\x03cdnnlib.tflib.network\nNetwork\nq\x00)\x81q\x01.")
     with pytest.raises(InterfaceGANError, match="TensorFlow StyleGAN pickle"):
         load_model(str(tf), device="cpu")
+
+
+# ---- bounds: what a crafted file may make the loader allocate, recurse into or change -------------------------
+def test_shared_submodules_are_refused_before_any_walk(tiny, tmp_path):
+    """A real snapshot plus 25 levels of modules whose two children are one memoised module: 2**25 paths."""
+    from tests.nvidia_pickles import nv
+
+    def make(easy):
+        g = nvidia_stylegan2(tiny, easy)
+        shared = nv("Leaf", params={"w": torch.zeros(2)})
+        for _ in range(25):
+            shared = nv("Node", children={"a": shared, "b": shared})
+        g.synthesis.b4.extra = shared
+        return g
+
+    path = tmp_path / "shared.pkl"
+    dump_nvidia_snapshot(path, make)
+    assert path.stat().st_size < 400_000  # the probe: ~280 KB
+    with pytest.raises(InterfaceGANError, match="appears more than once") as exc:
+        load_model(str(path), device="cpu")
+    assert str(path) in one_line(exc)
+
+
+def test_deeply_nested_modules_are_one_line(tmp_path):
+    from tests.nvidia_pickles import nested_modules_pickle
+
+    path = tmp_path / "nested.pkl"
+    path.write_bytes(nested_modules_pickle(5000))
+    for spec in (str(path), f"stylegan2:{path}"):
+        with pytest.raises(InterfaceGANError, match="nested more than 32 deep") as exc:
+            load_model(spec, device="cpu")
+        assert str(path) in one_line(exc)
+
+
+def test_zero_stride_tensors_declaring_giant_shapes_are_refused(tiny, tmp_path):
+    """A 16-byte storage viewed as 100,000 x 100,000 floats (40 GB if materialised): refused in every reader."""
+    giant = torch.zeros(4).as_strided((100_000, 100_000), (0, 0))
+    pt = tmp_path / "giant.pt"
+    torch.save({"g_ema": {"style.1.weight": giant}, "latent_avg": torch.zeros(8)}, pt)
+    assert pt.stat().st_size < 10_000
+    for spec in (str(pt), f"rosinality:{pt}", f"genforce:{pt}"):
+        with pytest.raises(InterfaceGANError, match="overlapping views") as exc:
+            load_model(spec, device="cpu")
+        assert str(pt) in one_line(exc)
+
+    def make(easy):
+        g = nvidia_stylegan2(tiny, easy)
+        g.mapping._buffers["w_avg"] = giant
+        return g
+
+    pkl = tmp_path / "giant.pkl"
+    dump_nvidia_snapshot(pkl, make)
+    with pytest.raises(InterfaceGANError, match="overlapping views") as exc:
+        load_model(str(pkl), device="cpu")
+    assert str(pkl) in one_line(exc)
+    shared = tmp_path / "views.pt"  # 2,000 full views of one 4 MB storage: 8 GB of weights from a 4 MB file
+    big = torch.zeros(1 << 20)
+    torch.save({"g_ema": {f"w{i}": big[:] for i in range(2000)}}, shared)
+    with pytest.raises(InterfaceGANError, match="far more bytes") as exc:
+        load_model(str(shared), device="cpu")
+
+
+def test_legacy_files_declaring_more_storage_than_they_hold_are_refused(tmp_path):
+    """A legacy torch.save file whose storage declares 14.4e9 floats (57.6 GB) but holds 4 bytes."""
+
+    class Storage:
+        pass
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", 14_400_000_000) if isinstance(obj, Storage) else None
+
+    path = tmp_path / "legacy.pt"
+    with open(path, "wb") as f:
+        for header in ((0x1950A86A20F9469CFC6C), 1001, {"protocol_version": 1001, "little_endian": True}):
+            pickle.dump(header, f, protocol=2)
+        Writer(f, protocol=2).dump({"g_ema": Storage()})
+        pickle.dump(["0"], f, protocol=2)
+        f.write((1).to_bytes(8, "little") + b"\0" * 4)
+    with pytest.raises(InterfaceGANError, match="declare 57600000000 bytes") as exc:
+        load_model(f"rosinality:{path}", device="cpu")
+    assert str(path) in one_line(exc)
+
+
+@pytest.mark.parametrize("target", ["dnnlib.util\nEasyDict", "torch\nTensor", "torch._utils\n_rebuild_tensor_v2"])
+def test_build_never_changes_a_class_or_function(target, tmp_path):
+    """BUILD with (None, {'__init__': 1}) on an allowed class or function: refused, and nothing changed."""
+    from interfacegan.models import nvidia_pkl
+
+    before = {"easy": nvidia_pkl.EasyDict.__init__, "tensor": torch.Tensor.__init__}
+    path = tmp_path / "build.pkl"
+    path.write_bytes(f"}}VG_ema\nc{target}\n(N}}V__init__\nI1\nsV__defaults__\nI2\nstbs.".encode())
+    with pytest.raises(InterfaceGANError, match="did not create") as exc:
+        load_model(str(path), device="cpu")
+    assert str(path) in one_line(exc)
+    assert before == {"easy": nvidia_pkl.EasyDict.__init__, "tensor": torch.Tensor.__init__}
+    assert torch._utils._rebuild_tensor_v2.__defaults__ != 2 and nvidia_pkl._rebuild_tensor.__defaults__ != 2
+
+
+def test_pickle_work_is_bounded_by_its_size(tmp_path):
+    """set() called 20,000 times on one memoised 50,000-item list (10**9 element copies from a 400 KB file), and
+    calls that would allocate 10**12 items: refused."""
+    items = "(l" + "I1\na" * 50_000 + "p0\n0"
+    calls = "(" + "cbuiltins\nset\n(g0\ntR" * 20_000 + "l"
+    bomb = tmp_path / "work.pkl"
+    bomb.write_bytes(f"{items}}}VG_ema\n{calls}s.".encode())
+    with pytest.raises(InterfaceGANError, match="far more work") as exc:
+        load_model(str(bomb), device="cpu")
+    assert str(bomb) in one_line(exc)
+    for callee in ("builtins\nbytearray", "numpy\nndarray", "torch\nTensor"):  # each would allocate 10**12 items
+        alloc = tmp_path / "alloc.pkl"
+        alloc.write_bytes(f"}}VG_ema\nc{callee}\n(I1000000000000\ntRs.".encode())
+        with pytest.raises(InterfaceGANError, match="bytearray|not callable") as exc:
+            load_model(str(alloc), device="cpu")
+        assert str(alloc) in one_line(exc)
+
+
+def test_nan_and_inf_weights_are_refused_on_load(tiny, tmp_path):
+    from interfacegan.models.rosinality import save_rosinality
+
+    def make(easy):
+        g = nvidia_stylegan2(tiny, easy)
+        g.synthesis.b8.conv0.bias.data[0] = float("nan")
+        return g
+
+    pkl = tmp_path / "nan.pkl"
+    dump_nvidia_snapshot(pkl, make)
+    pt = save_rosinality(build_random("stylegan2", resolution=8, w_dim=8, conv_clamp=None), tmp_path / "inf.pt")
+    ckpt = torch.load(pt, weights_only=True)
+    ckpt["g_ema"]["style.1.weight"][0, 0] = float("inf")
+    torch.save(ckpt, pt)
+    for path in (pkl, pt):
+        with pytest.raises(InterfaceGANError, match="NaN or infinite") as exc:
+            load_model(str(path), device="cpu")
+        assert str(path) in one_line(exc)
+
+
+def test_crafted_encoder_and_translator_configs_are_one_line(tmp_path):
+    """Wrong types, missing keys, unknown fields, deep JSON and giant declared networks: one line, no allocation."""
+    from interfacegan.inversion.encoder import ENCODER_FORMAT, Encoder, EncoderConfig, build_net
+    from interfacegan.models.weights import write_tagged_file
+    from interfacegan.translation.checkpoint import TRANSLATOR_FORMAT, load_translator
+
+    config = EncoderConfig(model="toy", resolution=8, space="z", code_shape=[4], width=4, max_width=8, hidden=8)
+    state = {k: v.detach() for k, v in build_net(config).state_dict().items()}
+    good = json.loads(config.to_json())
+    encoders = {
+        "types": {"config": json.dumps({**good, "resolution": "8"}), "state_dict": state},
+        "missing": {"state_dict": state},
+        "no_weights": {"config": config.to_json()},
+        "unknown": {"config": json.dumps({**good, "evil": 1}), "state_dict": state},
+        "deep": {"config": "[" * 100_000, "state_dict": state},
+        "not_json": {"config": 5, "state_dict": state},
+        "giant": {"config": json.dumps({**good, "hidden": 65536, "width": 4096, "max_width": 4096, "resolution": 4096}),
+                  "state_dict": state},
+    }  # fmt: skip
+    for name, payload in encoders.items():
+        path = write_tagged_file(tmp_path / f"{name}.enc", ENCODER_FORMAT, 1, payload)
+        with pytest.raises(InterfaceGANError) as exc:
+            Encoder.load(path)
+        assert str(path) in one_line(exc), name
+    translators = {
+        "types": {"config": json.dumps({"resolution": [8]})},
+        "giant": {"config": json.dumps({"resolution": 4096, "width": 4096, "max_width": 4096}),
+                  "identity": {"w": torch.zeros(1)}, "edited": {"w": torch.zeros(1)}, "meta": "{}"},
+        "meta": {"config": json.dumps({"resolution": 8}), "meta": "[1]"},
+    }  # fmt: skip
+    for name, payload in translators.items():
+        path = write_tagged_file(tmp_path / f"{name}.tr", TRANSLATOR_FORMAT, 1, payload)
+        with pytest.raises(InterfaceGANError) as exc:
+            load_translator(path)
+        assert str(path) in one_line(exc), name

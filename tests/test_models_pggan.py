@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models.genforce import build_random_pggan, is_genforce_checkpoint, load_genforce_checkpoint
+from interfacegan.models.genforce import is_genforce_checkpoint, load_genforce_checkpoint
+from interfacegan.models.genforce_random import build_random_pggan
 
 Z_DIM = 16
 SMALL = dict(resolution=16, z_dim=Z_DIM, fmaps_base=128, fmaps_max=16)  # channels 16, 16, 8 at 4, 8, 16 px

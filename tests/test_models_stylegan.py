@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.base import Truncation
-from interfacegan.models.genforce import build_random_stylegan, is_genforce_checkpoint, load_genforce_checkpoint
+from interfacegan.models.genforce import is_genforce_checkpoint, load_genforce_checkpoint
+from interfacegan.models.genforce_random import build_random_stylegan
 from interfacegan.models.stylegan import OFFICIAL_TRUNCATION
 
 Z_DIM = W_DIM = 16
@@ -229,7 +230,7 @@ def test_official_auto_fusing_from_128px():
 def test_stylegan_checkpoint_errors(tiny, tmp_path):
     _, sd = tiny
     cases = {
-        "sg2.pth": ({**sd, "synthesis.layer1.noise_strength": torch.zeros(())}, "StyleGAN2"),
+        "stray.pth": ({**sd, "synthesis.layer1.noise_strength": torch.zeros(())}, "unexpected synthesis.layer1.noise"),
         "label.pth": ({**sd, "mapping.label_weight": torch.zeros(3, Z_DIM)}, "class-conditional"),
         "no_avg.pth": ({k: v for k, v in sd.items() if k != "truncation.w_avg"}, "missing truncation.w_avg"),
         "style.pth": ({**sd, "synthesis.layer2.style.weight": torch.zeros(32, 9)}, "synthesis.layer2.style.weight"),
@@ -243,7 +244,7 @@ def test_stylegan_checkpoint_errors(tiny, tmp_path):
     with pytest.raises(InterfaceGANError, match="holds a stylegan generator, not a pggan"):
         load_genforce_checkpoint(tmp_path / "ok.pth", device="cpu", family="pggan")
     assert is_genforce_checkpoint(sd) and is_genforce_checkpoint(to_interfacegan_layout(sd))
-    assert not is_genforce_checkpoint({**sd, "synthesis.layer1.noise_strength": torch.zeros(())})
+    assert not is_genforce_checkpoint({k: v for k, v in sd.items() if not k.startswith("synthesis.output")})
 
 
 def test_missing_fixed_buffers_take_their_official_values(tiny, tmp_path):
@@ -265,3 +266,29 @@ def test_cuda_matches_cpu(saved):
     gpu = load_genforce_checkpoint(saved, device="cuda")
     torch.testing.assert_close(gpu.generate(z).cpu(), cpu.generate(z), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(gpu.map(z, "wp", OFFICIAL_TRUNCATION), cpu.map(z, "wp", OFFICIAL_TRUNCATION), atol=1e-4)
+
+
+def test_fused_scale_assumption_is_stated_on_load(tiny, saved, tmp_path, caplog):
+    """genforce files do not record fused_scale: the value used and how to change it are logged as a warning."""
+    from interfacegan.models.genforce_random import build_random_pggan
+
+    with caplog.at_level("WARNING", logger="interfacegan.models.genforce"):
+        load_genforce_checkpoint(saved, device="cpu")
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(messages) == 1 and str(saved) in messages[0]
+    assert "'auto'" in messages[0] and "8, 16" in messages[0] and "?fused_scale=True" in messages[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="interfacegan.models.genforce"):
+        load_genforce_checkpoint(saved, device="cpu", fused_scale="auto")  # given: nothing assumed
+        torch.save(to_interfacegan_layout(tiny[1]), tmp_path / "legacy.pth")  # InterFaceGAN layouts record it
+        load_genforce_checkpoint(tmp_path / "legacy.pth", device="cpu")
+    assert not caplog.records
+    _, pggan = build_random_pggan(resolution=16, fmaps_base=64, fmaps_max=16)  # 16 -> 8 -> 4 channels: shapes tell
+    torch.save(pggan, tmp_path / "pggan_told.pth")
+    _, flat = build_random_pggan(resolution=16, fmaps_base=1024, fmaps_max=16)  # 16 channels throughout
+    torch.save(flat, tmp_path / "pggan_flat.pth")
+    with caplog.at_level("WARNING", logger="interfacegan.models.genforce"):
+        load_genforce_checkpoint(tmp_path / "pggan_told.pth", device="cpu")
+        assert not caplog.records
+        load_genforce_checkpoint(tmp_path / "pggan_flat.pth", device="cpu")
+    assert len(caplog.records) == 1 and "unfused where the weight shapes do not tell" in caplog.records[0].getMessage()

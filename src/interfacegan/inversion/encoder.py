@@ -23,7 +23,13 @@ from interfacegan.inversion.images import check_uint8_images, to_model_tensor
 from interfacegan.inversion.losses import ReconstructionLoss, psnr
 from interfacegan.inversion.optimize import code_statistics, default_space
 from interfacegan.models.base import gaussian_codes
-from interfacegan.models.weights import read_tagged_file, write_tagged_file
+from interfacegan.models.weights import (
+    build_checked,
+    load_state_checked,
+    read_json_config,
+    read_tagged_file,
+    write_tagged_file,
+)
 from interfacegan.progress import progress_bar
 
 ENCODER_FORMAT = "interfacegan-encoder"
@@ -31,6 +37,13 @@ CHECKPOINT_FORMAT = "interfacegan-encoder-checkpoint"
 FORMAT_VERSION = 1
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out samples come from seed + this offset, never from training rows
 HELD_OUT_NUM = 64
+FIX = "train the encoder again"
+# field -> (types, low, high, required): what an encoder config may hold, checked before any network is built
+CONFIG_FIELDS = {
+    "model": ((str,), 0, 4096, True), "resolution": ((int,), 1, 4096, True), "space": ((str,), 1, 8, True),
+    "code_shape": ((list,), 1, 1 << 16, True), "width": ((int,), 1, 4096, False), "max_width": ((int,), 1, 4096, False),
+    "hidden": ((int,), 1, 1 << 16, False), "training": ((dict,), 0, 1000, False), "metrics": ((dict,), 0, 1000, False),
+}  # fmt: skip
 
 
 class ConvEncoder(nn.Module):
@@ -92,11 +105,8 @@ class EncoderConfig:
 
     @classmethod
     def from_json(cls, text: str, source: str) -> "EncoderConfig":
-        try:
-            data = json.loads(text)
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise InterfaceGANError(f"{source} has a broken encoder config ({exc}): train the encoder again") from None
+        """The config stored in an encoder file, every field type- and range-checked (one line otherwise)."""
+        return cls(**read_json_config(text, CONFIG_FIELDS, source, "encoder", FIX))
 
 
 class Encoder:
@@ -157,20 +167,17 @@ class Encoder:
     @staticmethod
     def read_config(path: str | Path) -> EncoderConfig:
         """The config of the encoder file at `path` (which model, space, training), without building the net."""
-        return EncoderConfig.from_json(_load_torch(path, ENCODER_FORMAT)["config"], str(path))
+        return EncoderConfig.from_json(_load_torch(path, ENCODER_FORMAT).get("config"), str(path))
 
     @classmethod
     def load(cls, path: str | Path, device=None) -> "Encoder":
-        """Read an encoder written by `save` (never executes code from the file)."""
+        """Read an encoder written by `save` (never executes code from the file); the network its config describes
+        is checked against the stored weights on the meta device before it is allocated."""
         payload = _load_torch(path, ENCODER_FORMAT)
-        config = EncoderConfig.from_json(payload["config"], str(path))
-        net = build_net(config)
-        try:
-            net.load_state_dict(payload["state_dict"])
-        except (RuntimeError, KeyError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            message = f"{path}: weights do not fit the encoder config ({first}): train it again"
-            raise InterfaceGANError(message) from None
+        config = EncoderConfig.from_json(payload.get("config"), str(path))
+        state = _state_dict(payload, path)
+        problem = f"weights do not fit the encoder config ({FIX})"
+        net = build_checked(lambda: build_net(config), state, str(path), problem)
         return cls(net, config, device)
 
 
@@ -181,6 +188,13 @@ def encode(encoder: Encoder, images, batch_size: int = 64) -> np.ndarray:
 
 def build_net(config: EncoderConfig) -> ConvEncoder:
     return ConvEncoder(config.resolution, config.code_size, config.width, config.max_width, config.hidden)
+
+
+def _state_dict(payload: dict, path) -> dict:
+    state = payload.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InterfaceGANError(f"{path} has no usable encoder weights: {FIX}")
+    return state
 
 
 def _load_torch(path: str | Path, expected: str) -> dict:
@@ -312,14 +326,21 @@ def _resume(path, config: EncoderConfig, net: ConvEncoder, optimizer) -> int:
     path = Path(path)
     if not path.exists():
         return 0
-    payload = read_tagged_file(path, CHECKPOINT_FORMAT, FORMAT_VERSION, "encoder checkpoint",
-                               "delete it to start over, or choose another output")  # fmt: skip
+    fix = "delete it to start over, or choose another output"
+    payload = read_tagged_file(path, CHECKPOINT_FORMAT, FORMAT_VERSION, "encoder checkpoint", fix)
     if payload.get("config") != _checkpoint_settings(config):
-        saved = json.loads(payload.get("config") or "{}")
+        saved = read_json_config(payload.get("config"), CONFIG_FIELDS, str(path), "encoder checkpoint", fix)
         raise InterfaceGANError(
             f"checkpoint {path} was made with other settings (model {saved.get('model')!r}, space "
             f"{saved.get('space')!r}, training {saved.get('training')}): rerun with those settings or delete it"
         )
-    net.load_state_dict(payload["state_dict"])
-    optimizer.load_state_dict(payload["optimizer"])
-    return int(payload["step"])
+    step = payload.get("step")
+    if not isinstance(step, int) or step < 0 or not isinstance(payload.get("optimizer"), dict):
+        raise InterfaceGANError(f"checkpoint {path} lacks its step or optimizer state: {fix}")
+    load_state_checked(net, _state_dict(payload, path), str(path), f"weights do not fit the encoder config ({fix})")
+    try:
+        optimizer.load_state_dict(payload["optimizer"])
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        reason = f"a broken optimizer state ({type(exc).__name__})"
+        raise InterfaceGANError(f"checkpoint {path} has {reason}: {fix}") from None
+    return step

@@ -24,13 +24,37 @@ RNG_BLOCK_ROWS = 1024
 
 def gaussian_codes(seed: int, start: int, stop: int, dim: int) -> np.ndarray:
     """Rows [start, stop) of the infinite N(0, I_dim) float32 sequence defined by `seed`."""
+    return _block_codes(seed, start, stop, dim, lambda rng: rng.standard_normal((RNG_BLOCK_ROWS, dim), np.float32))
+
+
+def truncated_gaussian_codes(seed: int, start: int, stop: int, dim: int, bound: float = 2.0) -> np.ndarray:
+    """Rows [start, stop) of the N(0, I_dim) sequence of `seed` truncated to [-bound, bound] (BigGAN's z prior).
+
+    Each block is drawn like `gaussian_codes` and every entry outside the bound is redrawn from the same stream
+    until none is left (rejection sampling), so rows are reproducible and independent of chunking.
+    """
+
+    def draw(rng: np.random.Generator) -> np.ndarray:
+        block = rng.standard_normal((RNG_BLOCK_ROWS, dim), np.float32)
+        outside = np.abs(block) > bound
+        while outside.any():
+            block[outside] = rng.standard_normal(int(outside.sum()), np.float32)
+            outside = np.abs(block) > bound
+        return block
+
+    if not bound > 0:
+        raise InterfaceGANError(f"the truncation bound must be positive, got {bound}")
+    return _block_codes(seed, start, stop, dim, draw)
+
+
+def _block_codes(seed: int, start: int, stop: int, dim: int, draw) -> np.ndarray:
+    """Rows [start, stop) of the sequence whose block b is `draw(rng)` for the stream (seed, b)."""
     if stop <= start:
         return np.zeros((0, dim), dtype=np.float32)
     first, last = start // RNG_BLOCK_ROWS, (stop - 1) // RNG_BLOCK_ROWS
     blocks = []
     for block in range(first, last + 1):
-        rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(block,)))
-        blocks.append(rng.standard_normal((RNG_BLOCK_ROWS, dim), dtype=np.float32))
+        blocks.append(draw(np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(block,)))))
     offset = first * RNG_BLOCK_ROWS
     return np.concatenate(blocks)[start - offset : stop - offset]
 
@@ -168,6 +192,9 @@ class Generator(ABC):
         if isinstance(codes, np.ndarray):
             codes = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.float32))
         return codes.to(self.device, torch.float32)
+
+    def check_truncation(self, truncation: Truncation | None) -> None:
+        """Raise a one-line error when this model cannot honour `truncation` (callers check before writing)."""
 
     def check_codes(self, codes: np.ndarray | torch.Tensor, space: str) -> None:
         """Raise a clear error unless codes have shape (N, *space_shape)."""

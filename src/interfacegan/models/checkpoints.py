@@ -1,10 +1,13 @@
 """Checkpoint specs -> generators: `FAMILY:PATH`, `FORMAT:PATH` or a bare path whose format is read from the file.
 
-Specs: `stylegan2:PATH` (NVIDIA .pkl or rosinality .pt), `stylegan3:PATH` (NVIDIA .pkl), `nvidia:PATH`,
-`rosinality:PATH`, `pggan:PATH`, `stylegan:PATH`, `genforce:PATH` (genforce / InterFaceGAN .pth), or PATH.
+Specs: `stylegan2:PATH` (NVIDIA .pkl, rosinality .pt or genforce/SeFa .pth), `stylegan3:PATH` (NVIDIA .pkl),
+`nvidia:PATH`, `rosinality:PATH`, `pggan:PATH`, `stylegan:PATH`, `genforce:PATH` (genforce / InterFaceGAN / SeFa
+.pth), `biggan:PATH` (pytorch-pretrained-biggan folder or files), or PATH (a file, or a BigGAN folder).
 Options may follow the path as a query, `PATH?class_idx=3&noise_mode=none`, or be passed as keyword options:
-`format` ('nvidia' | 'rosinality' | 'genforce', forces the reader), `noise_mode`, `class_idx` (style families);
-genforce files take their own options (see `genforce.load_genforce_checkpoint`). Nothing from a file is executed:
+`format` ('nvidia' | 'rosinality' | 'genforce' | 'biggan', forces the reader), `noise_mode`, `class_idx` (style
+families); genforce files take their own options (see `genforce.load_genforce_checkpoint`), BigGAN ones
+`class_idx` and `truncation` (see `biggan_files.load_biggan`); options are kept in the model's spec, so a run
+reloads the model the same way. Nothing from a file is executed:
 pickles go through a restricted unpickler, torch files through `torch.load(weights_only=True)`.
 """
 
@@ -18,21 +21,22 @@ import torch
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.base import Generator
-from interfacegan.models.weights import describe_keys, read_torch_checkpoint
+from interfacegan.models.weights import LEGACY_TORCH_MAGIC, describe_keys, read_torch_checkpoint
 
 FAMILIES = ("stylegan2", "stylegan3", "pggan", "stylegan")
-FORMATS = ("nvidia", "rosinality", "genforce")
+FORMATS = ("nvidia", "rosinality", "genforce", "biggan")
 STYLE_OPTIONS = {"noise_mode", "class_idx"}
-# torch.save's legacy (non-zip) format starts with a pickled magic number; NVIDIA pickles start with a dict.
-_LEGACY_TORCH_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 
 
 def looks_like_checkpoint_spec(spec: str) -> bool:
-    """True for `FAMILY:...` / `FORMAT:...` specs and for paths of existing files."""
+    """True for `FAMILY:...` / `FORMAT:...` specs, paths of existing files and BigGAN checkpoint folders."""
+    from interfacegan.models.biggan_files import biggan_files
+
     prefix, sep, _ = str(spec).partition(":")
     if sep and prefix.lower() in FAMILIES + FORMATS:
         return True
-    return Path(_split_query(str(spec))[0]).is_file()
+    path = Path(_split_query(str(spec))[0])
+    return path.is_file() or biggan_files(path) is not None
 
 
 def _split_query(text: str) -> tuple[str, dict]:
@@ -59,12 +63,13 @@ def _detect(path: Path) -> tuple[str, object]:
         head = f.read(16)
     if not head:
         raise InterfaceGANError(f"{path}: the file is empty: download or save it again")
-    if zipfile.is_zipfile(path) or _LEGACY_TORCH_MAGIC in head:
+    if zipfile.is_zipfile(path) or LEGACY_TORCH_MAGIC in head:
         return _torch_layout(path)
     return "nvidia", None  # any other file is read as a pickle, by the restricted unpickler
 
 
 def _torch_layout(path: Path) -> tuple[str, object]:
+    from interfacegan.models.biggan_files import is_biggan_state
     from interfacegan.models.genforce import is_genforce_checkpoint
     from interfacegan.models.rosinality import is_rosinality_checkpoint
 
@@ -73,9 +78,11 @@ def _torch_layout(path: Path) -> tuple[str, object]:
         return "rosinality", obj
     if is_genforce_checkpoint(obj):
         return "genforce", obj
+    if is_biggan_state(obj):
+        return "biggan", obj
     raise InterfaceGANError(
         f"{path}: unknown checkpoint layout (found {describe_keys(obj)}): expected a rosinality 'g_ema', a genforce "
-        "generator, or an NVIDIA .pkl"
+        "generator, a pytorch-pretrained-biggan state dict, or an NVIDIA .pkl"
     )
 
 
@@ -99,21 +106,31 @@ def load_checkpoint_spec(spec: str, device=None, **options) -> Generator:
     family = kind if kind in FAMILIES else None
     if fmt is not None and fmt not in FORMATS:
         raise InterfaceGANError(f"unknown checkpoint format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt == "biggan" or (fmt is None and family is None and path.is_dir()):
+        from interfacegan.models.biggan_files import load_biggan
+
+        return load_biggan(path, device=device, **options)
     if not path.is_file():
         raise InterfaceGANError(f"checkpoint {path} not found: check the path")
     forced_format, loaded = fmt is not None, None
     if fmt is None:
         fmt, loaded = _detect(path)
-    allowed = {"stylegan2": ("nvidia", "rosinality"), "stylegan3": ("nvidia",), "pggan": ("genforce",),
+    allowed = {"stylegan2": ("nvidia", "rosinality", "genforce"), "stylegan3": ("nvidia",), "pggan": ("genforce",),
                "stylegan": ("genforce",)}  # fmt: skip
     if family is not None and fmt not in allowed[family]:
         raise InterfaceGANError(f"{path} is a {fmt} checkpoint, which cannot hold a {family} generator")
+    if fmt == "biggan":
+        from interfacegan.models.biggan_files import load_biggan
+
+        return load_biggan(path, device=device, checkpoint=loaded, **options)
     if fmt == "genforce":
         from interfacegan.models import genforce
 
         if family is not None:
             options.setdefault("family", family)
-        options.setdefault("spec", f"{family or 'genforce'}:{path.resolve()}")
+        kept = "&".join(f"{k}={v}" for k, v in sorted(options.items())
+                        if v is not None and k not in ("family", "name", "spec"))  # fmt: skip
+        options.setdefault("spec", f"{family or 'genforce'}:{path.resolve()}" + (f"?{kept}" if kept else ""))
         genforce.check_load_options(options, str(path))
         obj = loaded if loaded is not None else read_torch_checkpoint(path)
         return genforce.generator_from_checkpoint(obj, source=str(path), device=device, **options)
@@ -149,9 +166,9 @@ def build_random(family: str, resolution: int = 32, seed: int = 0, device=None, 
     w_avg is the mean w of 1,024 random z. PGGAN / StyleGAN v1 come from the genforce builders.
     """
     if family in ("pggan", "stylegan"):
-        from interfacegan.models import genforce
+        from interfacegan.models import genforce_random
 
-        builder = getattr(genforce, f"build_random_{family}")
+        builder = getattr(genforce_random, f"build_random_{family}")
         return builder(resolution=resolution, seed=seed, device=device, **kwargs)[0]
     if family not in ("stylegan2", "stylegan3"):
         raise InterfaceGANError(f"unknown model family {family!r}: use one of {', '.join(FAMILIES)}")

@@ -1,4 +1,4 @@
-"""Load genforce-format `.pth` PGGAN and StyleGAN (v1) checkpoints safely, and build random ones for tests.
+"""Load genforce-format `.pth` PGGAN, StyleGAN (v1) and StyleGAN2 checkpoints safely.
 
 Accepted containers (read with `torch.load(weights_only=True)`, so no code from the file ever runs):
 a bare generator state dict (InterFaceGAN's converted `pggan_celebahq.pth` / `stylegan_ffhq.pth`), SeFa /
@@ -7,10 +7,15 @@ when present, as SeFa does), and genforce training snapshots `{'models': {...}, 
 Accepted key layouts: genforce / SeFa (`layer0.weight`, `synthesis.layer0.style.weight`, ...) and the older
 InterFaceGAN one (`layer0.conv.weight`, `layer0.wscale.bias`, `synthesis.layer0.epilogue.style_mod.dense.
 linear.weight`, fused up-convs as `(k, k, in, out)`), which is renamed to the genforce layout on load.
+StyleGAN2 files (SeFa's model zoo) are read by `interfacegan.models.genforce_stylegan2`; random files for tests
+and benchmarks come from `interfacegan.models.genforce_random`. Whether PGGAN / StyleGAN
+up-convolutions are fused is not recorded in genforce files: where the file does not tell, the value used is
+logged as a warning, with the option that changes it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,14 +25,7 @@ import torch
 from interfacegan.device import resolve_device
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.base import Generator
-from interfacegan.models.pggan import (
-    FMAPS_BASE,
-    FMAPS_MAX,
-    PGGANGenerator,
-    PGGANNet,
-    block_resolutions,
-    feature_maps,
-)
+from interfacegan.models.pggan import FMAPS_BASE, FMAPS_MAX, PGGANGenerator, PGGANNet
 from interfacegan.models.stylegan import (
     AUTO_FUSED_MIN_RES,
     MAPPING_LR_MUL,
@@ -36,11 +34,13 @@ from interfacegan.models.stylegan import (
     StyleGANNet,
     SynthesisNet,
 )
-from interfacegan.models.weights import load_state_checked, read_torch_checkpoint
+from interfacegan.models.weights import build_checked, read_torch_checkpoint
 
+logger = logging.getLogger(__name__)
 GENERATOR_KEYS = ("generator_smooth", "generator")
-FAMILIES = ("pggan", "stylegan")
-LOAD_OPTIONS = {"resolution", "family", "fused_scale", "final_tanh", "mapping_lr_mul", "generator_key", "name", "spec"}
+FAMILIES = ("pggan", "stylegan", "stylegan2")
+LOAD_OPTIONS = {"resolution", "family", "fused_scale", "final_tanh", "mapping_lr_mul", "generator_key", "name", "spec",
+                "noise_mode"}  # fmt: skip
 # Fixed buffers a checkpoint may omit; the architecture's own values (lod 0, the [1,2,1] blur) are used then.
 OPTIONAL_BUFFERS = re.compile(r"^(synthesis\.)?lod$|\.blur\.kernel$")
 
@@ -63,10 +63,12 @@ _INTERFACEGAN_DROPPED = {"truncation.truncation"}  # a derived buffer the offici
 def load_genforce_checkpoint(path, device=None, **options) -> Generator:
     """Load a genforce/InterFaceGAN `.pth` PGGAN or StyleGAN generator from `path` onto `device`.
 
-    Options: `family` ('pggan' | 'stylegan', checked against the file), `resolution` (checked; it is inferred),
+    Options: `family` ('pggan' | 'stylegan' | 'stylegan2', checked against the file), `resolution` (checked; it is
+    inferred),
     `fused_scale` (None = from the file's layout, True, False or 'auto' = fused from 128px; genforce files do not
     record it and StyleGAN defaults to 'auto' as the official model), `final_tanh` (False), `mapping_lr_mul`
-    (0.01), `generator_key` ('generator_smooth' when present, else 'generator'), `name`, `spec`.
+    (0.01), `generator_key` ('generator_smooth' when present, else 'generator'), `name`, `spec`; StyleGAN2 takes
+    `noise_mode` and no fused_scale / final_tanh.
     """
     check_load_options(options, str(path))
     obj = read_torch_checkpoint(path)
@@ -101,15 +103,28 @@ def generator_from_checkpoint(obj, source: str = "checkpoint", device=None, **op
         raise InterfaceGANError(f"unknown model family {wanted!r}: use one of {', '.join(FAMILIES)} (or leave it out)")
     if wanted in FAMILIES and wanted != family:
         raise InterfaceGANError(f"{source} holds a {family} generator, not a {wanted} one: use {family}:{source}")
+    if family == "stylegan2":
+        from interfacegan.models.genforce_stylegan2 import load_genforce_stylegan2
+
+        options = {k: v for k, v in options.items() if k not in ("family", "generator_key")}
+        return load_genforce_stylegan2(state, source, where, device=device, **options)
+    if options.get("noise_mode") is not None:
+        raise InterfaceGANError(f"noise_mode does not apply to {source}, a genforce {family}: drop it")
     state, layout, fused = to_genforce_layout(state, family)
-    check_finite(state, source)
+    assumed: list[int] = []
     if family == "pggan":
-        net = pggan_net_from_state(state, source, fused, options.get("fused_scale"), options.get("final_tanh"))
-        body = net
+        make_net = pggan_net_from_state(state, source, fused, options.get("fused_scale"), options.get("final_tanh"),
+                                        assumed)  # fmt: skip
     else:
-        net = stylegan_net_from_state(state, source, fused, options)
-        body = net.synthesis
-    load_state_checked(net, state, source, f"not a complete genforce {family} generator", optional=OPTIONAL_BUFFERS)
+        make_net = stylegan_net_from_state(state, source, fused, options, assumed)
+    net = build_checked(make_net, state, source, f"not a complete genforce {family} generator", OPTIONAL_BUFFERS)
+    body = net if family == "pggan" else net.synthesis
+    if assumed:
+        rule = "unfused where the weight shapes do not tell" if family == "pggan" else "'auto' (fused from 128 px)"
+        logger.warning(
+            "%s does not record fused_scale: using %s for the %s px up-convolutions; if images look wrong, load it "
+            "with ?fused_scale=True or ?fused_scale=False", source, rule, ", ".join(map(str, assumed))
+        )  # fmt: skip
     check_lod(body.lod, len(body.channels), source)
     resolution = 4 * 2 ** (len(body.channels) - 1)
     if options.get("resolution") is not None and int(options["resolution"]) != resolution:
@@ -151,19 +166,18 @@ def _tensors(state: Mapping, source: str) -> dict[str, torch.Tensor]:
     if bad:
         raise InterfaceGANError(
             f"{source}: unknown checkpoint layout (entries that are not tensors: {', '.join(bad[:5])}); "
-            "expected a genforce PGGAN or StyleGAN generator state dict"
+            "expected a genforce PGGAN, StyleGAN or StyleGAN2 generator state dict"
         )
     return dict(state)
 
 
 def detect_family(state: Mapping[str, torch.Tensor], source: str) -> str:
-    """'pggan' or 'stylegan' from the key names; anything else is refused with the keys it has."""
+    """'pggan', 'stylegan' or 'stylegan2' from the key names; anything else is refused with the keys it has."""
+    from interfacegan.models.genforce_stylegan2 import is_genforce_stylegan2
+
     keys = set(state)
-    if any(k.endswith("noise_strength") for k in keys) or any(k.startswith("synthesis.early_layer") for k in keys):
-        raise InterfaceGANError(
-            f"{source} is a genforce StyleGAN2 checkpoint: the genforce loader reads PGGAN and StyleGAN (v1) only; "
-            "use an NVIDIA StyleGAN2 .pkl or rosinality .pt of the model instead"
-        )
+    if is_genforce_stylegan2(keys):
+        return "stylegan2"
     if "mapping.dense0.weight" in keys or "mapping.dense0.linear.weight" in keys:
         if "synthesis.output0.weight" in keys or "synthesis.output0.conv.weight" in keys:
             return "stylegan"
@@ -173,8 +187,8 @@ def detect_family(state: Mapping[str, torch.Tensor], source: str) -> str:
         return "pggan"
     shown = ", ".join(sorted(keys)[:6]) or "(no keys)"
     raise InterfaceGANError(
-        f"{source}: unknown checkpoint layout (keys {shown}...): expected a genforce/InterFaceGAN PGGAN or "
-        "StyleGAN generator"
+        f"{source}: unknown checkpoint layout (keys {shown}...): expected a genforce/InterFaceGAN PGGAN, "
+        "StyleGAN or StyleGAN2 generator"
     )
 
 
@@ -220,12 +234,6 @@ def check_lod(lod: torch.Tensor, num_blocks: int, source: str) -> None:
         )
 
 
-def check_finite(state: Mapping[str, torch.Tensor], source: str) -> None:
-    for key, value in state.items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise InterfaceGANError(f"{source}: tensor {key!r} holds NaN or infinite values: the file is corrupt")
-
-
 # ---- architecture from shapes -------------------------------------------------------------------------------
 def _get(state: Mapping[str, torch.Tensor], key: str, source: str, ndim: int) -> torch.Tensor:
     value = state.get(key)
@@ -246,16 +254,22 @@ def _count(state: Mapping, pattern: str) -> int:
     return n
 
 
-def _fused_flags(num_blocks: int, known: dict[int, bool], option, source: str, guess=None) -> list[bool]:
+def _fused_flags(num_blocks: int, known: dict[int, bool], option, source: str, guess=None,
+                 assumed: list[int] | None = None) -> list[bool]:  # fmt: skip
     """Per-block fused up-conv flags: the option if given (checked against the layout), else the layout, else
-    `guess(b)` (PGGAN shapes), else 'auto' (fused from 128px, the official StyleGAN)."""
+    `guess(b)` (PGGAN shapes; None when they do not tell: unfused), else 'auto' (fused from 128px, the official
+    StyleGAN). Resolutions whose flag was assumed (neither given, nor in the layout or shapes) go to `assumed`."""
     if isinstance(option, str) and option.lower() in ("true", "false", "1", "0", "yes", "no"):
         option = option.lower() in ("true", "1", "yes")
     flags = []
     for b in range(num_blocks):
         res = 4 * 2**b
         if option is None:
-            flag = known[b] if b in known else (guess(b) if guess else res >= AUTO_FUSED_MIN_RES)
+            flag = known[b] if b in known else (guess(b) if guess else None)
+            if flag is None:
+                flag = False if guess else res >= AUTO_FUSED_MIN_RES
+                if b > 0 and assumed is not None:
+                    assumed.append(res)
         elif option == "auto":
             flag = res >= AUTO_FUSED_MIN_RES
         elif isinstance(option, bool):
@@ -271,8 +285,9 @@ def _fused_flags(num_blocks: int, known: dict[int, bool], option, source: str, g
     return flags
 
 
-def pggan_net_from_state(state, source: str, known_fused: dict, fused_option, final_tanh: bool) -> PGGANNet:
-    """A PGGANNet whose channel counts, z_dim and resolution come from the checkpoint's tensor shapes."""
+def pggan_net_from_state(state, source: str, known_fused: dict, fused_option, final_tanh: bool,
+                         assumed: list[int] | None = None):  # fmt: skip
+    """A factory of the PGGANNet whose channel counts, z_dim and resolution come from the checkpoint's shapes."""
     num_blocks = _count(state, "output{}.weight")
     first = _get(state, "layer0.weight", source, 4)
     if num_blocks == 0 or first.shape[2:] != (4, 4):
@@ -281,18 +296,20 @@ def pggan_net_from_state(state, source: str, known_fused: dict, fused_option, fi
     image_channels = int(_get(state, "output0.weight", source, 4).shape[0])
     _check_image_channels(image_channels, source)
 
-    def guess(b: int) -> bool:  # genforce keeps fused PGGAN weights as (in, out, k, k): visible when in != out
-        if b == 0 or channels[b] == channels[b - 1]:
+    def guess(b: int) -> bool | None:  # genforce keeps fused PGGAN weights as (in, out, k, k): visible when in != out
+        if b == 0:
             return False
+        if channels[b] == channels[b - 1]:
+            return None
         shape = tuple(_get(state, f"layer{2 * b}.weight", source, 4).shape[:2])
         return shape == (channels[b - 1], channels[b])
 
-    fused = _fused_flags(num_blocks, known_fused, fused_option, source, guess)
-    return PGGANNet(int(first.shape[1]), channels, image_channels, fused=fused, final_tanh=bool(final_tanh))
+    fused = _fused_flags(num_blocks, known_fused, fused_option, source, guess, assumed)
+    return lambda: PGGANNet(int(first.shape[1]), channels, image_channels, fused=fused, final_tanh=bool(final_tanh))
 
 
-def stylegan_net_from_state(state, source: str, known_fused: dict, options: dict) -> StyleGANNet:
-    """A StyleGANNet whose dims, channel counts, noise type and resolution come from the tensor shapes."""
+def stylegan_net_from_state(state, source: str, known_fused: dict, options: dict, assumed: list[int] | None = None):
+    """A factory of the StyleGANNet whose dims, channel counts, noise type and resolution come from the shapes."""
     if "mapping.label_weight" in state:
         raise InterfaceGANError(f"{source} is a class-conditional StyleGAN: only unconditional models are supported")
     num_dense = _count(state, "mapping.dense{}.weight")
@@ -308,24 +325,16 @@ def stylegan_net_from_state(state, source: str, known_fused: dict, options: dict
         raise InterfaceGANError(f"{source}: key 'synthesis.layer0.apply_noise.weight' is missing: not a StyleGAN (v1)")
     image_channels = int(_get(state, "synthesis.output0.weight", source, 4).shape[0])
     _check_image_channels(image_channels, source)
-    fused = _fused_flags(num_blocks, known_fused, options.get("fused_scale"), source)
-    mapping = MappingNet(
-        int(dense0.shape[1]),
-        w_dim,
-        num_layers=num_dense,
-        hidden=int(dense0.shape[0]) if num_dense > 1 else None,
-        lr_mul=float(options.get("mapping_lr_mul") or MAPPING_LR_MUL),
-    )
-    synthesis = SynthesisNet(
-        w_dim,
-        channels,
-        fused=fused,
-        image_channels=image_channels,
-        const_input="synthesis.layer0.const" in state,
-        noise="spatial" if noise_weight.ndim == 1 else "channel",
-        final_tanh=bool(options.get("final_tanh", False)),
-    )
-    return StyleGANNet(mapping, w_dim, synthesis)
+    fused = _fused_flags(num_blocks, known_fused, options.get("fused_scale"), source, assumed=assumed)
+    lr_mul = float(options.get("mapping_lr_mul") or MAPPING_LR_MUL)
+    hidden = int(dense0.shape[0]) if num_dense > 1 else None
+    noise, tanh, const = ("spatial" if noise_weight.ndim == 1 else "channel", bool(options.get("final_tanh", False)),
+                          "synthesis.layer0.const" in state)  # fmt: skip
+    return lambda: StyleGANNet(
+        MappingNet(int(dense0.shape[1]), w_dim, num_layers=num_dense, hidden=hidden, lr_mul=lr_mul), w_dim,
+        SynthesisNet(w_dim, channels, fused=fused, image_channels=image_channels, const_input=const, noise=noise,
+                     final_tanh=tanh),
+    )  # fmt: skip
 
 
 def _check_image_channels(image_channels: int, source: str) -> None:
@@ -335,72 +344,9 @@ def _check_image_channels(image_channels: int, source: str) -> None:
         )
 
 
-# ---- random checkpoints for tests and benchmarks ------------------------------------------------------------
-def build_random_pggan(
-    resolution: int = 16,
-    z_dim: int = 32,
-    fmaps_base: int = 256,
-    fmaps_max: int = 16,
-    fused_scale: bool = False,
-    seed: int = 0,
-    device=None,
-) -> tuple[PGGANGenerator, dict[str, torch.Tensor]]:
-    """A random-weight PGGAN and its genforce state dict (CPU). Real models use fmaps_base=16384, fmaps_max=512."""
-    channels = [feature_maps(r, fmaps_base, fmaps_max) for r in block_resolutions(resolution)]
-    fused = _fused_flags(len(channels), {}, fused_scale, "random PGGAN")
-    net = PGGANNet(z_dim, channels, fused=fused)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in net.named_parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * (0.1 if name.endswith("bias") else 1.0))
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    return PGGANGenerator(net, name="pggan-random", spec="", device=device, extra={"format": "genforce"}), state
-
-
-def build_random_stylegan(
-    resolution: int = 16,
-    z_dim: int = 32,
-    w_dim: int = 32,
-    mapping_layers: int = 8,
-    fmaps_base: int = 256,
-    fmaps_max: int = 16,
-    fused_scale: bool | str = "auto",
-    seed: int = 0,
-    device=None,
-) -> tuple[StyleGANGenerator, dict[str, torch.Tensor]]:
-    """A random-weight StyleGAN (v1) and its genforce state dict (CPU); `w_avg` is the mean w of 1,024 random z.
-
-    Real FFHQ models use z_dim = w_dim = 512, fmaps_base=16384, fmaps_max=512.
-    """
-    resolutions = block_resolutions(resolution)
-    channels = [feature_maps(r, fmaps_base, fmaps_max) for r in resolutions]
-    fused = _fused_flags(len(resolutions), {}, fused_scale, "random StyleGAN")
-    mapping = MappingNet(z_dim, w_dim, num_layers=mapping_layers)
-    net = StyleGANNet(mapping, w_dim, SynthesisNet(w_dim, channels, fused=fused))
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in net.named_parameters():
-            noise = torch.randn(param.shape, generator=gen)
-            if name.startswith("mapping."):  # stored values are divided by lr_mul, as the official init does
-                noise = noise / MAPPING_LR_MUL * (0.1 if name.endswith("bias") else 1.0)
-            elif name.endswith("bias") or name.endswith("apply_noise.weight"):
-                noise = noise * 0.1
-            param.copy_(noise)
-        for name, buffer in net.named_buffers():
-            if name.endswith("apply_noise.noise"):
-                buffer.copy_(torch.randn(buffer.shape, generator=gen))
-        z = torch.randn(1024, z_dim, generator=gen)
-        net.truncation.w_avg.copy_(net.mapping(z).mean(dim=0))
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    generator = StyleGANGenerator(net, name="stylegan-random", spec="", device=device, extra={"format": "genforce"})
-    return generator, state
-
-
 __all__ = [
     "FMAPS_BASE",
     "FMAPS_MAX",
-    "build_random_pggan",
-    "build_random_stylegan",
     "generator_from_checkpoint",
     "is_genforce_checkpoint",
     "load_genforce_checkpoint",

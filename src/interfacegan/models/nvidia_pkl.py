@@ -5,15 +5,16 @@ NVIDIA's `torch_utils.persistence` pickles every network module as a call
 class name and `__dict__` state; unpickling normally `exec`s that source. Our unpickler maps that one global
 to a function that only records `meta` (a `PersistentRecord`: class name, source hash, state), rebuilds
 tensors through torch's weights-only loader, and refuses every other global outside a short whitelist, so a
-file that tries to run code stops at the first foreign global with an error naming it. The generator is then
-rebuilt from the records: tensors become a state dict, per-module attributes (resolution, clamp, filters,
-geometry) become our config.
+file that tries to run code stops at the first foreign global with an error naming it. The unpickler is the
+bounded one of `safe_pickle` (no BUILD on classes or functions, work bounded by the file size); storages and
+tensor views are checked against what the file holds, and the module tree must be a tree (no shared or deeply
+nested modules) before it is walked. The generator is then rebuilt from the records: tensors become a state dict,
+per-module attributes (resolution, clamp, filters, geometry) become our config.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +24,22 @@ import numpy as np
 import torch
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models.weights import describe_keys
+from interfacegan.models.safe_pickle import (
+    PLAIN_DATA_BUILDABLE,
+    PLAIN_DATA_GLOBALS,
+    BoundedUnpickler,
+    RefusedGlobal,
+    TypeMarker,
+)
+from interfacegan.models.weights import OversizedCheckpoint, check_tensor_views, describe_keys, load_torch_bounded
 
 PERSISTENCE_GLOBAL = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 _MISSING = object()
+MAX_MODULE_DEPTH = 32  # NVIDIA's generators nest modules 5 deep (G -> synthesis -> b64 -> conv0 -> affine)
+MAX_MODULES = 100_000
 
 
-@dataclass
+@dataclass(slots=True)
 class PersistentRecord:
     """What a persistent NVIDIA module pickled: class name, format version, source hash and `__dict__` state."""
 
@@ -60,14 +70,6 @@ class EasyDict(dict):
     """Stand-in for `dnnlib.EasyDict`: a plain dict (NVIDIA's adds attribute access, which we do not need)."""
 
 
-class RefusedGlobal(Exception):
-    """The pickle asked for a global outside the whitelist."""
-
-    def __init__(self, module: str, name: str):
-        super().__init__(f"{module}.{name}")
-        self.module, self.name = module, name
-
-
 def _capture_persistent(meta: Any) -> PersistentRecord:
     """Replacement for `_reconstruct_persistent_obj`: keep the metadata, never touch `module_src`."""
     if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("class_name"), str):
@@ -81,10 +83,14 @@ def _capture_persistent(meta: Any) -> PersistentRecord:
 
 
 def _load_storage_bytes(data: bytes):
-    """`torch.storage._load_from_bytes`: the storage was written with torch.save; read it weights-only."""
+    """`torch.storage._load_from_bytes`: the storage was written with torch.save; read it weights-only, with the
+    sizes it declares bounded by its bytes."""
     if not isinstance(data, (bytes, bytearray)):
         raise pickle.UnpicklingError("tensor storage is not bytes")
-    return torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
+    storage = load_torch_bounded(bytes(data))
+    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
+        raise pickle.UnpicklingError("tensor storage bytes hold something other than a storage")
+    return storage
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
@@ -92,7 +98,13 @@ def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, 
         raise pickle.UnpicklingError("tensor rebuilt from something that is not a storage")
     if backward_hooks:
         raise pickle.UnpicklingError("tensor carries backward hooks")
-    return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, False, None)
+    tensor = torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, False, None)
+    if tensor.numel() * tensor.element_size() > tensor.untyped_storage().nbytes():
+        raise OversizedCheckpoint(
+            f"a tensor declares shape {tuple(tensor.shape)} with strides {tensor.stride()} over a storage of "
+            f"{tensor.untyped_storage().nbytes()} bytes (overlapping views are refused)"
+        )
+    return tensor
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
@@ -101,35 +113,13 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
     return data
 
 
+TENSOR_TYPE, PARAMETER_TYPE = TypeMarker("torch.Tensor"), TypeMarker("torch.nn.Parameter")
+
+
 def _rebuild_from_type(func, new_type, args, state):
-    if new_type not in (torch.Tensor, torch.nn.Parameter) or func not in (_rebuild_tensor, _rebuild_parameter):
+    if new_type not in (TENSOR_TYPE, PARAMETER_TYPE) or func not in (_rebuild_tensor, _rebuild_parameter):
         raise pickle.UnpicklingError("tensor subclass outside torch.Tensor / Parameter")
     return func(*args)
-
-
-def _numpy_dtype(obj, align=False, copy=False):
-    dtype = np.dtype(obj, align, copy)
-    if dtype.hasobject:
-        raise pickle.UnpicklingError("numpy object arrays are not allowed")
-    return dtype
-
-
-def _numpy_reconstruct(subtype, shape, dtype_code):
-    if subtype is not np.ndarray:
-        raise pickle.UnpicklingError("numpy array subclass")
-    return np.ndarray.__new__(np.ndarray, shape, dtype_code)
-
-
-def _numpy_scalar(dtype, data=None):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, (bytes, bytearray)):
-        raise pickle.UnpicklingError("malformed numpy scalar")
-    return np.frombuffer(bytes(data), dtype=dtype, count=1)[0].copy()
-
-
-def _numpy_frombuffer(buf, dtype, shape, order):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise pickle.UnpicklingError("malformed numpy buffer")
-    return np.frombuffer(bytes(buf), dtype=dtype).reshape(shape, order=order).copy()
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
@@ -137,28 +127,18 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         PERSISTENCE_GLOBAL: _capture_persistent,
         ("dnnlib.util", "EasyDict"): EasyDict,
         ("dnnlib", "EasyDict"): EasyDict,
-        ("collections", "OrderedDict"): dict,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
-        ("builtins", "bytearray"): bytearray,
-        ("_codecs", "encode"): lambda text, encoding="latin1": str(text).encode(str(encoding)),
+        **PLAIN_DATA_GLOBALS,
         ("torch.storage", "_load_from_bytes"): _load_storage_bytes,
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
         ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
         ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
         ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
         ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type,
-        ("torch", "Tensor"): torch.Tensor,
-        ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
+        ("torch", "Tensor"): TENSOR_TYPE,  # markers for _rebuild_from_type: calling them would allocate
+        ("torch.nn.parameter", "Parameter"): PARAMETER_TYPE,
         ("torch", "Size"): torch.Size,
         ("torch", "device"): torch.device,
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): _numpy_dtype,
     }
-    for core in ("numpy.core", "numpy._core"):
-        allowed[(f"{core}.multiarray", "_reconstruct")] = _numpy_reconstruct
-        allowed[(f"{core}.multiarray", "scalar")] = _numpy_scalar
-        allowed[(f"{core}.numeric", "_frombuffer")] = _numpy_frombuffer
     for name in dir(torch):
         if isinstance(getattr(torch, name, None), torch.dtype):
             allowed[("torch", name)] = getattr(torch, name)
@@ -168,17 +148,10 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
 _ALLOWED = _allowed_globals()
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only whitelisted globals (tensors, numpy arrays, plain containers, NVIDIA's persistence hook)."""
-
-    def find_class(self, module: str, name: str):
-        found = _ALLOWED.get((module, name))
-        if found is None:
-            raise RefusedGlobal(module, name)
-        return found
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("persistent ids are not used by NVIDIA network pickles")
+def restricted_unpickler(file, size: int) -> BoundedUnpickler:
+    """The unpickler NVIDIA pickles are read with: whitelisted globals only (tensors, numpy arrays, plain containers,
+    NVIDIA's persistence hook), BUILD only on the numpy arrays and dtypes it made, work bounded by `size`."""
+    return BoundedUnpickler(file, size, _ALLOWED, buildable=PLAIN_DATA_BUILDABLE)
 
 
 def read_nvidia_pickle(path: str | Path) -> Any:
@@ -186,7 +159,7 @@ def read_nvidia_pickle(path: str | Path) -> Any:
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            return RestrictedUnpickler(f).load()
+            return restricted_unpickler(f, path.stat().st_size).load()
     except RefusedGlobal as exc:
         if exc.module.startswith("dnnlib.tflib"):
             raise InterfaceGANError(
@@ -199,6 +172,8 @@ def read_nvidia_pickle(path: str | Path) -> Any:
         ) from None
     except OSError as exc:
         raise InterfaceGANError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except OversizedCheckpoint as exc:
+        raise InterfaceGANError(f"{path}: {exc}: the file is corrupt or crafted; refused before allocating") from None
     except Exception as exc:  # truncated, corrupt or not a pickle at all
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InterfaceGANError(
@@ -217,12 +192,37 @@ def find_generator(root: Any, path: str | Path) -> PersistentRecord:
         raise InterfaceGANError(
             f"{path}: no 'G_ema' generator in this pickle (found {describe_keys(root)}): not an NVIDIA snapshot"
         )
+    check_module_tree(candidate, path)
     if "synthesis" not in candidate.children or "mapping" not in candidate.children:
         raise InterfaceGANError(
             f"{path}: unknown network layout ({candidate.class_name} without mapping/synthesis): "
             "only StyleGAN2(-ADA) and StyleGAN3 generators are supported"
         )
     return candidate
+
+
+def check_module_tree(root: PersistentRecord, path: str | Path) -> None:
+    """One line unless the modules under `root` form a tree of plain records: every submodule a record (or None)
+    held by exactly one parent, at most MAX_MODULE_DEPTH deep and MAX_MODULES in all. Walked iteratively, so a
+    crafted pickle can neither exhaust the stack nor make a walk over shared submodules take exponential time."""
+    seen: set[int] = set()
+    stack = [(root, 0)]
+    while stack:
+        record, depth = stack.pop()
+        if id(record) in seen:
+            raise InterfaceGANError(f"{path}: a submodule appears more than once in the network: not an NVIDIA pickle")
+        seen.add(id(record))
+        if depth > MAX_MODULE_DEPTH or len(seen) > MAX_MODULES:
+            what = f"nested more than {MAX_MODULE_DEPTH} deep" if depth > MAX_MODULE_DEPTH else "too many modules"
+            raise InterfaceGANError(f"{path}: the network's modules are {what}: not an NVIDIA generator pickle")
+        modules = record.state.get("_modules") or {}
+        if not isinstance(modules, dict):
+            raise InterfaceGANError(f"{path}: {record.class_name} has malformed submodules: not an NVIDIA pickle")
+        for child in modules.values():
+            if child is not None and not isinstance(child, PersistentRecord):
+                raise InterfaceGANError(f"{path}: a submodule of {record.class_name} is not an NVIDIA module")
+            if child is not None:
+                stack.append((child, depth + 1))
 
 
 def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -372,6 +372,9 @@ def load_nvidia_pickle(path: str | Path, device=None, family: str | None = None,
     try:
         cfg = stylegan2_config(g) if family == "stylegan2" else stylegan3_config(g)
         state = record_state_dict(g)
+        check_tensor_views(state, path.stat().st_size)  # shared storages must not make the network outgrow the file
+    except OversizedCheckpoint as exc:
+        raise InterfaceGANError(f"{path}: {exc}: the file is corrupt or crafted; refused before allocating") from None
     except InterfaceGANError as exc:
         raise InterfaceGANError(f"{path}: {exc}") from None
     except (KeyError, ValueError, TypeError, AttributeError) as exc:

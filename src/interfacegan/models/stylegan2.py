@@ -31,7 +31,7 @@ from interfacegan.models.ops import (
     upfirdn2d,
     upsample2d,
 )
-from interfacegan.models.weights import load_state_checked
+from interfacegan.models.weights import build_checked
 
 NOISE_MODES = ("const", "none", "random")
 
@@ -406,9 +406,8 @@ class StyleGAN2Generator(StyleGenerator):
 
     def __init__(self, cfg: StyleGAN2Config, state: dict[str, torch.Tensor] | None = None, name: str = "",
                  spec: str = "", device=None, source: str = "", **options):  # fmt: skip
-        net = StyleGAN2Net(cfg)
-        if state is not None:
-            load_state_checked(net, state, source or spec or "StyleGAN2 weights", "weights do not fit the architecture")
+        where, problem = source or spec or "StyleGAN2 weights", "weights do not fit the architecture"
+        net = StyleGAN2Net(cfg) if state is None else build_checked(lambda: StyleGAN2Net(cfg), state, where, problem)
         super().__init__(net, name or f"stylegan2-{cfg.img_resolution}", spec, device,
                          extra={"architecture": cfg.architecture}, **options)  # fmt: skip
         self.cfg = cfg

@@ -19,7 +19,7 @@ from torch import nn
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.ops import filtered_lrelu, modulated_conv2d
 from interfacegan.models.stylegan2 import FullyConnected, MappingNetwork, StyleGenerator, StyleLayer
-from interfacegan.models.weights import load_state_checked
+from interfacegan.models.weights import build_checked
 
 
 @dataclass
@@ -251,9 +251,8 @@ class StyleGAN3Generator(StyleGenerator):
 
     def __init__(self, cfg: StyleGAN3Config, state: dict[str, torch.Tensor] | None = None, name: str = "",
                  spec: str = "", device=None, source: str = "", **options):  # fmt: skip
-        net = StyleGAN3Net(cfg)
-        if state is not None:
-            load_state_checked(net, state, source or spec or "StyleGAN3 weights", "weights do not fit the architecture")
+        where, problem = source or spec or "StyleGAN3 weights", "weights do not fit the architecture"
+        net = StyleGAN3Net(cfg) if state is None else build_checked(lambda: StyleGAN3Net(cfg), state, where, problem)
         radial = any(s.down_filter is not None and s.down_filter.ndim == 2 for s in cfg.layers)
         kernel = cfg.layers[0].conv_kernel
         variant = "r" if radial or kernel == 1 else "t"
