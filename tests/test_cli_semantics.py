@@ -145,5 +145,5 @@ def test_edit_refuses_a_reversed_range_and_layers_on_a_z_only_model(run, tmp_pat
         port = sock.getsockname()[1]
     err = cli_error(monkeypatch, capsys, "ui", "--model", "dcgan-digiface", "--sefa-layers", "0-1", "--port", port,
                     "--device", "cpu")  # fmt: skip
-    assert "has no style layers" in err and "sefa_layers must be None" in err
+    assert "has no layers to choose from" in err and "sefa_layers must be None" in err
     assert not (tmp_path / "e").exists()

@@ -1,11 +1,13 @@
 """SeFa: top eigenvectors of A^T A of a known matrix, in order; the official defaults on every family; refusals."""
 
+import types
+
 import numpy as np
 import pytest
 import torch
 
 from interfacegan.directions.boundary import Boundary
-from interfacegan.directions.sefa import factorize, sefa_boundaries
+from interfacegan.directions.sefa import check_layers, factorize, sefa_boundaries
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
 from interfacegan.models.checkpoints import build_random
@@ -108,7 +110,7 @@ def test_sefa_boundaries_on_toy_model(tmp_path):
 
 def test_official_defaults_on_tiny_dcgan_and_pggan():
     from interfacegan.models.dcgan import DCGANGenerator, DCGANNet
-    from interfacegan.models.genforce import build_random_pggan
+    from interfacegan.models.genforce_random import build_random_pggan
 
     torch.manual_seed(0)
     state = DCGANNet(z_dim=8, width=2).state_dict()
@@ -122,7 +124,7 @@ def test_official_defaults_on_tiny_dcgan_and_pggan():
 
 
 def test_official_defaults_on_tiny_style_models():
-    from interfacegan.models.genforce import build_random_stylegan
+    from interfacegan.models.genforce_random import build_random_stylegan
 
     stylegan, state = build_random_stylegan(resolution=8, z_dim=8, w_dim=8, mapping_layers=2, fmaps_base=64,
                                             fmaps_max=8, device="cpu")  # fmt: skip
@@ -143,6 +145,21 @@ def test_official_defaults_on_tiny_style_models():
     assert_same_directions(no_rgb, official_sefa(convs), 3)
 
 
+def test_official_defaults_on_a_file_made_by_the_official_sefa_code():
+    from pathlib import Path
+
+    from interfacegan.models import load_model
+
+    fixture = Path(__file__).parent / "fixtures" / "genforce_stylegan2_16.pth"  # genforce StyleGAN2, SeFa's layout
+    model = load_model(f"genforce:{fixture}", device="cpu")
+    sd = torch.load(fixture, map_location="cpu", weights_only=True)["generator_smooth"]
+    last = model.num_ws - 1  # factorize_weight: layer{i}.style for i < num_layers - 1, output{i // 2} for the last
+    names = [f"layer{i}" if i < last else f"output{i // 2}" for i in range(model.num_ws)]
+    weights = [sd[f"synthesis.{n}.style.weight"].T.numpy() for n in names]
+    assert_same_directions(sefa_boundaries(model, k=4), official_sefa(weights), 4)
+    assert_same_directions(sefa_boundaries(model, k=2, layers="1-2"), official_sefa(weights[1:3]), 2)
+
+
 def test_official_rule_on_tiny_stylegan3():
     sg3 = build_random("stylegan3", resolution=16, w_dim=8, channel_base=256, channel_max=8, num_layers=4,
                        device="cpu")  # fmt: skip
@@ -153,8 +170,10 @@ def test_official_rule_on_tiny_stylegan3():
 
 def test_layers_on_a_z_only_model_are_refused(monkeypatch, capsys, tmp_path):
     for model in (ToyGenerator(z_dim=8), build_random("pggan", resolution=8, z_dim=8, fmaps_base=64, fmaps_max=8)):
-        with pytest.raises(InterfaceGANError, match="model .* has no style layers .*: layers must be None"):
+        with pytest.raises(InterfaceGANError, match="model .* has no layers to choose from .*: layers must be None"):
             sefa_boundaries(model, k=2, layers="0")
+    big = types.SimpleNamespace(name="biggan-deep", affine_space="z", num_affine_layers=3)  # z-only, with layers
+    check_layers(big, "0-1")
     err = cli_error(monkeypatch, capsys, "sefa", "--model", "toy", "--layers", "all", "--out", tmp_path / "sefa")
     assert "layers must be None, got 'all'" in err and not (tmp_path / "sefa").exists()
 

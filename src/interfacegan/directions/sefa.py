@@ -104,7 +104,7 @@ def sefa_boundaries(
 
     Defaults follow the official release (module docstring); `affine_options` go to `model.first_affine` (e.g.
     `include_torgb='none'` to leave the ToRGB affine out). `layers` picks the style layers of style-based models
-    (e.g. '0-3'; refused on models whose SeFa weight acts on z: `check_layers`); it is stored in the settings so
+    (e.g. '0-3'; refused on models with one first layer: `check_layers`); it is stored in the settings so
     edits in W+ default to those layers.
     """
     check_layers(model, layers)
@@ -146,13 +146,21 @@ def sefa_boundaries(
     return boundaries
 
 
+def sefa_layer_count(model) -> int:
+    """How many layers `model.first_affine` chooses from: BigGAN's `num_affine_layers`, a style model's W+ layers,
+    else 1 (the one first layer acting on z of DCGAN, PGGAN and the toy model)."""
+    count = getattr(model, "num_affine_layers", None)
+    if count is None:
+        count = model.num_ws if model.affine_space == "w" and model.num_ws else 1
+    return int(count)
+
+
 def check_layers(model, layers, name: str = "layers") -> None:
-    """Refuse a SeFa layer selection on a model whose SeFa weight acts on z: it has no style layers to pick (the
-    selection would silently do nothing). `name` is the caller's parameter; callers that run SeFa late (analyses,
-    the editor) call this up front."""
-    if layers is not None and model.affine_space == "z":
+    """Refuse a SeFa layer selection on a model with no layers to choose from (it would silently do nothing).
+    `name` is the caller's parameter; callers that run SeFa late (analyses, the editor) call this up front."""
+    if layers is not None and sefa_layer_count(model) < 2:
         raise InterfaceGANError(
-            f"model {model.name!r} has no style layers (SeFa factorizes its first layer, which acts on z): "
+            f"model {model.name!r} has no layers to choose from (SeFa factorizes its first layer, which acts on z): "
             f"{name} must be None, got {layers!r}"
         )
 
