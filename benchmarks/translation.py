@@ -23,7 +23,7 @@ import torch
 
 
 def fit_boundary(model, scorer, attribute: str, num: int, seed: int):
-    from interfacegan.directions.boundary import BoundaryTrainer
+    from interfacegan.learning import BoundaryTrainer
 
     codes = model.sample(num, seed)
     scores = np.concatenate([scorer.score(model.synthesize(codes[i : i + 256]))[attribute]
@@ -33,7 +33,7 @@ def fit_boundary(model, scorer, attribute: str, num: int, seed: int):
 
 
 def main() -> None:
-    from interfacegan.directions.boundary import load_direction
+    from interfacegan.directions.files import load_direction
     from interfacegan.inversion import invert
     from interfacegan.models import load_model
     from interfacegan.scoring import load_scorer

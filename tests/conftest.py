@@ -30,6 +30,16 @@ def toy_generator() -> ToyGenerator:
     return ToyGenerator(z_dim=16, num_attributes=3, seed=0)
 
 
+@pytest.fixture(scope="module")
+def toy_samples():
+    """A toy model (seed 1) with 3 known attribute normals, 3,000 z codes and their exact toy scores."""
+    from interfacegan.scoring.toy import ToyScorer
+
+    model = ToyGenerator(z_dim=16, num_attributes=3, seed=1)
+    z = model.sample(3000, seed=0)
+    return model, z, ToyScorer(3)(model.synthesize(z))
+
+
 @pytest.fixture
 def toy(toy_generator) -> ToyGenerator:
     return toy_generator

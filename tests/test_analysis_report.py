@@ -14,7 +14,8 @@ import pytest
 from interfacegan.analysis import ANALYSES, analyze_run
 from interfacegan.analysis.separability import evaluate_on_run
 from interfacegan.analysis.tables import read_csv
-from interfacegan.directions.boundary import Boundary, BoundaryTrainer
+from interfacegan.directions.boundary import Boundary
+from interfacegan.learning import BoundaryTrainer
 from interfacegan.errors import InterfaceGANError
 
 from tests.conftest import cli_path

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from interfacegan.directions.boundary import Boundary, load_direction
+from interfacegan.directions import Boundary, load_direction
 from interfacegan.cli import app
 from tests.conftest import cli_error
 from interfacegan.models import ToyGenerator
@@ -113,7 +113,7 @@ def test_sefa_and_name_directions(tmp_path):
     # the command names with the API's defaults: the same names as the API and the editor's SeFa sliders
     api = name_directions(ToyGenerator(), [load_direction(out / f"sefa_{i}.npz") for i in range(3)], ["toy"])
     assert [d["label"] for d in names["directions"]] == [n.label for n in api]
-    assert {n.label for n in api} == {"", "+attr2"}  # the toy's SeFa directions: one clear, two mixed
+    assert {n.label for n in api} == {"", "+attr0", "+attr2"}  # the toy's (normalised) SeFa directions: two clear, one mixed
     for d, n in zip(names["directions"], api):
         assert d["effects"]["attr0"]["change_std"] == pytest.approx(n.effects["attr0"].change_std, abs=1e-9)
     editor = build_editor_app(model="toy", sefa=3, name_with=["toy"], device="cpu")
@@ -145,5 +145,5 @@ def test_edit_refuses_a_reversed_range_and_layers_on_a_z_only_model(run, tmp_pat
         port = sock.getsockname()[1]
     err = cli_error(monkeypatch, capsys, "ui", "--model", "dcgan-digiface", "--sefa-layers", "0-1", "--port", port,
                     "--device", "cpu")  # fmt: skip
-    assert "has only a Z space" in err and "sefa_layers must be None" in err
+    assert "has no layers to choose from" in err and "sefa_layers must be None" in err
     assert not (tmp_path / "e").exists()

@@ -31,13 +31,13 @@ def test_demo_writes_a_complete_report_and_resumes(tmp_path):
     assert "src='http" not in html and "<script" not in html  # self-contained, opens with no server
     attributes = ["yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeglasses_edges", "brightness"]
     for a in attributes:
-        b = Boundary.load(tmp_path / "demo" / "boundaries" / f"{a}.npz")
+        b = Boundary.load(tmp_path / "demo" / "boundaries" / f"{a}_z.npz")
         assert b.attribute == a and b.model == "dcgan-digiface" and 0.5 < b.metrics["val_accuracy"] <= 1
         assert (tmp_path / "demo" / "edits" / f"{a}_edit.gif").stat().st_size > 0
     yaw_row = re.search(r"<td class='label'>yaw</td><td>([0-9.]+)</td><td>([0-9.]+)</td>", html)
     assert yaw_row and float(yaw_row.group(2)) >= 0.8  # yaw separates well even on 30 faces each side
     cond = Boundary.load(tmp_path / "demo" / "edits" / "eyeglasses_edges_given_brightness_direction.npz")
-    brightness = Boundary.load(tmp_path / "demo" / "boundaries" / "brightness.npz")
+    brightness = Boundary.load(tmp_path / "demo" / "boundaries" / "brightness_z.npz")
     assert abs(float(cond.normal @ brightness.normal)) < 1e-5
     assert len(list((tmp_path / "demo" / "sefa").glob("sefa_*.npz"))) == 2
     # A second run with the same run settings resumes the finished store instead of refusing it (one cheap analysis).

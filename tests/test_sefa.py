@@ -1,13 +1,17 @@
-"""SeFa: top eigenvectors of A^T A of a known matrix, in order; boundaries from models."""
+"""SeFa: top eigenvectors of A^T A of a known matrix, in order; the official defaults on every family; refusals."""
+
+import types
 
 import numpy as np
 import pytest
 import torch
 
 from interfacegan.directions.boundary import Boundary
+from interfacegan.directions.sefa import check_layers, factorize, sefa_boundaries
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
-from interfacegan.directions.sefa import factorize, sefa_boundaries
+from interfacegan.models.checkpoints import build_random
+from tests.conftest import cli_error
 
 
 def known_matrix(out=300, d=12, seed=0):
@@ -19,9 +23,26 @@ def known_matrix(out=300, d=12, seed=0):
     return (u * s) @ v.T, s, v
 
 
+def official_sefa(weights_d_by_out: list) -> tuple[np.ndarray, np.ndarray]:
+    """The official `factorize_weight` recomputed: concatenate (d, out) weights, unit columns, eig(W W^T);
+    sorted here by eigenvalue (the official code keeps np.linalg.eig's order)."""
+    w = np.concatenate([np.asarray(x, dtype=np.float64) for x in weights_d_by_out], axis=1)
+    w = w / np.linalg.norm(w, axis=0, keepdims=True)
+    values, vectors = np.linalg.eig(w @ w.T)
+    order = np.argsort(-values.real)
+    return vectors.real[:, order].T, values.real[order]
+
+
+def assert_same_directions(boundaries, official, k):
+    vectors, values = official
+    ours = np.stack([b.normal for b in boundaries]).astype(np.float64)
+    np.testing.assert_allclose([b.metrics["eigenvalue"] for b in boundaries], values[:k], rtol=1e-4)
+    np.testing.assert_allclose(np.abs(np.sum(ours * vectors[:k], axis=1)), 1.0, atol=1e-5)
+
+
 def test_top_eigenvectors_of_known_matrix_in_order():
     a, s, v = known_matrix()
-    directions, values = factorize(a.astype(np.float32), k=5)
+    directions, values = factorize(a.astype(np.float32), k=5, normalize_columns=False)
     order = np.argsort(-s)[:5]
     np.testing.assert_allclose(values, s[order] ** 2, rtol=1e-4)
     assert directions.shape == (5, 12) and directions.dtype == np.float32
@@ -34,9 +55,9 @@ def test_top_eigenvectors_of_known_matrix_in_order():
 
 def test_float64_and_torch_inputs():
     a, s, v = known_matrix(seed=1)
-    d64, v64 = factorize(a, k=3)
+    d64, v64 = factorize(a, k=3, normalize_columns=False)
     np.testing.assert_allclose(v64, np.sort(s)[::-1][:3] ** 2, rtol=1e-10)
-    dt, vt = factorize(torch.from_numpy(a).float(), k=3)
+    dt, vt = factorize(torch.from_numpy(a).float(), k=3, normalize_columns=False)
     assert isinstance(dt, torch.Tensor) and dt.dtype == torch.float32
     np.testing.assert_allclose(dt.numpy(), d64, atol=1e-5)
     np.testing.assert_allclose(vt.numpy(), v64, rtol=1e-5)
@@ -44,38 +65,117 @@ def test_float64_and_torch_inputs():
     assert full.shape == (12, 12) and np.all(np.diff(values) <= 0)
 
 
-def test_normalize_columns_is_official_variant():
+def test_default_normalises_columns_as_the_official_code():
     # The official code normalises the columns of its (d, out) weight = the rows of our (out, d) A.
     a, _, _ = known_matrix(seed=2)
-    official_weight = a.T / np.linalg.norm(a.T, axis=0, keepdims=True)
-    values, vectors = np.linalg.eigh(official_weight @ official_weight.T)
-    expected = vectors[:, ::-1][:, :4].T
-    directions, ours = factorize(a, k=4, normalize_columns=True)
-    np.testing.assert_allclose(ours, values[::-1][:4], rtol=1e-8)
-    np.testing.assert_allclose(np.abs(np.sum(directions * expected, axis=1)), 1.0, atol=1e-5)
+    directions, values = factorize(a, k=4)
+    vectors, expected = official_sefa([a.T])
+    np.testing.assert_allclose(values, expected[:4], rtol=1e-8)
+    np.testing.assert_allclose(np.abs(np.sum(directions * vectors[:4], axis=1)), 1.0, atol=1e-5)
+    plain, _ = factorize(a, k=4, normalize_columns=False)  # the paper's form is another answer
+    assert np.abs(np.sum(plain * directions, axis=1)).min() < 0.99
 
 
-def test_errors():
+def test_errors_and_orientation():
     with pytest.raises(InterfaceGANError, match="k must be"):
         factorize(np.ones((5, 3)), k=4)
     with pytest.raises(InterfaceGANError, match="2-D"):
         factorize(np.ones(5))
     with pytest.raises(InterfaceGANError, match="all-zero output unit"):
-        factorize(np.r_[np.ones((2, 3)), np.zeros((1, 3))], normalize_columns=True)
+        factorize(np.r_[np.ones((2, 3)), np.zeros((1, 3))])
+    a, _, _ = known_matrix()
+    # the official (d, out) layout: refused, never zero eigenvalues
+    with pytest.raises(InterfaceGANError, match=r"shape \(12, 300\) does not act on latent codes of size 12 .*transpose"):
+        factorize(a.T, latent_dim=12)
+    with pytest.raises(InterfaceGANError, match="looks transposed"):
+        factorize(a.T)
+    with pytest.raises(InterfaceGANError, match="size 7"):
+        factorize(a, latent_dim=7)
+    assert factorize(a.T, latent_dim=300, k=2)[0].shape == (2, 300)  # explicitly (out=12, d=300)
 
 
 def test_sefa_boundaries_on_toy_model(tmp_path):
     model = ToyGenerator(z_dim=8, seed=3)
     boundaries = sefa_boundaries(model, k=3)
-    weight = model.first_affine().numpy()
-    directions, values = factorize(weight, k=3)
     assert [b.attribute for b in boundaries] == ["sefa_0", "sefa_1", "sefa_2"]
-    for b, d, value in zip(boundaries, directions, values):
-        assert b.kind == "sefa" and b.space == "z" and b.model == "toy"
-        assert b.metrics["eigenvalue"] == pytest.approx(value)
-        np.testing.assert_allclose(b.normal, d, atol=1e-7)
+    assert_same_directions(boundaries, official_sefa([model.readout.T]), 3)
+    for b in boundaries:
+        assert b.kind == "sefa" and b.space == "z" and b.model == "toy" and b.settings["normalize_columns"]
         loaded = Boundary.load(b.save(tmp_path / f"{b.attribute}.npz"))  # same file format as boundaries
-        assert loaded.kind == "sefa" and loaded.metrics["eigenvalue"] == pytest.approx(value)
+        assert loaded.kind == "sefa" and loaded.metrics["eigenvalue"] == pytest.approx(b.metrics["eigenvalue"])
+    plain = sefa_boundaries(model, k=3, normalize_columns=False)
+    expected, _ = factorize(model.first_affine(), k=3, normalize_columns=False)
+    np.testing.assert_allclose(np.stack([b.normal for b in plain]), expected, atol=1e-7)
+
+
+def test_official_defaults_on_tiny_dcgan_and_pggan():
+    from interfacegan.models.dcgan import DCGANGenerator, DCGANNet
+    from interfacegan.models.genforce_random import build_random_pggan
+
+    torch.manual_seed(0)
+    state = DCGANNet(z_dim=8, width=2).state_dict()
+    dcgan = DCGANGenerator(state, device="cpu")
+    weight = state["main.0.weight"].numpy()  # ConvTranspose2d (z, out, 4, 4): each (out, y, x) is a column
+    assert_same_directions(sefa_boundaries(dcgan, k=3), official_sefa([weight.reshape(8, -1)]), 3)
+
+    pggan, state = build_random_pggan(resolution=8, z_dim=8, fmaps_base=64, fmaps_max=8, device="cpu")
+    official = state["layer0.weight"].flip(2, 3).permute(1, 0, 2, 3).flatten(1).numpy()  # official reshape
+    assert_same_directions(sefa_boundaries(pggan, k=3), official_sefa([official]), 3)
+
+
+def test_official_defaults_on_tiny_style_models():
+    from interfacegan.models.genforce_random import build_random_stylegan
+
+    stylegan, state = build_random_stylegan(resolution=8, z_dim=8, w_dim=8, mapping_layers=2, fmaps_base=64,
+                                            fmaps_max=8, device="cpu")  # fmt: skip
+    styles = [state[f"synthesis.layer{i}.style.weight"].T.numpy() for i in range(stylegan.num_ws)]
+    assert_same_directions(sefa_boundaries(stylegan, k=3), official_sefa(styles), 3)
+    assert_same_directions(sefa_boundaries(stylegan, k=2, layers="1-2"), official_sefa(styles[1:3]), 2)
+
+    sg2 = build_random("stylegan2", resolution=16, w_dim=8, channel_base=64, channel_max=8, device="cpu")
+    sd = sg2.net.state_dict()
+    # genforce layer i = NVIDIA conv affine i; the official last layer (num_layers - 1) is the final ToRGB
+    convs = [sd[k].T.numpy() for k in sd if k.endswith("affine.weight") and ".conv" in k]
+    last_rgb = sd["synthesis.b16.torgb.affine.weight"].T.numpy()
+    boundaries = sefa_boundaries(sg2, k=3)
+    assert boundaries[0].settings["include_torgb"] == "last"
+    assert_same_directions(boundaries, official_sefa([*convs, last_rgb]), 3)
+    assert_same_directions(sefa_boundaries(sg2, k=3, layers="0-2"), official_sefa(convs[:3]), 3)
+    no_rgb = sefa_boundaries(sg2, k=3, include_torgb="none")  # the explicit option still works
+    assert_same_directions(no_rgb, official_sefa(convs), 3)
+
+
+def test_official_defaults_on_a_file_made_by_the_official_sefa_code():
+    from pathlib import Path
+
+    from interfacegan.models import load_model
+
+    fixture = Path(__file__).parent / "fixtures" / "genforce_stylegan2_16.pth"  # genforce StyleGAN2, SeFa's layout
+    model = load_model(f"genforce:{fixture}", device="cpu")
+    sd = torch.load(fixture, map_location="cpu", weights_only=True)["generator_smooth"]
+    last = model.num_ws - 1  # factorize_weight: layer{i}.style for i < num_layers - 1, output{i // 2} for the last
+    names = [f"layer{i}" if i < last else f"output{i // 2}" for i in range(model.num_ws)]
+    weights = [sd[f"synthesis.{n}.style.weight"].T.numpy() for n in names]
+    assert_same_directions(sefa_boundaries(model, k=4), official_sefa(weights), 4)
+    assert_same_directions(sefa_boundaries(model, k=2, layers="1-2"), official_sefa(weights[1:3]), 2)
+
+
+def test_official_rule_on_tiny_stylegan3():
+    sg3 = build_random("stylegan3", resolution=16, w_dim=8, channel_base=256, channel_max=8, num_layers=4,
+                       device="cpu")  # fmt: skip
+    sd = sg3.net.state_dict()
+    layers = [sd[k].T.numpy() for k in sd if k.endswith("affine.weight") and not k.startswith("synthesis.input")]
+    assert_same_directions(sefa_boundaries(sg3, k=3), official_sefa(layers), 3)  # its one ToRGB is the last
+
+
+def test_layers_on_a_z_only_model_are_refused(monkeypatch, capsys, tmp_path):
+    for model in (ToyGenerator(z_dim=8), build_random("pggan", resolution=8, z_dim=8, fmaps_base=64, fmaps_max=8)):
+        with pytest.raises(InterfaceGANError, match="model .* has no layers to choose from .*: layers must be None"):
+            sefa_boundaries(model, k=2, layers="0")
+    big = types.SimpleNamespace(name="biggan-deep", affine_space="z", num_affine_layers=3)  # z-only, with layers
+    check_layers(big, "0-1")
+    err = cli_error(monkeypatch, capsys, "sefa", "--model", "toy", "--layers", "all", "--out", tmp_path / "sefa")
+    assert "layers must be None, got 'all'" in err and not (tmp_path / "sefa").exists()
 
 
 def test_dcgan_affine_shape_and_directions():
@@ -92,8 +192,9 @@ def test_dcgan_affine_shape_and_directions():
     assert all(b.space == "z" and b.dim == 100 for b in boundaries)
     eig = [b.metrics["eigenvalue"] for b in boundaries]
     assert eig == sorted(eig, reverse=True)
-    # each direction moves the first layer's output more than any direction orthogonal to the top ones
+    # each direction moves the (unit-row) first layer's output more than any direction orthogonal to the top ones
     a = weight.double().numpy()
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
     top = np.linalg.norm(a @ boundaries[0].normal.astype(np.float64))
     rng = np.random.default_rng(0)
     other = rng.standard_normal((20, 100))
@@ -102,7 +203,6 @@ def test_dcgan_affine_shape_and_directions():
 
 
 def test_style_model_layers_are_kept_for_layerwise_edits():
-    from interfacegan.models.checkpoints import build_random
     from interfacegan.editing.codes import SampledCodes
     from interfacegan.editing.plan import plan_edit
 

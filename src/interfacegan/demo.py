@@ -18,10 +18,11 @@ import numpy as np
 from interfacegan import DEFAULT_MODEL
 from interfacegan.analysis import QUICK, analyze_run
 from interfacegan.analysis.report import add_sections
-from interfacegan.directions.boundary import Boundary, BoundaryTrainer
+from interfacegan.directions.boundary import Boundary
 from interfacegan.editing.codes import SampledCodes
 from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
+from interfacegan.learning import train_boundaries
 from interfacegan.models import load_model
 from interfacegan.progress import ProgressOption
 from interfacegan.report import Report
@@ -133,13 +134,7 @@ def _scored_by_another_version(store, scorer) -> bool:
 
 
 def _train_boundaries(store, attributes, settings: DemoSettings, out: Path) -> list[Boundary]:
-    boundaries = []
-    for attribute in attributes:
-        trainer = BoundaryTrainer(ratio=settings.ratio, seed=settings.seed).fit_store(store, attribute, "z")
-        boundary = trainer.boundary_
-        boundary.save(out / f"{attribute}.npz")
-        boundaries.append(boundary)
-    return boundaries
+    return train_boundaries(store, attributes, ["z"], out, ratio=settings.ratio, seed=settings.seed)
 
 
 def _request(boundary: Boundary, settings: DemoSettings, conditions=()) -> EditRequest:

@@ -21,7 +21,8 @@ from interfacegan.analysis.report import Section, build_report
 from interfacegan.rescoring.matrix import Baseline, compute_baseline
 from interfacegan.analysis.tables import Table
 from interfacegan.atomic import write_text_atomic
-from interfacegan.directions.boundary import Boundary, BoundaryTrainer, load_direction
+from interfacegan.directions.boundary import Boundary
+from interfacegan.directions.files import load_direction
 from interfacegan.editing.plan import check_fits
 from interfacegan.errors import InterfaceGANError
 from interfacegan.store import SAMPLE_TASK, SampleStore
@@ -183,23 +184,13 @@ def _boundaries(store, model, out: Path, given, attributes, spaces, ratio, progr
     if given:
         loaded = []
         for item in given:
-            b = item if isinstance(item, Boundary) else load_direction(item)
+            b = item if isinstance(item, Boundary) else load_direction(item, model=model)
             check_fits(model, b)  # the model it was made for, its space and dimension, as `edit` checks
             loaded.append(b)
         return loaded
-    from interfacegan.progress import progress_bar
+    from interfacegan.learning import train_boundaries
 
-    trained = []
-    jobs = [(a, s) for s in spaces for a in attributes]
-    with progress_bar("training boundaries", total=len(jobs), enabled=progress) as bar:
-        for attribute, space in jobs:
-            trainer = BoundaryTrainer(ratio=ratio).fit_store(store, attribute, space)
-            boundary = trainer.boundary_
-            boundary.settings["run"] = str(store.path)
-            boundary.save(out / "boundaries" / f"{attribute}_{space}.npz")
-            trained.append(boundary)
-            bar.advance()
-    return trained
+    return train_boundaries(store, attributes, spaces, out / "boundaries", progress=progress, ratio=ratio)
 
 
 # ==== entry point ===============================================================================================

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interfacegan.directions.boundary import Boundary, select_samples
+from interfacegan.directions.boundary import Boundary
+from interfacegan.learning.selection import select_samples
 from interfacegan.store import SampleStore
 
 

@@ -150,7 +150,7 @@ def edit_image(
     quiet: QuietOpt = False,
 ):
     """Invert real images, then edit them along a boundary: grid.png (rows = images, columns = steps), edit.gif."""
-    from interfacegan.directions.boundary import load_direction
+    from interfacegan.directions.files import load_direction
     from interfacegan.editing.run import EditRequest, edit_codes, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.inversion.files import check_image_files, inversion_model_spec, load_codes, read_targets

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -29,17 +28,6 @@ def _default_boundary_dir(run: Path) -> Path:
     return run.parent / f"{run.name}-boundaries"
 
 
-def _threshold(text: str):
-    if text in ("edges", "extremes"):
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        from interfacegan.errors import InterfaceGANError
-
-        raise InterfaceGANError(f"bad --threshold {text!r}: use edges, extremes or a number") from None
-
-
 @app.command("train-boundary")
 def train_boundary(
     run: Annotated[Path, typer.Argument(help="Run directory holding codes and scores.")],
@@ -51,14 +39,15 @@ def train_boundary(
     split: Annotated[float, typer.Option(help="Training share of the selected samples (rest validates).")] = 0.7,
     seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
     c: Annotated[float, typer.Option("--C", help="SVM regularisation C.")] = 1.0,
-    solver: Annotated[str, typer.Option(help="tron (primal linear SVM, fast), liblinear, or svc (the official solver).")] = "tron",
+    solver: Annotated[str, typer.Option(help="auto (the official SVC up to 3,000 training rows, LinearSVC above), official (SVC(kernel='linear')) or liblinear (LinearSVC).")] = "auto",
+    max_iter: Annotated[int, typer.Option(help="Iteration limit of the liblinear solver (a fit that hits it is reported).")] = 1000,
     threshold: Annotated[str, typer.Option(help="Labels of the remaining samples: edges, extremes or a score.")] = "edges",
     out: Annotated[Optional[Path], typer.Option(help="Boundary .npz (one attribute) or directory (several).")] = None,
     official: Annotated[bool, typer.Option(help="Also write the official (1, d) .npy next to each boundary.")] = False,
 ):
     """Fit a linear-SVM boundary per attribute and print train/validation/remaining accuracy."""
-    from interfacegan.directions.boundary import BoundaryTrainer
     from interfacegan.errors import InterfaceGANError
+    from interfacegan.learning import boundary_path, train_boundaries
     from interfacegan.store import SampleStore
 
     store = SampleStore.open(run, mode="r")
@@ -67,31 +56,23 @@ def train_boundary(
         raise InterfaceGANError(
             f"name a score with --attribute (the run has: {', '.join(store.score_names) or 'none'}) or pass --all"
         )
-    store.codes_array(space)  # a clear error when the space is missing
-    single = len(names) == 1 and (out is None or out.suffix == ".npz")
-    if out is not None and not single and out.suffix == ".npz":
-        raise InterfaceGANError(f"--out {out} is a file but {len(names)} boundaries are trained: give a directory")
-    folder = out.parent if single and out is not None else (out or _default_boundary_dir(run))
-    table = Table("attribute", "train acc", "val acc", "rest acc", "train/val/rest", "no score",
+    target = out or _default_boundary_dir(run)
+    boundaries = train_boundaries(store, names, [space], target, official=official,
+                                  ratio=ratio, count=count, split=split, seed=seed, C=c, solver=solver,
+                                  max_iter=max_iter, threshold=threshold)  # fmt: skip
+    table = Table("attribute", "train acc", "val acc", "rest acc", "train/val/rest", "no score", "SVM iterations",
                   title=f"{space}-space boundaries of {run}")  # fmt: skip
-    written = []
-    for name in names:
-        trainer = BoundaryTrainer(ratio=ratio, count=count, split=split, seed=seed, C=c, solver=solver,
-                                  threshold=_threshold(threshold))  # fmt: skip
-        boundary = trainer.fit_store(store, name, space).boundary_
-        path = out if single and out is not None else folder / f"{name}_{space}.npz"
-        boundary.save(path)
-        if official:
-            boundary.to_official_npy(path.with_suffix(".npy"))
-        written.append(path)
+    for boundary in boundaries:
         m = boundary.metrics
+        iterations = str(m["n_iter"]) if m["converged"] else f"[yellow]{m['n_iter']} (not converged)[/]"
         table.add_row(
-            name, _fmt(m["train_accuracy"]), _fmt(m["val_accuracy"]), _fmt(m["remaining_accuracy"]),
-            f"{m['num_train']}/{m['num_val']}/{m['num_remaining']}", str(m["num_dropped"]),
+            boundary.attribute, _fmt(m["train_accuracy"]), _fmt(m["val_accuracy"]), _fmt(m["remaining_accuracy"]),
+            f"{m['num_train']}/{m['num_val']}/{m['num_remaining']}", str(m["num_dropped"]), iterations,
         )  # fmt: skip
     console.print(table)
-    for path in written:
-        console.print(f"wrote {path}")
+    for boundary in boundaries:
+        path = boundary_path(target, boundary.attribute, space)
+        console.print(f"wrote {path}" + (f" and {path.with_suffix('.npy')}" if official else ""))
 
 
 @app.command()
@@ -116,7 +97,7 @@ def edit(
     """Render samples of a run edited along a boundary: grid.png (rows = samples, columns = steps) and edit.gif."""
     import numpy as np
 
-    from interfacegan.directions.boundary import load_direction
+    from interfacegan.directions.files import load_direction
     from interfacegan.editing.run import EditRequest, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
@@ -158,16 +139,10 @@ def _naming_table(names, title: str) -> Table:
     return table
 
 
-def _write_names(names, path: Path, settings: dict) -> Path:
-    from interfacegan.atomic import write_text_atomic
-
-    payload = {"settings": settings, "directions": [n.as_dict() for n in names]}
-    return write_text_atomic(path, json.dumps(payload, indent=2, default=float) + "\n")
-
-
 def _name(generator, boundaries, scorers, num, alpha, seed, quiet: bool, spec: str, out: Path | None) -> None:
     """Name the directions with the API's naming (its defaults where an option is not given), print the table and
     write the names file `out` (when given)."""
+    from interfacegan.directions.files import write_names
     from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_SEED, name_directions, naming_settings
 
     num, alpha, seed = (NAMING_NUM if num is None else num, NAMING_ALPHA if alpha is None else alpha,
@@ -175,7 +150,7 @@ def _name(generator, boundaries, scorers, num, alpha, seed, quiet: bool, spec: s
     names = name_directions(generator, boundaries, scorers, num=num, alpha=alpha, seed=seed, progress=not quiet)
     console.print(_naming_table(names, f"what each direction moves on {spec} (edits x + {alpha:g} n, {num} samples)"))
     if out is not None:
-        path = _write_names(names, out, {"model": spec, "scorers": list(scorers), **naming_settings(num, alpha, seed)})
+        path = write_names(out, names, {"model": spec, "scorers": list(scorers), **naming_settings(num, alpha, seed)})
         console.print(f"wrote {path}")
 
 
@@ -189,7 +164,7 @@ def sefa(
     out: Annotated[Path, typer.Option(help="Output directory for sefa_{i}.npz and sefa_{i}.png.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Number of directions.")] = 10,
     layers: Annotated[Optional[str], typer.Option(help="Style layers to factorize, e.g. 0-1 or all.")] = None,
-    normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights (official SeFa).")] = False,
+    normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights first, as the official SeFa (--no-normalize-columns: the paper's plain A^T A).")] = True,
     num: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
     steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
     range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
@@ -199,11 +174,12 @@ def sefa(
     alpha: AlphaOpt = None,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
     scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
-    include_torgb: Annotated[Optional[str], typer.Option(help="Style models: also factorize ToRGB affines (none, all, first, last).")] = None,
+    include_torgb: Annotated[Optional[str], typer.Option(help="StyleGAN2/3: ToRGB affines factorized with the conv layers' (none, all, first, last; default last, as the official SeFa).")] = None,
     device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
+    from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
     from interfacegan.editing.codes import SampledCodes
     from interfacegan.editing.manipulation import linspace_steps
@@ -228,7 +204,7 @@ def sefa(
                       str(path))  # fmt: skip
     console.print(table)
     if name_with:
-        _name(generator, boundaries, name_with, name_num, alpha, None, quiet, model, out / "names.json")
+        _name(generator, boundaries, name_with, name_num, alpha, None, quiet, model, out / NAMES_FILE)
 
 
 @app.command("name-directions")
@@ -245,7 +221,7 @@ def name_directions_command(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Name directions (e.g. SeFa's) after the attribute they clearly move most, re-scoring edited samples."""
-    from interfacegan.directions.boundary import load_direction
+    from interfacegan.directions.files import load_direction
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
 

@@ -41,7 +41,7 @@ def train_translator_command(
     """Train a feed-forward editor on InterFaceGAN pairs: an identity network and a copy fine-tuned to edit.
 
     Progress is saved to OUT.ckpt; an interrupted run continues from it when rerun with the same options."""
-    from interfacegan.directions.boundary import load_direction
+    from interfacegan.directions.files import load_direction
     from interfacegan.models import load_model
     from interfacegan.translation import train_translator
 

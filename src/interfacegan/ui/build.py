@@ -18,13 +18,10 @@ DEFAULT_SEFA = 10  # SeFa directions shown when no direction files are given
 def sefa_directions(generator, k: int, layers: str | None = None, name_with: Sequence = (), progress: bool = False):
     """The model's top-k SeFa directions as editor directions; with scorers in `name_with`, labelled by
     `rescoring.naming.name_directions` with its defaults (the same names as the demo and `sefa --name-with`)."""
-    from interfacegan.directions.sefa import sefa_boundaries
+    from interfacegan.directions.sefa import check_layers, sefa_boundaries
     from interfacegan.ui.session import Direction, describe
 
-    if layers is not None and "wp" not in generator.spaces:
-        raise InterfaceGANError(
-            f"model {generator.name!r} has only a Z space, no style layers: sefa_layers must be None, got {layers!r}"
-        )
+    check_layers(generator, layers, "sefa_layers")
     boundaries = sefa_boundaries(generator, k, layers=layers)
     titles = {}
     if name_with:
@@ -57,14 +54,16 @@ def build_editor_app(
     from interfacegan.models import load_model
     from interfacegan.store import SampleStore
     from interfacegan.ui.app import create_app
-    from interfacegan.ui.directions import load_directions, model_named_by
+    from interfacegan.directions.files import direction_labels, model_named_by, read_directions
+    from interfacegan.ui.session import make_directions
 
     boundaries = list(boundaries or [])
     store = SampleStore.open(run, mode="r") if run is not None else None
     run_model = store.meta.get("model") if store is not None else None
     spec = model or (run_model if run_model and run_model != "unknown" else None) or model_named_by(boundaries)
     generator = load_model(spec or DEFAULT_MODEL, device=device)
-    directions = load_directions(generator, boundaries, space=space) if boundaries else []
+    found = read_directions(boundaries, model=generator, space=space)
+    directions = make_directions(found, direction_labels(boundaries)) if found else []
     k = sefa if sefa is not None else (0 if directions else DEFAULT_SEFA)
     if k < 0:
         raise InterfaceGANError(f"sefa must be >= 0, got {k}")
