@@ -15,8 +15,6 @@ from interfacegan.editing.plan import as_plan
 from interfacegan.editing.stream import edit_images
 from interfacegan.store import SampleStore
 
-DEFAULT_SWEEP = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)
-
 
 def score_sweep(
     model,
