@@ -48,7 +48,8 @@ def test_a_train_boundary_folder_beside_the_run_is_used_not_retrained(toy_run, t
                        model=toy, **SMALL)  # fmt: skip
     assert [(b.attribute, b.settings.get("ratio")) for b in more.boundaries] == [("attr0", 0.1), ("attr2", 0.02)]
     assert [p.name for p in (tmp_path / "more" / "boundaries").iterdir()] == ["attr2_z.npz"]
-    assert "1 boundary trained here on this run (ratio 0.02: 56 training and 24 validation" in _settings(more)["boundaries"]
+    trained = "1 boundary trained here on this run (ratio 0.02: 56 training and 24 validation"
+    assert trained in _settings(more)["boundaries"]
 
     # --retrain ignores the folder; --boundaries names one explicitly
     done = _cli("analyze", "separability", toy_run.path, "--out", tmp_path / "again", "--retrain", "--ratio", "0.05",
@@ -74,7 +75,8 @@ def test_analyze_refuses_a_boundary_of_another_model_through_the_command_line(to
     from tests.helpers import cli_error
 
     other = Boundary(np.ones(16), attribute="attr0", model="dcgan-digiface").save(tmp_path / "other.npz")
-    err = cli_error(monkeypatch, capsys, "analyze", "rescore", toy_run.path, "--out", tmp_path / "a", "--boundary", other)
+    err = cli_error(monkeypatch, capsys, "analyze", "rescore", toy_run.path, "--out", tmp_path / "a", "--boundary",
+                    other)
     assert "belongs to model 'dcgan-digiface', not 'toy'" in err
     err = cli_error(monkeypatch, capsys, "edit", toy_run.path, "--boundary", other, "--out", tmp_path / "e")
     assert "belongs to model 'dcgan-digiface', not 'toy'" in err

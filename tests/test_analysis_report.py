@@ -127,6 +127,7 @@ def test_given_boundaries_and_explicit_conditions(toy_run, toy, tmp_path):
                          conditions=["attr1|attr0,attr2", "auto"], condition_threshold=0.35, model=toy,
                          **SMALL)  # fmt: skip
     assert not (tmp_path / "out" / "boundaries").exists()
+    assert dict(result.settings)["boundaries"] == "3 boundaries given (3 imported)"
     labels = [r[0] for r in result.tables["rescoring_conditional_z"].rows]
     # auto adds attr1|attr2 and attr2|attr1 (|cos| 0.40 >= 0.35); attr0's largest |cos| is 0.24
     assert labels == ["attr1", "attr1 | attr2", "attr2", "attr2 | attr1", "attr1", "attr1 | attr0, attr2"]
@@ -220,7 +221,7 @@ def test_heatmap_colour_bars_say_their_unit():
 
 
 def test_each_sefa_rescoring_progress_bar_names_its_direction(shared_run, tmp_path, monkeypatch):
-    from interfacegan.analysis.steps import sefa
+    from interfacegan.analysis import context
     from interfacegan.rescoring.matrix import rescoring_matrix
 
     descriptions = []
@@ -229,8 +230,9 @@ def test_each_sefa_rescoring_progress_bar_names_its_direction(shared_run, tmp_pa
         descriptions.append(description)
         return rescoring_matrix(*args, description=description, **kwargs)
 
-    monkeypatch.setattr(sefa, "rescoring_matrix", recording)
+    monkeypatch.setattr(context, "rescoring_matrix", recording)
     model, store = shared_run
     result = analyze_run(store, tmp_path / "out", analyses=["sefa"], model=model, ratio=0.1, **SMALL)
     labels = sorted({row[1] for row in result.tables["sefa_match"].rows})
-    assert sorted(descriptions) == [f"SeFa re-scoring ({label})" for label in labels]
+    assert sorted(d for d in descriptions if d.startswith("SeFa")) == [f"SeFa re-scoring ({label})" for label in labels]
+    assert "re-scoring (Z)" in descriptions  # the InterFaceGAN matrix it is compared with

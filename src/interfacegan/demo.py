@@ -233,8 +233,8 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
     directions, names, grids = sefa
     report.heading("SeFa: unsupervised directions, named by re-scoring", anchor="sefa")
     report.text(
-        f"Each direction moves {plural(settings.name_num, 'fresh sample')} by +{NAMING_ALPHA:g} along it and is re-scored "
-        f"with the face scorer, as in the analyses below ({CHANGE_DEFINITION}). Naming rule: {NAMING_RULE}. "
+        f"Each direction moves {plural(settings.name_num, 'fresh sample')} by +{NAMING_ALPHA:g} along it and is "
+        f"re-scored with the face scorer, as in the analyses below ({CHANGE_DEFINITION}). Naming rule: {NAMING_RULE}. "
         "The same model and settings give the same names with `interfacegan sefa --name-with face` and in the editor "
         "(`interfacegan ui --name-with face`)."
     )

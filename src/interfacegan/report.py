@@ -38,8 +38,9 @@ img{max-width:100%;image-rendering:pixelated} a>img{cursor:zoom-in}
 
 
 def plural(count: int, noun: str, plural_form: str | None = None) -> str:
-    """'1 direction', '0 directions', '3 boundaries' (give `plural_form` where adding 's' is wrong)."""
-    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
+    """'1 direction', '0 directions', '3 boundaries', '20,000 samples' (give `plural_form` where adding 's' is
+    wrong)."""
+    return f"{count:,} {noun if count == 1 else plural_form or noun + 's'}"
 
 
 def _format(value: Any, digits: int, spec: str | None = None) -> str:

@@ -48,7 +48,9 @@ def check_condition_names(items: Sequence[str], boundaries: Sequence[Boundary]) 
             )
 
 
-def condition_pairs(boundaries: Sequence[Boundary], items: Sequence[str], threshold: float) -> list[tuple[int, list[int]]]:
+def condition_pairs(
+    boundaries: Sequence[Boundary], items: Sequence[str], threshold: float
+) -> list[tuple[int, list[int]]]:
     """(primal index, condition indices) into `boundaries` (one space) for every conditional direction asked for."""
     names = [b.attribute for b in boundaries]
     pairs: list[tuple[int, list[int]]] = []

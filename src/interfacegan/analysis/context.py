@@ -193,15 +193,20 @@ class AnalysisContext:
         bs = self.supervised(space)
         return [b.attribute for b in bs], cosine_matrix(np.stack([b.normal for b in bs]))
 
+    def rescore_edits(self, space: str, edits: list[Edit], description: str, num: int | None = None,
+                      alpha: float | None = None) -> RescoringResult:  # fmt: skip
+        """Re-score `edits` of `space` codes on rows [0, num) (default num_rescore) by `alpha` (default the
+        settings'): THE call every analysis makes (`rescoring_matrix` streams blocks of rows)."""
+        m = self.settings.num_rescore if num is None else num
+        return rescoring_matrix(self.model, self.source(space, m), self.baseline(space, m), edits,
+                                self.settings.alpha if alpha is None else alpha, self.scorers,
+                                self.settings.batch_size, self.progress, description=description)  # fmt: skip
+
     def rescoring(self, space: str) -> RescoringResult:
         """The re-scoring matrix of the boundaries of `space` (M = num_rescore), columns led by their attributes."""
         if space not in self._rescoring:
-            m = self.settings.num_rescore
             bs = self.supervised(space)
-            result = rescoring_matrix(self.model, self.source(space, m), self.baseline(space, m),
-                                      [boundary_edit(b) for b in bs], self.settings.alpha, self.scorers,
-                                      self.settings.batch_size, self.progress,
-                                      description=f"re-scoring ({space_name(space)})")  # fmt: skip
+            result = self.rescore_edits(space, [boundary_edit(b) for b in bs], f"re-scoring ({space_name(space)})")
             self._rescoring[space] = reorder(result, order_columns(result.attributes, [b.attribute for b in bs]))
         return self._rescoring[space]
 

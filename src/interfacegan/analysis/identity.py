@@ -111,8 +111,8 @@ def identity_discrepancy(
     edits, alphas = list(edits), [float(a) for a in alphas]
     scorer = load_scorer(scorer)
     sums = np.zeros((len(edits), 3, len(alphas)))
-    with progress_bar(f"identity ({source.space}, {plural(len(edits), 'edit')})", total=source.num * len(edits) * len(alphas),
-                      enabled=progress) as bar:  # fmt: skip
+    total = source.num * len(edits) * len(alphas)
+    with progress_bar(f"identity ({source.space}, {plural(len(edits), 'edit')})", total=total, enabled=progress) as bar:
         for start, stop in source.blocks():
             codes = source.read(start, stop)
             for i, edit in enumerate(edits):

@@ -120,7 +120,8 @@ class BoundarySet:
 
 
 def _training(boundaries: Sequence[Boundary]) -> str:
-    """' (ratio 0.02: 56 training / 24 validation samples, kinds ...)' for SVM boundaries that record it."""
+    """' (ratio 0.02: 56 training and 24 validation samples; 3 imported)': how SVM boundaries were selected (as
+    they record it) and how many of each other kind there are."""
     recorded = [b.kind == "svm" and b.metrics.get("num_train") is not None for b in boundaries]
     svm = [b for b, r in zip(boundaries, recorded) if r]
     others = Counter(b.kind for b, r in zip(boundaries, recorded) if not r)
@@ -130,7 +131,7 @@ def _training(boundaries: Sequence[Boundary]) -> str:
         train = sorted({int(b.metrics["num_train"]) for b in svm})
         val = sorted({int(b.metrics["num_val"]) for b in svm})
         parts.append(f"{' / '.join(share)}: {_span(train)} training and {_span(val)} validation samples")
-    parts += [f"{plural(n, kind)}" for kind, n in sorted(others.items())]
+    parts += [f"{n} {kind}" for kind, n in sorted(others.items())]  # e.g. '3 imported', '1 sefa'
     return f" ({'; '.join(parts)})" if parts else ""
 
 

@@ -4,7 +4,8 @@ and scorers used, and an estimate of the time from per-image costs measured on a
 Images are counted as the analyses will make them: computations several analyses share (a space's re-scoring
 matrix, identity distances, the unedited scores of a space) are counted once, for the first analysis that needs
 them. The estimate is images x (seconds to synthesize and score one image) + identity images x (seconds to
-synthesize and describe one), measured by `measure_costs` after one warm-up batch.
+synthesize and describe one), measured by `measure_costs` on one full batch of the run's rows after a warm-up
+(small batches cost several times more per image than the full batches the analyses use).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from interfacegan.analysis.base import Analysis, Work
 from interfacegan.analysis.context import AnalysisContext
 from interfacegan.report import plural
 
-COST_ROWS = 8  # rows timed per cost (after a warm-up of 2)
+WARM_UP_ROWS = 8  # rows synthesized and scored once before timing (models load, caches fill)
+IDENTITY_ROWS = 8  # rows timed for identity descriptors (per-image cost: a small batch tells)
 
 
 @dataclass
@@ -79,7 +81,7 @@ class AnalysisPlan:
             if a.work is None:
                 out.append(f"  {a.name:{width}}  skipped: {a.skipped}")
                 continue
-            m = f"M = {a.work.samples}, " if a.work.samples else ""
+            m = f"M = {a.work.samples:,}, " if a.work.samples else ""
             cost = f"; {_images(a.images, a.identity_images)}" if a.images or a.identity_images else ""
             if self.costs is not None and (a.images or a.identity_images):
                 cost += f", {duration(self.costs.seconds(a.images, a.identity_images))}"
@@ -150,7 +152,7 @@ def make_plan(ctx: AnalysisContext, analyses: list[Analysis], estimate: bool = T
                         else "not needed", [f"{s.name} v{s.version}" for s in ctx.scorers] if uses_scorers else [],
                         f"{identity.name} v{identity.version}" if identity is not None else None)  # fmt: skip
     if estimate and (plan.images or plan.identity_images):
-        plan.costs = measure_costs(ctx, identity is not None)
+        plan.costs = measure_costs(ctx, plan.images, plan.identity_images)
     return plan
 
 
@@ -158,26 +160,30 @@ def _needs(planned: list[PlannedAnalysis]) -> bool:
     return any(a.work is not None and a.name != "correlation" for a in planned)
 
 
-def measure_costs(ctx: AnalysisContext, identity: bool, rows: int = COST_ROWS) -> Costs:
-    """Seconds per image to synthesize and score (and to describe identity), timed on rows of the run after a
-    warm-up batch (which loads the scorers' models)."""
+def measure_costs(ctx: AnalysisContext, images: int, identity_images: int) -> Costs:
+    """Seconds per image to synthesize and score (one batch of `settings.batch_size` rows of the run), and to
+    synthesize and describe identity (IDENTITY_ROWS rows), each timed after a warm-up that loads the models.
+    Small work is timed on fewer rows (a twentieth of it), so the measurement never costs much of the work."""
     from interfacegan.analysis.identity import edited_features
     from interfacegan.rescoring.rescore import rescore
 
     space = ctx.spaces[0] if ctx.spaces else ctx.store.spaces[0]
-    source = ctx.source(space, rows + 2)
+    batch = ctx.settings.batch_size
+    source = ctx.source(space, WARM_UP_ROWS + min(batch, max(WARM_UP_ROWS, images // 20)))
     codes = source.read(0, source.num)
-    warm, timed_codes = (codes[:2], codes[2:]) if len(codes) > 2 else (codes, codes)
+    warm, timed_codes = (codes[:WARM_UP_ROWS], codes[WARM_UP_ROWS:]) if len(codes) > WARM_UP_ROWS else (codes, codes)
     zero = np.zeros(ctx.model.space_shape(space), np.float32)
     truncation = source.synthesis_truncation()
 
-    def timed(fn, scorer) -> float:
-        fn(ctx.model, warm, space, zero, [0.0], scorer, truncation=truncation)  # warm-up: models load here
+    def timed(fn, scorer, warm: np.ndarray, rows: np.ndarray) -> float:
+        fn(ctx.model, warm, space, zero, [0.0], scorer, batch_size=batch, truncation=truncation)
         start = time.perf_counter()
-        fn(ctx.model, timed_codes, space, zero, [0.0], scorer, batch_size=ctx.settings.batch_size,
-           truncation=truncation)  # fmt: skip
-        return (time.perf_counter() - start) / len(timed_codes)
+        fn(ctx.model, rows, space, zero, [0.0], scorer, batch_size=batch, truncation=truncation)
+        return (time.perf_counter() - start) / len(rows)
 
-    image = timed(rescore, ctx.scorers) if ctx.scorers else 0.0
-    described = timed(edited_features, ctx.identity_scorer) if identity else None
+    image = timed(rescore, ctx.scorers, warm, timed_codes) if ctx.scorers and images else 0.0
+    described = None
+    if identity_images:
+        rows = timed_codes[: min(IDENTITY_ROWS, max(2, identity_images // 20))]
+        described = timed(edited_features, ctx.identity_scorer, warm[:2], rows)
     return Costs(image, described, len(timed_codes))

@@ -97,7 +97,10 @@ def overview(ctx: AnalysisContext, plan: AnalysisPlan, seconds: dict[str, float]
 
     s = ctx.settings
     layers = f", style layers {s.sefa_layers}" if s.sefa_layers else ""
-    work = f"{plan.images} images synthesized and scored, {plan.identity_images} identity descriptors"
+    largest = max(s.num_rescore, s.num_identity, s.num_distance)
+    capped = f" (each at most the run's {ctx.store.num})" if largest > ctx.store.num else ""
+    work = (f"{plural(plan.images, 'image')} synthesized and scored, "
+            f"{plural(plan.identity_images, 'identity descriptor')}")  # fmt: skip
     if plan.seconds:
         work += f" (estimated {duration(plan.seconds)} beforehand)"
     return [
@@ -110,8 +113,7 @@ def overview(ctx: AnalysisContext, plan: AnalysisPlan, seconds: dict[str, float]
         ("scorers for re-scoring", ", ".join(plan.scorers) or "none"),
         ("identity scorer", plan.identity or "none"),
         ("boundaries", plan.boundaries),
-        ("M re-scoring / identity / distance", f"{s.num_rescore} / {s.num_identity} / {s.num_distance} samples "
-                                               f"(capped at the run's {ctx.store.num})"),
+        ("M re-scoring / identity / distance", f"{s.num_rescore} / {s.num_identity} / {s.num_distance} samples" + capped),
         ("alpha; distance sweep", f"{s.alpha:g}; {', '.join(f'{a:g}' for a in s.sweep)}"),
         ("conditions", conditions_text(s.conditions, s.condition_threshold)),
         ("SeFa directions matched", f"the top {s.sefa_k}{layers}"),

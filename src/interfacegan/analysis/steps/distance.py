@@ -9,7 +9,7 @@ import numpy as np
 from interfacegan.analysis import plots
 from interfacegan.analysis.base import Analysis, Work
 from interfacegan.analysis.context import boundary_edit, space_name
-from interfacegan.analysis.distance import edit_strip, projection_stats, random_unit, score_sweep, target_curves
+from interfacegan.analysis.distance import edit_strip, projection_stats, random_unit, target_curves
 from interfacegan.analysis.property2 import HIST_EDGES, ROW_HEADER, exact_tail
 from interfacegan.analysis.steps.shared import CHANGE_UNIT, samples_note
 from interfacegan.analysis.tables import Table, matrix_table
@@ -55,8 +55,9 @@ class DistanceEffect(Analysis):
         alphas = sorted(ctx.settings.sweep)
         x, cols = sorted(set([0.0, *alphas])), [f"alpha={a:g}" for a in alphas]
         m = ctx.settings.num_distance
-        results = score_sweep(ctx.model, ctx.source(space, m), ctx.baseline(space, m), [boundary_edit(b) for b in bs],
-                              alphas, ctx.scorers, ctx.settings.batch_size, ctx.progress)  # fmt: skip
+        edits = [boundary_edit(b) for b in bs]
+        results = [ctx.rescore_edits(space, edits, f"distance sweep ({space_name(space)}, alpha={a:g})", num=m, alpha=a)
+                   for a in alphas]  # fmt: skip
         labels, change, _ = target_curves(results)
         name = space_name(space)
         out.table(matrix_table(f"distance_scores_{space}", f"Normalised change of the edited attribute vs. alpha "

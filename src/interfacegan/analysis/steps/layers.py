@@ -10,7 +10,7 @@ from interfacegan.analysis.base import Analysis, Work
 from interfacegan.analysis.steps.shared import CHANGE_UNIT, alpha_note, samples_note
 from interfacegan.analysis.tables import matrix_table
 from interfacegan.report import plural
-from interfacegan.rescoring.matrix import CHANGE_DEFINITION, rescoring_matrix
+from interfacegan.rescoring.matrix import CHANGE_DEFINITION
 
 
 class LayerwiseRescoring(Analysis):
@@ -40,10 +40,7 @@ class LayerwiseRescoring(Analysis):
     def run(self, ctx, out) -> None:
         groups = ["all", *ctx.layer_groups]
         edits = ctx.layer_edits()
-        m = ctx.settings.num_rescore
-        result = rescoring_matrix(ctx.model, ctx.source("wp", m), ctx.baseline("wp", m), edits, ctx.settings.alpha,
-                                  ctx.scorers, ctx.settings.batch_size, ctx.progress,
-                                  description="layer-wise re-scoring")  # fmt: skip
+        result = ctx.rescore_edits("wp", edits, "layer-wise re-scoring")
         names = [b.attribute for b in ctx.supervised("w")]
         values = np.full((len(names), len(groups)), np.nan)
         for i in range(len(edits)):

@@ -15,7 +15,7 @@ from interfacegan.analysis.steps.shared import alpha_note, change_heatmap, chang
 from interfacegan.analysis.tables import Table
 from interfacegan.editing.plan import plan_edit
 from interfacegan.report import plural
-from interfacegan.rescoring.matrix import Edit, RescoringResult, reorder, rescoring_matrix
+from interfacegan.rescoring.matrix import Edit, RescoringResult, reorder
 
 EFFECT_HEADER = ["conditional edit", "condition", "condition change (unconditional)", "condition change (conditional)",
                  "stderr (unconditional)", "stderr (conditional)", "target change (unconditional)",
@@ -74,9 +74,7 @@ class Rescoring(Analysis):
             dominance, cond_rows = result.dominance(), []
             edits = conditional_edits(ctx, space)
             if edits:
-                cond = rescoring_matrix(ctx.model, ctx.source(space, result.num), ctx.baseline(space, result.num),
-                                        edits, ctx.settings.alpha, ctx.scorers, ctx.settings.batch_size,
-                                        ctx.progress, description=f"conditional re-scoring ({space_name(space)})")  # fmt: skip
+                cond = ctx.rescore_edits(space, edits, f"conditional re-scoring ({space_name(space)})")
                 cond = reorder(cond, result.attributes)
                 both = interleave(result, cond)
                 out.table(change_table(f"rescoring_conditional_{space}",

@@ -13,7 +13,7 @@ from interfacegan.analysis.context import space_name
 from interfacegan.analysis.steps.shared import CHANGE_UNIT, alpha_note, change_heatmap, change_table, samples_note
 from interfacegan.analysis.tables import Table
 from interfacegan.report import plural
-from interfacegan.rescoring.matrix import Edit, RescoringResult, reorder, rescoring_matrix
+from interfacegan.rescoring.matrix import Edit, RescoringResult, reorder
 
 MATCH_HEADER = ["attribute", "SeFa direction", "eigen rank", "eigenvalue", "cosine", "InterFaceGAN target change",
                 "SeFa target change"]  # fmt: skip
@@ -40,7 +40,8 @@ class SefaComparison(Analysis):
         unique = len({(m.index, m.sign) for m in matches})
         detail = f"top {plural(len(directions), 'SeFa direction')}: {unique} matched"
         if not ctx.scorers or not unique:
-            return Work(directions=unique, detail=f"{detail}; no re-scoring" + (f" ({ctx.no_scorer})" if unique else ""))
+            why = f" ({ctx.no_scorer})" if unique else ""
+            return Work(directions=unique, detail=f"{detail}; no re-scoring{why}")
         m = ctx.rows(ctx.settings.num_rescore)
         return Work(samples=m, directions=unique, images=m * unique, shared=ctx.rescoring_work(space),
                     baselines={self._source_space(ctx): m, space: m}, detail=detail)  # fmt: skip
@@ -89,16 +90,13 @@ class SefaComparison(Analysis):
         one row per match, columns as the InterFaceGAN matrix."""
         layers, src, space = self._layers(ctx), self._source_space(ctx), ctx.model.affine_space
         shape = ctx.supervised(space)[0].code_shape
-        m = ctx.settings.num_rescore
         by_label: dict[str, RescoringResult] = {}
         for mt in matches:
             if mt.label in by_label:
                 continue
             edit = Edit(mt.label, mt.direction if layers else mt.direction.reshape(shape), src, layers=layers,
                         kind="sefa")  # fmt: skip
-            result = rescoring_matrix(ctx.model, ctx.source(src, m), ctx.baseline(src, m), [edit], ctx.settings.alpha,
-                                      ctx.scorers, ctx.settings.batch_size, ctx.progress,
-                                      description=f"SeFa re-scoring ({mt.label})")  # fmt: skip
+            result = ctx.rescore_edits(src, [edit], f"SeFa re-scoring ({mt.label})")
             by_label[mt.label] = reorder(result, sup.attributes)
         picked = [by_label[mt.label] for mt in matches]
 
