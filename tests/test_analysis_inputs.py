@@ -144,3 +144,12 @@ def test_unknown_conditions_are_refused_before_anything_is_written(toy_run, toy,
     with pytest.raises(InterfaceGANError, match="PRIMAL"):
         analyze_run(toy_run, tmp_path / "out", model=toy, conditions=["attr0"], **SMALL)
     assert not (tmp_path / "out").exists()
+
+
+def test_unsupervised_directions_are_given_but_not_measured_as_boundaries(toy_run, toy, tmp_path):
+    given = [Boundary(toy.true_normal(0), attribute="attr0", kind="imported", model="toy"),
+             Boundary(toy.true_normal(1), attribute="sefa_0", kind="sefa", model="toy"),
+             Boundary(toy.true_normal(2), attribute="pc_0", kind="ganspace", model="toy")]  # fmt: skip
+    result = analyze_run(toy_run, tmp_path / "out", analyses=["separability"], boundaries=given, model=toy, **SMALL)
+    assert [r[0] for r in result.tables["separability"].rows] == ["attr0"]
+    assert _settings(result)["boundaries"] == "3 boundaries given (1 ganspace; 1 imported; 1 sefa)"

@@ -43,6 +43,7 @@ from interfacegan.rescoring.matrix import (
 from interfacegan.store import SampleStore
 
 SPACE_NAMES = {"z": "Z", "w": "W", "wp": "W+"}
+UNSUPERVISED_KINDS = ("sefa", "ganspace")  # directions found without labels: they have no attribute to measure
 
 
 def space_name(space: str) -> str:
@@ -148,8 +149,9 @@ class AnalysisContext:
         return "boundary_set" in self.__dict__  # where functools.cached_property keeps its value
 
     def supervised(self, space: str | None = None) -> list[Boundary]:
-        """Boundaries with a meaning (not SeFa directions), all or of one space."""
-        return [b for b in self.boundaries if b.kind != "sefa" and (space is None or b.space == space)]
+        """Boundaries with a meaning (not SeFa or GANSpace directions), all or of one space."""
+        return [b for b in self.boundaries
+                if b.kind not in UNSUPERVISED_KINDS and (space is None or b.space == space)]  # fmt: skip
 
     @cached_property
     def spaces(self) -> list[str]:
