@@ -61,6 +61,8 @@ def test_a_train_boundary_folder_beside_the_run_is_used_not_retrained(toy_run, t
     named = analyze_run(toy_run, tmp_path / "named", analyses=["separability"], boundaries_dir=other, model=toy,
                         **SMALL)  # fmt: skip
     assert [b.attribute for b in named.boundaries] == ["attr2"] and "ratio 0.2" in _settings(named)["boundaries"]
+    with pytest.raises(InterfaceGANError, match="`boundaries` or `boundaries_dir`, not both"):
+        analyze_run(toy_run, tmp_path / "both", boundaries=[other], boundaries_dir=other, model=toy, **SMALL)
 
 
 def test_trained_boundaries_state_their_ratio_and_counts(toy_run, toy, tmp_path):

@@ -150,6 +150,9 @@ def resolve_boundaries(store, model, given, boundaries_dir, attributes: Sequence
     """The boundaries to analyse (module docstring). `explicit`: `attributes`/`spaces` were asked for by name, so
     pairs a folder lacks are trained here; otherwise a folder's boundaries are used as they are."""
     if given:
+        if boundaries_dir not in (None, AUTO):
+            raise InterfaceGANError("give `boundaries` or `boundaries_dir`, not both (a folder may be one of the "
+                                    "`boundaries`)")  # fmt: skip
         items = [b for b in given if not isinstance(b, Boundary)]
         loaded = [b for b in given if isinstance(b, Boundary)] + read_directions(items, model=model)
         return BoundarySet(_fitting(model, loaded))
