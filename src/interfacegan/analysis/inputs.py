@@ -92,12 +92,12 @@ def identity_scorer(spec, scorers: Sequence, store):
 
 @dataclass
 class BoundarySet:
-    """The boundaries analysed: those loaded (given, or from `folder`) and those `trained` here with `ratio`."""
+    """The boundaries analysed: those loaded (given, or from `folder`) and those `trained` here (their settings
+    record the ratio they were trained with)."""
 
     loaded: list[Boundary] = field(default_factory=list)
     trained: list[Boundary] = field(default_factory=list)
     folder: Path | None = None
-    ratio: float | None = None
 
     @property
     def boundaries(self) -> list[Boundary]:
@@ -158,8 +158,7 @@ def resolve_boundaries(store, model, given, boundaries_dir, attributes: Sequence
         return BoundarySet(_fitting(model, loaded))
     folder = _folder(store, boundaries_dir)
     if folder is None:
-        return BoundarySet(trained=_train(store, [(a, s) for s in spaces for a in attributes], ratio, progress),
-                           ratio=ratio)  # fmt: skip
+        return BoundarySet(trained=_train(store, [(a, s) for s in spaces for a in attributes], ratio, progress))
     loaded = [b for b in _fitting(model, read_directions([folder], model=model))
               if not explicit or (b.attribute in attributes and b.space in spaces)]  # fmt: skip
     have = {(b.attribute, b.space) for b in loaded}
@@ -168,7 +167,7 @@ def resolve_boundaries(store, model, given, boundaries_dir, attributes: Sequence
         raise InterfaceGANError(f"{folder} holds no boundaries to analyse: give `boundaries_dir` a folder written by "
                                 "train-boundary, or no folder to train them here")  # fmt: skip
     trained = _train(store, missing, ratio, progress)
-    return BoundarySet(loaded, trained, folder, ratio if trained else None)
+    return BoundarySet(loaded, trained, folder)
 
 
 def _folder(store, boundaries_dir) -> Path | None:
