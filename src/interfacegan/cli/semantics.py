@@ -144,8 +144,8 @@ def _naming_table(names, title: str) -> Table:
 
 
 def _naming(scorers, num, alpha, seed) -> tuple[list, tuple[int, float, int]]:
-    """The scorers loaded and (num, alpha, seed) checked, with the API's defaults where an option is not given:
-    what naming needs, checked before any work."""
+    """(the scorers loaded, (num, alpha, seed) checked), with the API's defaults where an option is not given: what
+    naming needs, checked before any work."""
     from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_SEED, check_naming
     from interfacegan.rescoring.rescore import image_scorers
 
@@ -154,17 +154,21 @@ def _naming(scorers, num, alpha, seed) -> tuple[list, tuple[int, float, int]]:
     return image_scorers(scorers), settings
 
 
-def _name(generator, boundaries, scorers, specs, settings, quiet: bool, spec: str, out: Path | None) -> None:
-    """Name the directions with loaded `scorers` (`specs` as the user named them) and checked (num, alpha, seed)
-    (`_naming`), print the table and write the names file `out` (when given)."""
+def _name(generator, boundaries, scorers, num, alpha, seed, quiet: bool, spec: str, out: Path | None,
+          specs: list[str] | None = None, shown: Path | None = None) -> None:  # fmt: skip
+    """Name the directions with the API's naming (its defaults where an option is not given), print the table and
+    write the names file `out` (when given; reported as `shown`, default `out`, e.g. its place after a stage
+    commits). `scorers` are specs or scorers loaded by `_naming`; the file records `specs` (default: `scorers`)."""
     from interfacegan.directions.files import write_names
     from interfacegan.rescoring.naming import name_directions, naming_settings
 
-    num, alpha, seed = settings
-    names = name_directions(generator, boundaries, scorers, num=num, alpha=alpha, seed=seed, progress=not quiet)
+    loaded, (num, alpha, seed) = _naming(scorers, num, alpha, seed)
+    names = name_directions(generator, boundaries, loaded, num=num, alpha=alpha, seed=seed, progress=not quiet)
     console.print(_naming_table(names, f"what each direction moves on {spec} (edits x + {alpha:g} n, {num} samples)"))
     if out is not None:
-        write_names(out, names, {"model": spec, "scorers": list(specs), **naming_settings(num, alpha, seed)})
+        recorded = list(specs if specs is not None else scorers)
+        write_names(out, names, {"model": spec, "scorers": recorded, **naming_settings(num, alpha, seed)})
+        console.print(f"wrote {shown or out}")
 
 
 NameNumOpt = Annotated[Optional[int], typer.Option(help="Samples edited to name each direction (default 64).")]
@@ -194,20 +198,20 @@ def sefa(
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
     from interfacegan import checks
     from interfacegan.atomic import check_output, staged_dir
+    from interfacegan.cli.ganspace import save_direction_grid
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
-    from interfacegan.editing.codes import SampledCodes
     from interfacegan.editing.manipulation import linspace_steps
-    from interfacegan.editing.plan import plan_edit
-    from interfacegan.editing.render import check_render, save_grid
-    from interfacegan.editing.stream import edit_images
+    from interfacegan.editing.render import check_render
     from interfacegan.models import load_model
 
     check_output(out, "dir")
     values = linspace_steps(range_[0], range_[1], steps)
     check_render(scale=scale)
     num, seed = checks.positive_int("num", num), checks.seed(seed)
-    scorers, settings = _naming(name_with, name_num, alpha, None) if name_with else ([], None)
+    scorers = []
+    if name_with:  # scorers loaded and naming settings checked before any work
+        scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
     boundaries = sefa_boundaries(generator, k, layers=layers, normalize_columns=normalize_columns, **affine_options)
@@ -216,17 +220,13 @@ def sefa(
         for b in boundaries:
             b.save(stage / f"{b.attribute}.npz")
             if grids:
-                plan = plan_edit(generator, b)
-                grid = edit_images(plan, SampledCodes(generator, plan.space, num, seed).read(0, num), values)
-                labels = [f"{v:+.1f}" for v in values] if grid.shape[3] * scale >= 32 else None
-                save_grid(grid, stage / f"{b.attribute}.png", col_labels=labels, scale=scale)
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", num, values, seed, scale)
             table.add_row(b.attribute, f"{b.metrics['eigenvalue']:.4g}", f"{b.metrics['share_of_top_k']:.3f}",
                           b.space, str(out / f"{b.attribute}.npz"))  # fmt: skip
         console.print(table)
         if scorers:
-            _name(generator, boundaries, scorers, name_with, settings, quiet, model, stage / NAMES_FILE)
-    if scorers:
-        console.print(f"wrote {out / NAMES_FILE}")
+            _name(generator, boundaries, scorers, name_num, alpha, None, quiet, model, stage / NAMES_FILE,
+                  specs=name_with, shown=out / NAMES_FILE)  # fmt: skip
 
 
 @app.command("name-directions")
@@ -254,7 +254,5 @@ def name_directions_command(
     spec = model or next((b.model for b in boundaries if b.model), None)
     if spec is None:
         raise InterfaceGANError("the directions do not name their model: pass --model SPEC")
-    scorers, settings = _naming(scorer, num, alpha, seed)
-    _name(load_model(spec, device=device), boundaries, scorers, scorer, settings, quiet, spec, out)
-    if out is not None:
-        console.print(f"wrote {out}")
+    scorers, (num, alpha, seed) = _naming(scorer, num, alpha, seed)
+    _name(load_model(spec, device=device), boundaries, scorers, num, alpha, seed, quiet, spec, out, scorer)
