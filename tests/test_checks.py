@@ -13,8 +13,6 @@ from interfacegan import checks
 from interfacegan.directions import Boundary
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
-from interfacegan.sampling import sample_to_store
-from interfacegan.scoring.toy import ToyScorer
 from tests.helpers import cli_error
 
 NAN, INF = float("nan"), float("inf")
@@ -123,26 +121,9 @@ def test_translator_minibatch_seeds_stay_valid_for_every_seed(toy_generator):
 
 
 # ---- every numeric option of the commands in this sweep -------------------------------------------------------------
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    """A scored 300-sample toy run, a boundary, an image and a codes file of the toy model."""
-    folder = tmp_path_factory.mktemp("checks")
-    model = ToyGenerator()  # what load_model("toy") builds
-    store = sample_to_store(model, folder / "run", num=300, chunk_rows=300, progress=False)
-    for name, values in ToyScorer(3)(model.synthesize(store.codes("z"))).items():
-        store.ensure_array(f"scores/{name}", (), "float32", attrs={"scorer": "toy", "version": "1"})
-        store.write_rows(f"scores/{name}", 0, values)
-    Boundary(model.true_normal(0), attribute="attr0", model="toy").save(folder / "b.npz")
-    from PIL import Image
-
-    Image.fromarray(model.synthesize(model.sample(1, seed=5))[0]).save(folder / "face.png")
-    codes = model.sample(2, seed=1)
-    codes[1, 3] = np.nan
-    np.save(folder / "nan_codes.npy", codes)
-    return folder
-
-
-def _probes(f: Path, out: Path) -> list[tuple[list, str]]:
+def _probes(f: Path, out: Path, nan_codes: Path) -> list[tuple[list, str]]:
+    """(arguments, the refusal) for every numeric option; `f` holds conftest's command_inputs, `nan_codes` codes of
+    the toy model with one NaN."""
     run, b, face = f / "run", f / "b.npz", f / "face.png"
     tb = ["train-boundary", run, "--attribute", "attr0", "--out", out / "b.npz"]
     edit = ["edit", run, "--boundary", b, "--out", out]
@@ -200,7 +181,7 @@ def _probes(f: Path, out: Path) -> list[tuple[list, str]]:
         ([*ei, "--lr", "inf"], "lr must be a finite number"),
         ([*ei, "--fps", "0"], "fps must be in (0, 1000]"),
         ([*ei, "--range", "nan", "1"], "the edit range must be finite"),
-        (["edit-image", "--codes", f / "nan_codes.npy", "--boundary", b, "--out", out], "must be finite: 1 of 32"),
+        (["edit-image", "--codes", nan_codes, "--boundary", b, "--out", out], "must be finite: 1 of 32"),
         ([*tt, "--alpha", "nan"], "alpha must be a finite number"),
         ([*tt, "--alpha", "0"], "alpha must be a non-zero edit amount"),
         ([*tt, "--keep", "nan"], "keep must be a finite number"),
@@ -223,12 +204,15 @@ def _probes(f: Path, out: Path) -> list[tuple[list, str]]:
     ]
 
 
-PROBE_IDS = [f"{args[0]} {args[-2]} {args[-1]}" for args, _ in _probes(Path("."), Path("."))]
+PROBE_IDS = [f"{args[0]} {args[-2]} {args[-1]}" for args, _ in _probes(Path("."), Path("."), Path("."))]
 
 
 @pytest.mark.parametrize("index", range(len(PROBE_IDS)), ids=PROBE_IDS)
-def test_every_numeric_option_is_checked_with_one_line(index, files, tmp_path, monkeypatch, capsys):
-    args, message = _probes(files, tmp_path / "out")[index]
+def test_every_numeric_option_is_checked_with_one_line(index, command_inputs, tmp_path, monkeypatch, capsys):
+    codes = ToyGenerator().sample(2, seed=1)
+    codes[1, 3] = np.nan
+    np.save(tmp_path / "nan_codes.npy", codes)
+    args, message = _probes(command_inputs, tmp_path / "out", tmp_path / "nan_codes.npy")[index]
     err = cli_error(monkeypatch, capsys, *args)
     assert message in err, err
-    assert list(tmp_path.iterdir()) == []  # refused before anything is written
+    assert not (tmp_path / "out").exists()  # refused before anything is written

@@ -14,9 +14,6 @@ import pytest
 from interfacegan.atomic import atomic_path, check_output, staged_dir
 from interfacegan.directions import Boundary
 from interfacegan.errors import InterfaceGANError
-from interfacegan.models import ToyGenerator
-from interfacegan.sampling import sample_to_store
-from interfacegan.scoring.toy import ToyScorer
 from tests.helpers import cli_error, cli_path
 
 
@@ -138,25 +135,9 @@ def test_save_edit_failing_midway_writes_nothing(tmp_path, monkeypatch, toy_gene
 
 
 # ---- every command: refusals leave nothing behind ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    """A scored 300-sample toy run, a boundary and an image of the toy model, for the commands below."""
-    folder = tmp_path_factory.mktemp("outputs")
-    model = ToyGenerator()  # what load_model("toy") builds
-    store = sample_to_store(model, folder / "run", num=300, chunk_rows=300, progress=False)
-    for name, values in ToyScorer(3)(model.synthesize(store.codes("z"))).items():
-        store.ensure_array(f"scores/{name}", (), "float32", attrs={"scorer": "toy", "version": "1"})
-        store.write_rows(f"scores/{name}", 0, values)
-    Boundary(model.true_normal(0), attribute="attr0", model="toy").save(folder / "b.npz")
-    from PIL import Image
-
-    Image.fromarray(model.synthesize(model.sample(1, seed=5))[0]).save(folder / "face.png")
-    return folder
-
-
-def _commands(files: Path, out: Path) -> dict[str, list]:
+def _commands(inputs: Path, out: Path) -> dict[str, list]:
     """Each command of this sweep with `out` as its output (a folder, or a file where it writes one)."""
-    run, b, face = files / "run", files / "b.npz", files / "face.png"
+    run, b, face = inputs / "run", inputs / "b.npz", inputs / "face.png"
     return {
         "train-boundary": ["train-boundary", run, "--attribute", "attr0", "--ratio", "0.2", "--out", out],
         "edit": ["edit", run, "--boundary", b, "--num", "2", "--steps", "3", "--out", out],
@@ -166,7 +147,7 @@ def _commands(files: Path, out: Path) -> dict[str, list]:
         "edit-image": ["edit-image", face, "--boundary", b, "--invert-steps", "1", "--candidates", "2", "--out", out],
         "train-encoder": ["train-encoder", "--model", "toy", "--steps", "1", "--width", "4", "--out", out],
         "train-translator": ["train-translator", "--boundary", b, "--num", "2", "--steps", "1", "--out", out],
-        "translate": ["translate", face, "--translator", files / "no-translator.pt", "--out", out],
+        "translate": ["translate", face, "--translator", inputs / "no-translator.pt", "--out", out],
     }
 
 
@@ -174,14 +155,14 @@ FOLDER_OUTPUTS = ("train-boundary", "edit", "sefa", "invert", "edit-image", "tra
 
 
 @pytest.mark.parametrize("command", list(_commands(Path("."), Path("."))))
-def test_output_paths_that_cannot_be_written_are_refused_first(command, files, tmp_path, monkeypatch, capsys):
+def test_output_paths_that_cannot_be_written_are_refused_first(command, command_inputs, tmp_path, monkeypatch, capsys):
     (tmp_path / "afile").write_text("x")
     (tmp_path / "folder").mkdir()
     wrong_kind = tmp_path / ("afile" if command in FOLDER_OUTPUTS else "folder")
     expected = "is a file, not a folder" if command in FOLDER_OUTPUTS else "is a folder, not a file"
     for out, message in [(wrong_kind, expected), (tmp_path / "afile" / "x.pt", "lies under"),
                          ("/proc/1/x.pt", "under /proc, a system folder")]:  # fmt: skip
-        err = cli_error(monkeypatch, capsys, *_commands(files, Path(out))[command])
+        err = cli_error(monkeypatch, capsys, *_commands(command_inputs, Path(out))[command])
         assert message in err, err
     assert _tree(tmp_path) == {"afile": b"x"} and (tmp_path / "folder").is_dir()
 
@@ -205,20 +186,20 @@ REFUSALS = [  # (command, extra options that make it refuse late, the refusal)
 
 
 @pytest.mark.parametrize("command,extra,message", REFUSALS)
-def test_a_refused_command_leaves_nothing_behind(command, extra, message, files, tmp_path, monkeypatch, capsys):
+def test_a_refused_command_leaves_nothing_behind(command, extra, message, command_inputs, tmp_path, monkeypatch, capsys):
     out = tmp_path / "new" / ("out" if command in FOLDER_OUTPUTS else "out.pt")
     if command == "name-directions":
         out = out.with_suffix(".json")
-    err = cli_error(monkeypatch, capsys, *_commands(files, out)[command], *extra)
+    err = cli_error(monkeypatch, capsys, *_commands(command_inputs, out)[command], *extra)
     assert message in err, err
     assert list(tmp_path.iterdir()) == []
 
 
-def test_train_boundary_writes_every_boundary_or_none_and_keeps_other_files(files, tmp_path):
+def test_train_boundary_writes_every_boundary_or_none_and_keeps_other_files(command_inputs, tmp_path):
     from interfacegan.learning import train_boundaries
     from interfacegan.store import SampleStore
 
-    store = SampleStore.open(files / "run", mode="r")
+    store = SampleStore.open(command_inputs / "run", mode="r")
     out = tmp_path / "boundaries"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
