@@ -23,11 +23,6 @@ def _fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
-def _default_boundary_dir(run: Path) -> Path:
-    # Beside the run, not inside it: extra folders in a zarr group make zarr warn on every listing.
-    return run.parent / f"{run.name}-boundaries"
-
-
 @app.command("train-boundary")
 def train_boundary(
     run: Annotated[Path, typer.Argument(help="Run directory holding codes and scores.")],
@@ -47,7 +42,7 @@ def train_boundary(
 ):
     """Fit a linear-SVM boundary per attribute and print train/validation/remaining accuracy."""
     from interfacegan.errors import InterfaceGANError
-    from interfacegan.learning import boundary_path, train_boundaries
+    from interfacegan.learning import boundary_path, default_boundary_dir, train_boundaries
     from interfacegan.store import SampleStore
 
     store = SampleStore.open(run, mode="r")
@@ -56,7 +51,7 @@ def train_boundary(
         raise InterfaceGANError(
             f"name a score with --attribute (the run has: {', '.join(store.score_names) or 'none'}) or pass --all"
         )
-    target = out or _default_boundary_dir(run)
+    target = out or default_boundary_dir(run)
     boundaries = train_boundaries(store, names, [space], target, official=official,
                                   ratio=ratio, count=count, split=split, seed=seed, C=c, solver=solver,
                                   max_iter=max_iter, threshold=threshold)  # fmt: skip

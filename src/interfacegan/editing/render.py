@@ -43,16 +43,18 @@ def image_grid(
     row_labels: Sequence[str] | None = None,
     scale: int = 1,
 ) -> Image.Image:
-    """One PIL image of a grid (R, C, H, W, 3) uint8, `pad` pixels apart, optional column/row labels."""
+    """One PIL image of a grid (R, C, H, W, 3) uint8, `pad` pixels apart, optional column/row labels (their font
+    grows with the tiles, a quarter of a tile's width, so labels stay legible wherever the grid is shown smaller)."""
     images = _check_images(images, 5, "grid images")
     scale = check_render(scale=scale)[1]
     rows, cols, h, w, _ = images.shape
     if scale > 1:
         images = images.repeat(scale, axis=2).repeat(scale, axis=3)
         h, w = h * scale, w * scale
-    font = ImageFont.load_default()
-    top = 14 if col_labels else 0
-    left = (8 + 6 * max(len(s) for s in row_labels)) if row_labels else 0
+    size = max(10, w // 4)
+    font = ImageFont.load_default(size=size)
+    top = int(size * 1.4) if col_labels else 0
+    left = 8 + int(max(font.getlength(str(s)) for s in row_labels)) if row_labels else 0
     width = left + cols * w + (cols + 1) * pad
     height = top + rows * h + (rows + 1) * pad
     canvas = np.full((height, width, 3), background, dtype=np.uint8)
@@ -67,7 +69,7 @@ def image_grid(
         for c, text in enumerate(col_labels or []):
             draw.text((left + pad + c * (w + pad) + 1, 1), str(text), fill=ink, font=font)
         for r, text in enumerate(row_labels or []):
-            draw.text((2, top + pad + r * (h + pad) + h // 2 - 5), str(text), fill=ink, font=font)
+            draw.text((2, top + pad + r * (h + pad) + (h - size) // 2), str(text), fill=ink, font=font)
     return image
 
 

@@ -32,6 +32,13 @@ def boundary_path(out: str | Path, attribute: str, space: str) -> Path:
     return out if out.suffix == ".npz" else out / f"{attribute}_{space}.npz"
 
 
+def default_boundary_dir(run: str | Path) -> Path:
+    """The folder `train-boundary` writes a run's boundaries to, and `analyze` looks in: `RUN-boundaries/` beside
+    the run (not inside it: extra folders in a zarr group make zarr warn on every listing)."""
+    run = Path(run)
+    return run.parent / f"{run.name}-boundaries"
+
+
 class BoundaryTrainer:
     """Fit a Boundary from codes (N, *code_shape) and scores (N,), scikit-learn style.
 
