@@ -24,7 +24,6 @@ import pytest  # noqa: E402
 
 from interfacegan.models import ToyGenerator  # noqa: E402
 from interfacegan.sampling import sample_to_store  # noqa: E402
-from tests.helpers import cli_error, cli_path  # noqa: E402,F401  (old import path of these helpers)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import cli_error
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion.align import align_face, warp_to
 from interfacegan.sampling import sample_to_store
@@ -32,6 +31,7 @@ from interfacegan.scoring.framing import (
 from interfacegan.scoring.landmarks import FACE_BOX, STAGE, detect_landmarks
 from interfacegan.scoring.run import score_store
 from interfacegan.store import SampleStore
+from tests.helpers import cli_error
 
 
 @pytest.fixture(scope="module")
