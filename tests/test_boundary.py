@@ -75,7 +75,7 @@ def _crafted(path, meta=None, normal=None, intercept=0.0):
 @pytest.mark.parametrize(
     "meta,message",
     [
-        ({"format": 1, "code_shape": "abc"}, "has a broken boundary config (code_shape is 'abc', not list or NoneType)"),
+        ({"format": 1, "code_shape": "abc"}, "broken boundary config (code_shape is 'abc', not list or NoneType)"),
         ({"format": 1, "code_shape": ["4"]}, "code_shape must hold at most 8 integers"),
         ({"format": 1, "metrics": [1, 2]}, "metrics is [1, 2], not dict or NoneType"),
         ({"format": 1, "space": 5}, "space is 5, not str"),

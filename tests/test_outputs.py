@@ -186,7 +186,8 @@ REFUSALS = [  # (command, extra options that make it refuse late, the refusal)
 
 
 @pytest.mark.parametrize("command,extra,message", REFUSALS)
-def test_a_refused_command_leaves_nothing_behind(command, extra, message, command_inputs, tmp_path, monkeypatch, capsys):
+def test_a_refused_command_leaves_nothing_behind(command, extra, message, command_inputs, tmp_path, monkeypatch,
+                                                  capsys):  # fmt: skip
     out = tmp_path / "new" / ("out" if command in FOLDER_OUTPUTS else "out.pt")
     if command == "name-directions":
         out = out.with_suffix(".json")

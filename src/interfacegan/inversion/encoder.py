@@ -281,7 +281,8 @@ def train_encoder(
                     decoded = net.decode(predicted).reshape(codes.shape)
                     objective = objective + image_weight * loss(model.generate(decoded, space), images).mean()
                 if not torch.isfinite(objective):
-                    raise InterfaceGANError(f"training diverged at step {step} (loss {float(objective.detach())}): lower lr")
+                    value = float(objective.detach())
+                    raise InterfaceGANError(f"training diverged at step {step} (loss {value}): lower lr")
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
                 optimizer.step()

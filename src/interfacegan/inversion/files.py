@@ -15,8 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan import DEFAULT_MODEL
-from interfacegan import checks
+from interfacegan import DEFAULT_MODEL, checks
 from interfacegan.atomic import atomic_path, staged_dir, write_text_atomic
 from interfacegan.editing.render import check_render, save_grid, save_image
 from interfacegan.errors import InterfaceGANError

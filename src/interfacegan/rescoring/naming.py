@@ -18,7 +18,6 @@ import numpy as np
 from interfacegan import checks
 from interfacegan.editing.codes import SampledCodes
 from interfacegan.editing.plan import plan_edit
-from interfacegan.errors import InterfaceGANError
 from interfacegan.rescoring.matrix import CHANGE_DEFINITION, Edit, compute_baseline, rescoring_matrix
 from interfacegan.rescoring.rescore import image_scorers
 

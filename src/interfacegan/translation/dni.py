@@ -4,12 +4,14 @@ theta(t) = (1 - t) * theta_identity + t * theta_edited, where the edited network
 one, so both lie in one basin and every t gives a working network: t = 0 returns the input (up to the identity
 network's error), t = 1 the full learned edit. `Translator` holds both weight sets and renders any strength t in
 [-1, 2]; values outside [0, 1] extrapolate (weaker than none / stronger than trained), which DNI allows but which
-leaves what the network was trained on, so quality drops as |t| grows past 1.
+leaves what the network was trained on, so quality drops as |t| grows past 1. `save_translations` writes the
+edited images of `translate` (one PNG per image and strength, a strip per image), all or none.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -139,11 +141,10 @@ class Translator:
         return load_translator(path, device)
 
 
-def save_translations(edited: np.ndarray, names: Sequence[str], strengths, out, scale: int = 2) -> list:
+def save_translations(edited: np.ndarray, names: Sequence[str], strengths, out: str | Path,
+                      scale: int = 2) -> list[Path]:  # fmt: skip
     """Write translated images uint8 (N, S, R, R, 3) of the inputs `names` (N,) at `strengths` (S,) into the folder
     `out`: `NNN_name_tT.png` per image and strength and a strip `NNN_name_strip.png` per image; all or none."""
-    from pathlib import Path
-
     from interfacegan.atomic import staged_dir
     from interfacegan.editing.render import check_render, save_grid, save_image
     from interfacegan.inversion.files import safe_stem
