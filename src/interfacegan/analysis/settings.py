@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from interfacegan.analysis.conditions import check_condition_syntax
+from interfacegan.checks import positive_int
 from interfacegan.directions.ganspace import GANSPACE_NUM
 from interfacegan.editing.codes import DEFAULT_BLOCK_ROWS
 from interfacegan.errors import InterfaceGANError
@@ -44,8 +45,7 @@ class AnalysisSettings:
         """One-line error for a setting out of range, before any work."""
         for name in ("num_rescore", "num_identity", "num_distance", "sefa_k", "ganspace_num", "level_k", "batch_size",
                      "block_rows"):  # fmt: skip
-            if getattr(self, name) < 1:
-                raise InterfaceGANError(f"{name} must be >= 1, got {getattr(self, name)}")
+            positive_int(name, getattr(self, name))
         if self.alpha == 0:
             raise InterfaceGANError("alpha must not be 0: re-scoring measures the effect of a non-zero edit")
         if not self.sweep or any(a == 0 for a in self.sweep):
