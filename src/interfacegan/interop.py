@@ -13,6 +13,7 @@ import numpy as np
 
 from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
+from interfacegan.storage import is_url
 from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore
 
 
@@ -36,8 +37,11 @@ def import_official(
 ) -> SampleStore:
     """Create a store at `out` from official `.npy` files: codes {space: path}, scores {attribute: path}.
 
-    `model` is the spec of the generator the codes belong to (needed later to synthesize or edit).
+    `model` is the spec of the generator the codes belong to (needed later to synthesize or edit). `out` is a local
+    directory (made under a temporary name, then renamed); copy it to object storage afterwards if needed.
     """
+    if is_url(out):
+        raise InterfaceGANError(f"{out}: import-official writes a local directory; copy it to object storage later")
     if Path(out).exists() and any(Path(out).iterdir()):
         raise InterfaceGANError(f"{out} exists and is not empty: choose a new output directory")
     if not codes:
