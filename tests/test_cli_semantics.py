@@ -117,7 +117,7 @@ def test_sefa_and_name_directions(tmp_path):
     for d, n in zip(names["directions"], api):
         assert d["effects"]["attr0"]["change_std"] == pytest.approx(n.effects["attr0"].change_std, abs=1e-9)
     editor = build_editor_app(model="toy", sefa=3, name_with=["toy"], device="cpu")
-    titles = {d["key"]: d["label"] for d in TestClient(editor).get("/api/config").json()["directions"]}
+    titles = {d["key"]: d["label"] for d in TestClient(editor, base_url="http://127.0.0.1:8000").get("/api/config").json()["directions"]}
     assert titles == {n.direction: n.title for n in api}
     result = runner.invoke(app, ["name-directions", str(out / "sefa_1.npz"), "--scorer", "toy", "--num", "8",
                                  "--out", str(tmp_path / "n.json"), "--quiet"])  # fmt: skip

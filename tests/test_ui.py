@@ -26,6 +26,11 @@ from interfacegan.ui.app import STATIC, create_app
 from interfacegan.ui.session import Editor
 
 runner = CliRunner()
+LOCAL = "http://127.0.0.1:8000"  # the editor answers only at its own address (test_ui_security.py)
+
+
+def local(app) -> TestClient:
+    return TestClient(app, base_url=LOCAL)
 
 
 def z_boundaries(toy, model="toy"):
@@ -56,12 +61,12 @@ def toy():
 
 @pytest.fixture
 def client(toy):
-    return TestClient(create_app(toy, z_boundaries(toy)))
+    return local(create_app(toy, z_boundaries(toy)))
 
 
 @pytest.fixture
 def wp_client(toy):
-    return TestClient(create_app(toy, w_boundaries(toy)))
+    return local(create_app(toy, w_boundaries(toy)))
 
 
 # ---- session math ---------------------------------------------------------------------------------------------
@@ -253,7 +258,7 @@ def test_the_url_keeps_an_upload_and_its_edits_across_a_reload():
 
 def test_inspect_reports_cosine_position_and_degenerate_conditions(toy):
     twin = Boundary(toy.true_normal(1), attribute="twin", space="z", intercept=0.5)
-    client = TestClient(create_app(toy, [*z_boundaries(toy), twin]))
+    client = local(create_app(toy, [*z_boundaries(toy), twin]))
     report = client.post("/api/inspect", json=state(a0={"value": 1.0, "conditions": ["a1"]},
                                                      a1={"conditions": ["twin"]})).json()  # fmt: skip
     c = float(toy.normals[0] @ toy.normals[1])
@@ -316,7 +321,7 @@ def test_run_rows_are_editable(tmp_path, toy):
     scores = ToyScorer(3)(toy.synthesize(store.codes("z")))
     store.ensure_array("scores/attr0", (), "float32")
     store.write_rows("scores/attr0", 0, scores["attr0"])
-    client = TestClient(create_app(toy, z_boundaries(toy), store=store))
+    client = local(create_app(toy, z_boundaries(toy), store=store))
     assert client.get("/api/config").json()["run"]["rows"] == 20
     body = {"source": {"kind": "run", "row": 13}, "directions": {"a0": {"value": 1.0}}}
     image = png(client.post("/api/render", json=body))
@@ -339,7 +344,7 @@ def test_run_rows_of_a_truncated_w_run_show_the_runs_own_images(tmp_path, toy):
     store = sample_to_store(toy, tmp_path / "run", num=4, seed=5, truncation=truncation, progress=False)
     store.ensure_array("codes/w", (toy.w_dim,), "float32")  # as older versions stored it (sampling now refuses w)
     store.write_rows("codes/w", 0, toy.map(store.codes("z"), "w", truncation))
-    client = TestClient(create_app(toy, w_boundaries(toy), store=store))
+    client = local(create_app(toy, w_boundaries(toy), store=store))
     image = png(client.post("/api/render", json={"source": {"kind": "run", "row": 2}}))
     own = toy.synthesize(store.codes("z", rows=np.array([2])), "z", truncation=truncation)[0]
     np.testing.assert_array_equal(image, own)
@@ -381,7 +386,7 @@ def test_uploads_decode_like_image_files(tmp_path):
 
 
 def test_upload_size_limits(toy):
-    client = TestClient(create_app(toy, z_boundaries(toy), max_upload_bytes=1000))
+    client = local(create_app(toy, z_boundaries(toy), max_upload_bytes=1000))
     big = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     response = client.post("/api/upload", files={"file": ("big.png", image_bytes(big), "image/png")})
     assert response.status_code == 413 and "larger than" in response.json()["detail"]
@@ -413,7 +418,7 @@ def test_upload_while_another_inversion_runs_is_409(client, monkeypatch):
 def test_uploaded_image_is_inverted_then_edited(toy):
     if upload_module.inversion_module() is None:
         pytest.skip("interfacegan.inversion is not installed")
-    client = TestClient(create_app(toy, z_boundaries(toy), invert_steps=30))
+    client = local(create_app(toy, z_boundaries(toy), invert_steps=30))
     target = toy.synthesize(toy.sample(1, seed=11))[0]
     photo = np.pad(target, ((0, 0), (2, 2), (0, 0)))  # 8x12: the centre square is the target
     response = client.post("/api/upload", files={"file": ("t.png", image_bytes(photo), "image/png")},
@@ -452,7 +457,7 @@ def test_an_aligned_upload_says_so(toy, monkeypatch):
         return np.array(image.resize((model.resolution, model.resolution)))
 
     monkeypatch.setattr(upload_module, "prepare_target", prepare)
-    client = TestClient(create_app(toy, z_boundaries(toy), invert_steps=2))
+    client = local(create_app(toy, z_boundaries(toy), invert_steps=2))
     image = toy.synthesize(toy.sample(1, seed=3))[0]
     job = client.post("/api/upload", files={"file": ("t.png", image_bytes(image), "image/png")},
                       data={"align": "true"}).json()["job"]  # fmt: skip
@@ -487,7 +492,7 @@ def test_build_editor_app_loads_folders_stacks_names_and_sefa(tmp_path, toy):
     np.save(single, toy.normals[2][None].astype(np.float32))
     app = build_editor_app(boundaries=[str(folder), f"{tmp_path / 'dirs' / 'stack.npy'}:1", str(single)],
                            sefa=2, device="cpu")  # fmt: skip
-    config = TestClient(app).get("/api/config").json()
+    config = local(app).get("/api/config").json()
     keys = [d["key"] for d in config["directions"]]
     assert keys == ["a0", "a1", "a2", "stack_0", "stack_1", "stack_1#2", "one", "sefa_0", "sefa_1"]
     labels = {d["key"]: d["label"] for d in config["directions"]}
@@ -516,10 +521,14 @@ def test_ui_command_serves_on_localhost_by_default(monkeypatch, tmp_path, toy):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = runner.invoke(cli_app, ["ui", "--run", str(tmp_path / "run"), "--sefa", "2", "--port", str(port),
-                                     "--device", "cpu"])  # fmt: skip
+                                     "--device", "cpu", "--allow-host", "editor.example"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert served["host"] == "127.0.0.1" and served["port"] == port
     assert f"http://127.0.0.1:{port}/" in " ".join(result.output.split())
-    config = TestClient(served["app"]).get("/api/config").json()
+    client = TestClient(served["app"], base_url=f"http://127.0.0.1:{port}")
+    assert client.get("/api/config", headers={"host": "attacker.example"}).status_code == 400
+    assert client.get("/api/config", headers={"host": f"127.0.0.1:{port + 1}"}).status_code == 400  # its port only
+    assert client.get("/api/config", headers={"host": "editor.example"}).status_code == 200  # --allow-host
+    config = client.get("/api/config").json()
     assert config["model"]["spec"] == "toy" and config["run"]["rows"] == 6  # the model comes from the run
     assert [d["key"] for d in config["directions"]] == ["sefa_0", "sefa_1"]

@@ -95,6 +95,7 @@ def main() -> None:
 # Each command module adds its commands to `app` when imported (kept at the bottom: they import `app`).
 from interfacegan.cli import store_commands  # noqa: E402,F401
 from interfacegan.cli import semantics  # noqa: E402,F401
+from interfacegan.cli import ganspace  # noqa: E402,F401
 from interfacegan.cli import analyze  # noqa: E402,F401
 from interfacegan.cli import demo  # noqa: E402,F401
 from interfacegan.cli import ui  # noqa: E402,F401

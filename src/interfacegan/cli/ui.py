@@ -30,6 +30,7 @@ def ui(
     slider_range: Annotated[float, typer.Option(help="Sliders span -R..R unit-normal lengths.")] = 5.0,
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this computer only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    allow_host: Annotated[list[str], typer.Option(help="Another Host name the editor answers to, e.g. a reverse proxy's (NAME or NAME:PORT; repeatable).")] = [],
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
     device: DeviceOpt = "auto",
 ):
@@ -44,11 +45,13 @@ def ui(
 
     editor_app = build_editor_app(model, boundaries, run, sefa, sefa_layers, space,
                                   make_truncation(truncation_psi, truncation_cutoff), invert_steps, slider_range,
-                                  device, encoder, name_with, progress=True)  # fmt: skip
+                                  device, encoder, name_with, progress=True,
+                                  allowed_hosts=[host, *allow_host])  # fmt: skip
     import uvicorn
 
     editor = editor_app.state.editor
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
     console.print(f"[green]editor[/] for {editor.model.name} with {len(editor.directions)} directions "
                   f"(editing in {editor.space}) at [bold]{url}[/]  (Ctrl+C stops it)")  # fmt: skip
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -4,7 +4,7 @@ File format (`Boundary.save` / `Boundary.load`): one `.npz` archive, readable wi
     normal     float32 (d,)    unit normal n (d = prod(code_shape); for a flattened W+ boundary d = num_ws*w_dim)
     intercept  float64 ()      b, in unit-normal units: distance(x) = x.n + b (positive side = high scores)
     meta       str ()          JSON: {"format": 1, "attribute", "space", "code_shape", "model", "model_info",
-                               "kind" ('svm' | 'sefa' | 'imported' | 'conditional'), "metrics", "settings",
+                               "kind" ('svm' | 'sefa' | 'ganspace' | 'imported' | 'conditional'), "metrics", "settings",
                                "created", "version"}
 Official InterFaceGAN boundaries are plain float32 `.npy` arrays of shape (1, d) with no intercept: `to_official_npy`
 writes one. Reading them (and every other direction file) is `interfacegan.directions.files`; learning boundaries
@@ -26,7 +26,7 @@ from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
 
 BOUNDARY_FORMAT = 1
-KINDS = ("svm", "sefa", "imported", "conditional")
+KINDS = ("svm", "sefa", "ganspace", "imported", "conditional")
 
 
 def _utc_now() -> str:

@@ -148,6 +148,19 @@ class Generator(ABC):
         """The torch modules holding this model's weights (moved to the device, put in eval mode)."""
         return []
 
+    def first_layer_activations(self, z: torch.Tensor) -> torch.Tensor:
+        """The first layer's output (N, ...) for z (N, z_dim) on self.device: what GANSpace's PCA in z runs on.
+
+        Style models: w, the mapping's output (GANSpace's 'style' layer). Models without W override this with their
+        first layer (DCGAN, PGGAN, BigGAN, the toy model); others get a one-line error.
+        """
+        if "w" in self.spaces:
+            return self._map(z, "w", Truncation())
+        raise InterfaceGANError(
+            f"model {self.name!r} does not expose its first layer's activations, which GANSpace in z needs: "
+            "implement first_layer_activations(z) on the model"
+        )
+
     # ---- provided ---------------------------------------------------------------------------------------
     @property
     def affine_space(self) -> str:

@@ -259,8 +259,16 @@ class BigGANGenerator(Generator):
         return super().synthesize(codes, space, batch_size)
 
     def _synthesize(self, codes: torch.Tensor, space: str) -> torch.Tensor:
-        cond = torch.cat([codes, self._embedding.expand(len(codes), -1)], dim=1)
-        return self.net.generator(cond, self._stats)
+        return self.net.generator(self._condition(codes), self._stats)
+
+    def _condition(self, z: torch.Tensor) -> torch.Tensor:
+        """c = [z, class embedding] (N, z_dim + embed_dim), the input of `gen_z` and of every conditional norm."""
+        return torch.cat([z, self._embedding.expand(len(z), -1)], dim=1)
+
+    def first_layer_activations(self, z: torch.Tensor) -> torch.Tensor:
+        """`gen_z`'s output (N, 4 * 4 * 16 ch): GANSpace's BigGAN layer `generator.gen_z` (linear in z; the class
+        embedding adds a constant)."""
+        return self.net.generator.gen_z(self._condition(z))
 
     def first_affine(self, layers=None, **options) -> torch.Tensor:
         """Rows acting on z of the weights z enters (A (rows, z_dim), float32 on CPU), for SeFa: layer 0 is `gen_z`

@@ -75,6 +75,10 @@ class DCGANGenerator(Generator):
     def _synthesize(self, codes: torch.Tensor, space: str) -> torch.Tensor:
         return self.net(codes)
 
+    def first_layer_activations(self, z: torch.Tensor) -> torch.Tensor:
+        """The first layer's output (N, 8 width, 4, 4): ConvTranspose2d, BatchNorm, ReLU (the first of its five)."""
+        return self.net.main[:3](z[:, :, None, None])
+
     def first_affine(self, layers=None, **options) -> torch.Tensor:
         # ConvTranspose2d weight (z_dim, out, 4, 4): output unit (c, y, x) = sum_i z_i * W[i, c, y, x].
         weight = self.net.main[0].weight.detach().float().cpu()

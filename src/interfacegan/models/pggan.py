@@ -193,6 +193,11 @@ class PGGANGenerator(Generator):
     def _synthesize(self, codes: torch.Tensor, space: str) -> torch.Tensor:
         return to_rgb3(self.net(codes))
 
+    def first_layer_activations(self, z: torch.Tensor) -> torch.Tensor:
+        """The first layer's output (N, C0, 4, 4): `layer0` (pixel norm, 4x4 conv, bias, leaky ReLU), the module
+        GANSpace retains as ProGAN's 'layer1'."""
+        return self.net.layer0(z.reshape(len(z), self.z_dim, 1, 1))
+
     def first_affine(self, layers=None, **options) -> torch.Tensor:
         """A (C0 * 4 * 4, z_dim): the first layer's effective weight, row (c, y, x) = output unit at 4x4 pixel (y, x).
 

@@ -87,3 +87,7 @@ class ToyGenerator(Generator):
 
     def first_affine(self, layers=None, **options) -> torch.Tensor:
         return self._z_readout.detach().cpu().clone()
+
+    def first_layer_activations(self, z: torch.Tensor) -> torch.Tensor:
+        """The z read-out before tanh (N, resolution**2): its one linear layer, `first_affine` applied to z."""
+        return z @ self._z_readout.T

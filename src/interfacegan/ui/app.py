@@ -11,6 +11,10 @@ Endpoints (JSON bodies are `schemas.StateIn` / `StripIn`; user errors answer 4xx
                                 non-image, 413 too large, 409 busy, 501 when the inversion module is missing
     GET  /api/jobs/{job}        inversion progress: status, step, steps, source when done, detail on error
     GET  /api/uploads/{id}/target.png   the image an upload was inverted towards (model resolution)
+
+Every request passes `guard.EditorGuard` (its own Host only, state changes from its own page only, security
+headers, a one-line 500 for anything unexpected) and every body is bounded while it is read (FastAPI's
+`max_body_size`: MAX_JSON_BYTES for JSON, the upload limit plus form overhead for uploads).
 """
 
 from __future__ import annotations
@@ -20,27 +24,24 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Path as PathParam, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
+from interfacegan.ui.guard import EditorGuard, HostRule
 from interfacegan.ui.schemas import StateIn, StripIn
 from interfacegan.ui.session import SLIDER_LIMIT, Direction, Editor, EditSession
 from interfacegan.ui.sources import Sources
-from interfacegan.ui.upload import (
-    MAX_UPLOAD_BYTES,
-    InversionJobs,
-    UploadTooLarge,
-    decode_image,
-    inversion_status,
-)
+from interfacegan.ui.upload import MAX_UPLOAD_BYTES, InversionJobs, UploadTooLarge, inversion_status
 
 STATIC = Path(__file__).parent / "static"
 NO_STORE = {"Cache-Control": "no-store"}
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file
+MAX_JSON_BYTES = 2**20  # an editing state is a few KB; 4,096 sliders with conditions stay well below
+UPLOAD_FORM_LIMITS = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}  # the file and `align`
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -65,8 +66,9 @@ def layer_presets(num_layers: int | None) -> dict[str, str]:
     return presets
 
 
-def _too_large_text(limit: int) -> str:
-    return f"the image is larger than {limit / 2**20:.3g} MB: upload a smaller one"
+def _too_large_text(limit: int, what: str = "the image") -> str:
+    fix = "upload a smaller one" if what == "the image" else "send a smaller one"
+    return f"{what} is larger than {limit / 2**20:.3g} MB: {fix}"
 
 
 def _one_line(exc: RequestValidationError) -> str:
@@ -74,7 +76,7 @@ def _one_line(exc: RequestValidationError) -> str:
     if not errors:
         return "invalid request"
     first = errors[0]
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    where = ".".join(str(p)[:40] for p in first.get("loc", ()) if p != "body")  # dict keys come from the client
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where or 'request'}: {first.get('msg', 'invalid value')}{more}"
 
@@ -89,32 +91,36 @@ def create_app(
     slider_range: float = 5.0,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     title: str | None = None,
+    allowed_hosts: Sequence[str] = (),
 ) -> FastAPI:
     """The editor app for `model` with sliders for `directions` (optionally the rows of run `store`).
 
     `truncation` sets the default psi and cutoff of seed samples on style models; uploads are inverted with
     `invert_steps` optimisation steps (when `interfacegan.inversion` is installed), starting from `encoder`'s
     guess when one is given (an `interfacegan.inversion.Encoder`). Sliders span
-    +-`slider_range` unit-normal lengths (the number box accepts up to +-100).
+    +-`slider_range` unit-normal lengths (the number box accepts up to +-100). The app answers at 127.0.0.1,
+    localhost and [::1] on the port it is served on, and at the names in `allowed_hosts` (the --host it listens
+    on, a reverse proxy's name); see `guard` for the rule.
     """
     if not 0 < slider_range <= SLIDER_LIMIT:
         raise InterfaceGANError(f"the slider range must be in (0, {SLIDER_LIMIT:g}], got {slider_range}")
+    if not 0 < max_upload_bytes <= 2**30:
+        raise InterfaceGANError(f"max_upload_bytes must be in 1..2**30, got {max_upload_bytes}")
     editor = Editor(model, directions)
     sources = Sources(editor, store=store, truncation=truncation)
     jobs = InversionJobs(editor, sources, steps=invert_steps, encoder=encoder)
-    app = FastAPI(title=title or f"interfacegan editor - {model.name}", docs_url=None, redoc_url=None)
+    app = FastAPI(title=title or f"interfacegan editor - {model.name}", docs_url=None, redoc_url=None,
+                  openapi_url=None)  # fmt: skip
     app.state.editor, app.state.sources, app.state.jobs = editor, sources, jobs
+    json_limit = {"max_body_size": MAX_JSON_BYTES}
+    upload_limit = max_upload_bytes + MULTIPART_SLACK
 
-    @app.middleware("http")
-    async def _bounded_uploads(request: Request, call_next):
-        # Refuse oversized bodies before they are read (the form parser would spool them to disk first).
-        if request.method == "POST" and request.url.path == "/api/upload":
-            length = request.headers.get("content-length", "")
-            if not length.isdigit():
-                return JSONResponse({"detail": "uploads need a Content-Length header"}, status_code=411)
-            if int(length) > max_upload_bytes + MULTIPART_SLACK:
-                return JSONResponse({"detail": _too_large_text(max_upload_bytes)}, status_code=413)
-        return await call_next(request)
+    def too_large(path: str) -> str:
+        if path == "/api/upload":
+            return _too_large_text(max_upload_bytes)
+        return _too_large_text(MAX_JSON_BYTES, "the request body")
+
+    app.add_middleware(EditorGuard, hosts=HostRule(allowed_hosts), too_large=too_large)
 
     @app.exception_handler(InterfaceGANError)
     async def _user_error(request: Request, exc: InterfaceGANError):
@@ -169,11 +175,11 @@ def create_app(
                        "encoder": encoder is not None},  # fmt: skip
         }
 
-    @app.post("/api/render")
+    @app.post("/api/render", **json_limit)
     def render(state: StateIn):
         return Response(png_bytes(session_for(state).render()), media_type="image/png", headers=NO_STORE)
 
-    @app.post("/api/strip")
+    @app.post("/api/strip", **json_limit)
     def strip(request: StripIn):
         values = np.linspace(request.lo, request.hi, request.steps)
         images = session_for(request.state).render_strip(request.direction, values)
@@ -181,7 +187,7 @@ def create_app(
         headers = {**NO_STORE, "X-Strip-Values": ",".join(f"{v:g}" for v in values)}
         return Response(png_bytes(row), media_type="image/png", headers=headers)
 
-    @app.post("/api/inspect")
+    @app.post("/api/inspect", **json_limit)
     def inspect(state: StateIn):
         code, _ = sources.get(state.source)
         session = editor.session(code)
@@ -210,7 +216,7 @@ def create_app(
             source["info"] = sources.upload(state.source.upload).info
         return {"directions": report, "source": source}
 
-    @app.post("/api/code")
+    @app.post("/api/code", **json_limit)
     def code(state: StateIn):
         buffer = io.BytesIO()
         np.save(buffer, session_for(state).edited_code()[None].astype(np.float32), allow_pickle=False)
@@ -218,26 +224,25 @@ def create_app(
         headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}"'}
         return Response(buffer.getvalue(), media_type="application/octet-stream", headers=headers)
 
-    @app.post("/api/upload", status_code=202)
+    @app.post("/api/upload", status_code=202, max_body_size=upload_limit, form_limits=UPLOAD_FORM_LIMITS)
     def upload(file: UploadFile = File(...), align: bool = Form(False)):
-        data = file.file.read(max_upload_bytes + 1)
-        if len(data) > max_upload_bytes:
-            raise UploadTooLarge(_too_large_text(max_upload_bytes))
-        image = decode_image(data)
         status = inversion_status()
         if not status["available"]:
             return JSONResponse({"detail": status["message"]}, status_code=501)
-        return {"job": jobs.start(image, align=align)}
+        data = file.file.read(max_upload_bytes + 1)
+        if len(data) > max_upload_bytes:
+            raise UploadTooLarge(_too_large_text(max_upload_bytes))
+        return {"job": jobs.start(data, align=align)}  # decoded only once no other inversion runs
 
     @app.get("/api/jobs/{job}")
-    def job_status(job: str):
+    def job_status(job: str = PathParam(max_length=64)):
         try:
             return jobs.status(job)
         except KeyError:
             raise HTTPException(404, f"no inversion job {job!r}: upload the image again") from None
 
     @app.get("/api/uploads/{key}/target.png")
-    def upload_target(key: str):
+    def upload_target(key: str = PathParam(max_length=64)):
         item = sources.uploads.get(key)
         if item is None:
             raise HTTPException(404, f"upload {key!r} is not (or no longer) held by the server: upload it again")

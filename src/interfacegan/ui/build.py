@@ -47,10 +47,12 @@ def build_editor_app(
     encoder: str | Path | None = None,
     name_with: Sequence = (),
     progress: bool = False,
+    allowed_hosts: Sequence[str] = (),
 ):
     """The editor's FastAPI app: the model named, else the run's, else the one the boundaries name, else
     DEFAULT_MODEL; directions from `boundaries` (files, folders, PATH:I) plus the top `sefa` SeFa directions
-    (default DEFAULT_SEFA when no files are given, 0 otherwise); `truncation` (a models.Truncation) for seeds."""
+    (default DEFAULT_SEFA when no files are given, 0 otherwise); `truncation` (a models.Truncation) for seeds;
+    `allowed_hosts`: Host names it answers to besides 127.0.0.1, localhost and [::1] (see `ui.guard`)."""
     from interfacegan.models import load_model
     from interfacegan.store import SampleStore
     from interfacegan.ui.app import create_app
@@ -80,4 +82,4 @@ def build_editor_app(
         net = Encoder.load(encoder, device=generator.device)
         net.check_fits(generator)
     return create_app(generator, directions, store=store, truncation=truncation, invert_steps=invert_steps,
-                      encoder=net, slider_range=slider_range)  # fmt: skip
+                      encoder=net, slider_range=slider_range, allowed_hosts=allowed_hosts)  # fmt: skip

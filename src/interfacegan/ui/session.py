@@ -130,19 +130,21 @@ class Editor:
                 f"clear the layers of {key!r}"
             )
         cache = (key, conds, layers)
-        if cache not in self._plans:
-            if len(self._plans) >= MAX_PLANS:  # states come from the page: keep the cache bounded
-                self._plans.clear()
+        plan = self._plans.get(cache)  # held here: another request may clear the cache meanwhile
+        if plan is None:
             label = f"direction {key!r}"
             try:
-                self._plans[cache] = plan_edit(self.model, primal.boundary, [self.direction(c).boundary for c in conds],
-                                               space=self.space, layers=layers, label=label)  # fmt: skip
+                plan = plan_edit(self.model, primal.boundary, [self.direction(c).boundary for c in conds],
+                                 space=self.space, layers=layers, label=label)  # fmt: skip
             except InterfaceGANError as exc:
                 if not conds and str(exc).startswith(label):
                     raise
                 where = f"conditioning {key!r} on {', '.join(conds)}" if conds else label
                 raise InterfaceGANError(f"{where}: {exc}") from None
-        return self._plans[cache]
+            if len(self._plans) >= MAX_PLANS:  # states come from the page: keep the cache bounded
+                self._plans.clear()
+            self._plans[cache] = plan
+        return plan
 
     # ---- codes ----------------------------------------------------------------------------------------------
     def code_from_z(self, z: np.ndarray, truncation=None) -> np.ndarray:

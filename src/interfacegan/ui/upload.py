@@ -1,10 +1,12 @@
 """Uploaded images for the editor: safe decoding (Pillow, size limits) and inversion into the model in the background.
 
-Decoding never trusts the upload: at most `MAX_UPLOAD_BYTES` bytes and `MAX_UPLOAD_PIXELS` pixels are accepted
-(the size is read from the header before any pixel is decoded) and EXIF rotation is applied. The face is then
-aligned to the model's framing (dlib, `interfacegan.inversion.align_face`) or the centre square is taken, at the
-model's resolution. Inversion (`interfacegan.inversion.invert`) runs in one background thread at a time with a
-bounded number of steps (`--invert-steps`); the page polls the job.
+Decoding never trusts the upload and happens only once no other inversion runs (so concurrent uploads never
+decode at once): at most `MAX_UPLOAD_BYTES` bytes, only PNG, JPEG, WebP, BMP and GIF, and a pixel budget read from
+the header before any pixel is decoded: `MAX_UPLOAD_PIXELS`, and fewer for modes whose conversion to RGB needs
+more bytes per pixel (16-bit greys, alpha), so one decode stays within `MAX_DECODE_BYTES`. EXIF rotation is
+applied. The face is then aligned to the model's framing (dlib, `interfacegan.inversion.align_face`) or the centre
+square is taken, at the model's resolution. Inversion (`interfacegan.inversion.invert`) runs in one background
+thread at a time with a bounded number of steps (`--invert-steps`); the page polls the job.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from interfacegan.ui.session import Editor
 
 MAX_UPLOAD_BYTES = 16 * 2**20
 MAX_UPLOAD_PIXELS = 40_000_000
+MAX_DECODE_BYTES = 256 * 2**20
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # what the page offers; nothing that runs a helper (EPS)
+# Peak bytes per pixel of opening, EXIF-rotating and converting an image of each mode to RGB (`to_rgb`), measured
+# with Pillow 13 on 16-megapixel images (ru_maxrss); modes not listed are counted as the widest.
+DECODE_BYTES_PER_PIXEL = {"1": 6, "L": 6, "RGB": 12, "CMYK": 12, "P": 18, "RGBA": 23, "LA": 23,
+                          "I;16": 28, "I;16B": 28, "I;16L": 28}  # fmt: skip
+WIDEST_BYTES_PER_PIXEL = 32
 INVERSION_MODULE = "interfacegan.inversion"
 
 
@@ -40,27 +49,40 @@ class InversionBusy(InterfaceGANError):
     status_code = 409
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS):
-    """An uploaded file's bytes -> upright RGB PIL image; a one-line error for non-images and oversized ones."""
+def pixel_budget(mode: str, max_pixels: int = MAX_UPLOAD_PIXELS, max_bytes: int = MAX_DECODE_BYTES) -> int:
+    """The most pixels an upload of PIL `mode` may have: `max_pixels`, or fewer where decoding needs more memory."""
+    return min(max_pixels, max_bytes // DECODE_BYTES_PER_PIXEL.get(mode, WIDEST_BYTES_PER_PIXEL))
+
+
+def decode_image(data: bytes, max_pixels: int = MAX_UPLOAD_PIXELS, max_bytes: int = MAX_DECODE_BYTES):
+    """An uploaded file's bytes -> upright RGB PIL image; a one-line error for non-images, other formats and images
+    over the pixel budget (checked from the header, before any pixel is decoded)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     from interfacegan.inversion.images import to_rgb
 
     try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size  # read from the header: nothing decoded yet
-        if width * height > max_pixels:
+        image = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)  # reads the header only
+        width, height = image.size
+        budget = pixel_budget(image.mode, max_pixels, max_bytes)
+        if width * height > budget:
             raise InterfaceGANError(
-                f"the image has {width}x{height} pixels, more than the {max_pixels // 10**6} megapixels accepted: "
-                "upload a smaller one"
+                f"the image has {width}x{height} pixels, more than the {budget / 10**6:.3g} megapixels accepted for "
+                f"{image.mode} images: upload a smaller one"
             )
         image.load()
         return to_rgb(ImageOps.exif_transpose(image))
     except InterfaceGANError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+    except Image.DecompressionBombError:  # so many pixels that Pillow refuses to open it
         raise InterfaceGANError(
-            f"the upload is not an image Pillow can read ({type(exc).__name__}): upload a PNG, JPEG or WebP file"
+            f"the image declares far more pixels than the {max_pixels / 10**6:.3g} megapixels accepted: "
+            "upload a smaller one"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise InterfaceGANError(
+            f"the upload is not an image Pillow can read ({', '.join(UPLOAD_FORMATS)}; {type(exc).__name__}): "
+            "upload a PNG, JPEG or WebP file"
         ) from None
 
 
@@ -109,18 +131,20 @@ class InversionJobs:
         self._jobs = LRU(32)
         self._busy = threading.Lock()
 
-    def start(self, image, align: bool = False) -> str:
-        """Start aligning/cropping and inverting PIL `image`; a one-line error when another inversion runs."""
+    def start(self, data: bytes, align: bool = False) -> str:
+        """Decode the uploaded file `data` (`decode_image`) and start aligning/cropping and inverting it; a one-line
+        error when another inversion runs, checked before anything is decoded."""
         if not self._busy.acquire(blocking=False):
             raise InversionBusy("another image is being inverted: wait until it is done, then upload again")
-        key = uuid.uuid4().hex[:16]
-        job = {"status": "running", "stage": "preparing", "step": 0, "steps": self.steps, "detail": None,
-               "source": None, "info": None, "started": time.time()}  # fmt: skip
-        self._jobs.put(key, job)
-        thread = threading.Thread(target=self._run, args=(job, image, align), name=f"invert-{key}", daemon=True)
         try:
+            image = decode_image(data)
+            key = uuid.uuid4().hex[:16]
+            job = {"status": "running", "stage": "preparing", "step": 0, "steps": self.steps, "detail": None,
+                   "source": None, "info": None, "started": time.time()}  # fmt: skip
+            self._jobs.put(key, job)
+            thread = threading.Thread(target=self._run, args=(job, image, align), name=f"invert-{key}", daemon=True)
             thread.start()
-        except Exception:
+        except BaseException:
             self._busy.release()
             raise
         return key

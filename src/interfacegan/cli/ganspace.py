@@ -1,0 +1,83 @@
+"""The `ganspace` command: PCA directions (GANSpace) written as boundary files that edit, ui and analyze read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from interfacegan.cli import app
+from interfacegan.cli.options import DeviceOpt, QuietOpt, given
+from interfacegan.cli.semantics import AlphaOpt, NameNumOpt, _name
+
+console = Console()
+
+
+@app.command("ganspace")
+def ganspace_command(
+    model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.")],
+    out: Annotated[Path, typer.Option(help="Output directory for ganspace_{i}.npz and ganspace_{i}.png.")],
+    num: Annotated[Optional[int], typer.Option(help="Samples the PCA runs on (default 20,000), streamed in blocks.")] = None,
+    space: Annotated[Optional[str], typer.Option(help="w: PCA of w (default where the model has W); z: PCA of the first layer's activations, regressed back to z.")] = None,
+    layers: Annotated[Optional[str], typer.Option(help="W+ layers the W directions edit by default, e.g. 0-3 (style models).")] = None,
+    k: Annotated[Optional[int], typer.Option("-k", "--k", help="Number of directions (default 10).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampled codes (the grids show its first rows).")] = 0,
+    block_size: Annotated[Optional[int], typer.Option(help="Samples per IncrementalPCA block (bounds memory; default: 8 MiB of features, at most 4,096).")] = None,
+    regression_num: Annotated[Optional[int], typer.Option(help="z: samples of the regression back to z (default max(10,000, num), as GANSpace).")] = None,
+    official: Annotated[Optional[Path], typer.Option(help="Also write GANSpace's own .npz (lat_comp, act_comp, ...) to this file, outside --out.")] = None,
+    name_with: Annotated[list[str], typer.Option(help="Scorer(s) to name the directions with, e.g. face.")] = [],
+    name_num: NameNumOpt = None,
+    alpha: AlphaOpt = None,
+    grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
+    rows: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
+    steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
+    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
+    scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+):
+    """GANSpace: the top-k principal directions of sampled w (or of first-layer activations, regressed to z)."""
+    from interfacegan.directions.files import NAMES_FILE
+    from interfacegan.directions.ganspace import GANSpace, check_ganspace_layers, default_space
+    from interfacegan.editing.manipulation import linspace_steps
+    from interfacegan.errors import InterfaceGANError
+    from interfacegan.models import load_model
+
+    if official is not None and official.resolve().parent == out.resolve():
+        raise InterfaceGANError(f"--official {official} lies in --out {out}, whose every .npz is read as a direction: "
+                                "write it elsewhere")  # fmt: skip
+    values = linspace_steps(range_[0], range_[1], steps)
+    generator = load_model(model, device=device)
+    check_ganspace_layers(generator, space or default_space(generator), layers, name="--layers")
+    options = given(k=k, num=num, block_size=block_size, regression_num=regression_num)
+    fitted = GANSpace(space=space, seed=seed, **options).fit(generator, progress=not quiet)
+    boundaries = fitted.boundaries(generator, layers)
+    table = Table("direction", "explained variance", "ratio", "space", "file",
+                  title=f"GANSpace directions of {model} ({fitted.n_samples_seen_:,} samples)")  # fmt: skip
+    for b in boundaries:
+        path = b.save(out / f"{b.attribute}.npz")
+        if grids:
+            save_direction_grid(generator, b, out / f"{b.attribute}.png", rows, values, seed, scale)
+        table.add_row(b.attribute, f"{b.metrics['explained_variance']:.4g}",
+                      f"{b.metrics['explained_variance_ratio']:.3f}", b.space, str(path))  # fmt: skip
+    console.print(table)
+    if official is not None:
+        console.print(f"wrote {fitted.save_official(official)} (GANSpace's layout)")
+    if name_with:
+        _name(generator, boundaries, name_with, name_num, alpha, None, quiet, model, out / NAMES_FILE)
+
+
+def save_direction_grid(generator, boundary, path: Path, rows: int, values, seed: int, scale: int) -> Path:
+    """A grid of `rows` sampled codes (rows [0, rows) of `seed`) edited along `boundary` by each offset in `values`."""
+    from interfacegan.editing.codes import SampledCodes
+    from interfacegan.editing.plan import plan_edit
+    from interfacegan.editing.render import save_grid
+    from interfacegan.editing.stream import edit_images
+
+    plan = plan_edit(generator, boundary)
+    grid = edit_images(plan, SampledCodes(generator, plan.space, rows, seed).read(0, rows), values)
+    labels = [f"{v:+.1f}" for v in values] if grid.shape[3] * scale >= 32 else None
+    return save_grid(grid, path, col_labels=labels, scale=scale)
