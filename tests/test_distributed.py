@@ -50,62 +50,32 @@ def _assert_same(a: SampleStore, b: SampleStore, names):
 
 
 SAME_RESULT = """
-import json, sys
-import numpy as np
-from interfacegan.execution import load_executor
-from interfacegan.execution.local import LocalExecutor
-from interfacegan.models import ToyGenerator, Truncation
-from interfacegan.sampling import SampleJob, sample_to_store
-from interfacegan.scoring.run import score_store
-from interfacegan.scoring.toy import ToyScorer
-
-engine = load_executor("ray", address=sys.argv[1])
-seen = []
-store = sample_to_store(ToyGenerator(), sys.argv[2], num=1100, seed=5, spaces=["w", "wp"], save_images=True,
-                        chunk_rows=100, executor=engine, progress=lambda what, done, total: seen.append(done))
-nodes = len(set(engine.placement.values()))
-score_store(store, ToyScorer(), progress=False, executor=engine)
-blocks, got, want = [(0, 250), (250, 600), (600, 601)], {}, {}
-engine.map(SampleJob("toy", 7, ("z", "w"), Truncation(0.7), 8, 64), blocks, lambda a, b, out: got.update({a: out}))
-LocalExecutor().map(SampleJob("toy", 7, ("z", "w"), Truncation(0.7), 8, 64, model=ToyGenerator()), blocks,
-                    lambda a, b, out: want.update({a: out}))
-same = sorted(got) == sorted(want) and all(np.array_equal(got[a][n], want[a][n]) for a in want for n in want[a])
-try:
-    load_executor("ray", address=sys.argv[1], gpus_per_worker=1).map(SampleJob("toy", 7, ("z",), Truncation(), None, 8),
-                                                                     blocks, print)
-except Exception as exc:
-    no_gpu = f"{type(exc).__name__}: {exc}"
-print(json.dumps({"nodes": nodes, "progress": seen, "map_same": same, "no_gpu": no_gpu}))
-"""
-
-
-def test_ray_on_two_nodes_fills_the_local_executors_store(cluster, tmp_path, toy_generator):
-    ns, address = cluster
-    report = _last_json(ns.python(SAME_RESULT, address, tmp_path / "ray"))
-    assert report["nodes"] == 2  # chunks ran on both nodes
-    assert report["map_same"]
-    assert report["no_gpu"].startswith("InterfaceGANError: the Ray cluster has no GPU for a worker of 1 GPU(s)")
-    assert sorted(report["progress"]) == report["progress"] and report["progress"][-1] == 1100
-    assert len(report["progress"]) == 11  # one report per chunk, as each completes
-    local = sample_to_store(toy_generator, tmp_path / "local", num=1100, seed=5, spaces=["w", "wp"], save_images=True,
-                            chunk_rows=100, progress=False)  # fmt: skip
-    score_store(local, ToyScorer(), model=toy_generator, progress=False)
-    remote = SampleStore.open(tmp_path / "ray")
-    scores = [f"scores/{n}" for n in local.score_names]
-    _assert_same(local, remote, ["codes/z", "codes/w", "codes/wp", "images", *scores])
-    assert remote.is_complete("sample") and remote.is_complete("score-toy")
-
-
-KILL_WORKER = """
 import json, os, signal, sys, threading, time
 from pathlib import Path
 import numpy as np
 import interfacegan.sampling as sampling
 from interfacegan.execution import load_executor
-from interfacegan.models import ToyGenerator
-from interfacegan.store import SampleStore
+from interfacegan.execution.local import LocalExecutor
+from interfacegan.models import ToyGenerator, Truncation
+from interfacegan.scoring.run import score_store
+from interfacegan.scoring.toy import ToyScorer
 
-address, out, markers = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+address, out, killed_out, markers = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
+engine, seen = load_executor("ray", address=address), []
+store = sampling.sample_to_store(ToyGenerator(), out, num=1100, seed=5, spaces=["w", "wp"], save_images=True,
+                                 chunk_rows=100, executor=engine, progress=lambda what, done, total: seen.append(done))
+nodes = len(set(engine.placement.values()))
+score_store(store, ToyScorer(), progress=False, executor=engine)
+blocks, got, want = [(0, 250), (250, 600), (600, 601)], {}, {}
+job = sampling.SampleJob("toy", 7, ("z", "w"), Truncation(0.7), 8, 64)
+engine.map(job, blocks, lambda a, b, arrays: got.update({a: arrays}))
+LocalExecutor().map(sampling.SampleJob("toy", 7, ("z", "w"), Truncation(0.7), 8, 64, model=ToyGenerator()), blocks,
+                    lambda a, b, arrays: want.update({a: arrays}))
+same = sorted(got) == sorted(want) and all(np.array_equal(got[a][n], want[a][n]) for a in want for n in want[a])
+try:
+    load_executor("ray", address=address, gpus_per_worker=1).map(job, blocks, print)
+except Exception as exc:
+    no_gpu = f"{type(exc).__name__}: {exc}"
 
 
 class SlowSampleJob(sampling.SampleJob):
@@ -130,23 +100,37 @@ def kill_the_first_worker_mid_chunk():
 
 threading.Thread(target=kill_the_first_worker_mid_chunk, daemon=True).start()
 sampling.SampleJob = SlowSampleJob
-engine = load_executor("ray", address=address)
-store = sampling.sample_to_store(ToyGenerator(), out, num=600, seed=2, chunk_rows=100, save_images=True,
+again = sampling.sample_to_store(ToyGenerator(), killed_out, num=600, seed=2, chunk_rows=100, save_images=True,
                                  executor=engine, progress=False)
-attempts = sorted(int(m.name.split(".")[1]) for m in markers.iterdir() if int(m.name.split(".")[0]) == killed[0])
-np.savez(sys.argv[4], z=store.codes("z"), images=store.images(slice(None)))
-print(json.dumps({"killed": killed[0], "attempts": len(attempts), "complete": store.is_complete("sample")}))
+attempts = [m for m in markers.iterdir() if int(m.name.split(".")[0]) == killed[0]]
+print(json.dumps({"nodes": nodes, "progress": seen, "map_same": same, "no_gpu": no_gpu, "attempts": len(attempts),
+                  "complete": again.is_complete("sample")}))
 """
 
 
-def test_a_worker_killed_mid_chunk_is_retried_and_the_store_is_identical(cluster, tmp_path, toy_generator):
+def test_ray_on_two_nodes_fills_the_local_executors_store_even_when_a_worker_dies(cluster, tmp_path, toy_generator):
+    """Sample, score and map on 2 nodes: the local executor's arrays, progress per chunk; then a worker killed in
+    the middle of a chunk: the chunk runs again on the restarted worker and the store is the uninterrupted one."""
     ns, address = cluster
     (tmp_path / "markers").mkdir()
-    report = _last_json(ns.python(KILL_WORKER, address, tmp_path / "run", tmp_path / "markers", tmp_path / "a.npz"))
+    report = _last_json(ns.python(SAME_RESULT, address, tmp_path / "ray", tmp_path / "killed", tmp_path / "markers"))
+    assert report["nodes"] == 2  # chunks ran on both nodes
+    assert report["map_same"]
+    assert report["no_gpu"].startswith("InterfaceGANError: the Ray cluster has no GPU for a worker of 1 GPU(s)")
+    assert sorted(report["progress"]) == report["progress"] and report["progress"][-1] == 1100
+    assert len(report["progress"]) == 11  # one report per chunk, as each completes
+    local = sample_to_store(toy_generator, tmp_path / "local", num=1100, seed=5, spaces=["w", "wp"], save_images=True,
+                            chunk_rows=100, progress=False)  # fmt: skip
+    score_store(local, ToyScorer(), model=toy_generator, progress=False)
+    remote = SampleStore.open(tmp_path / "ray")
+    scores = [f"scores/{n}" for n in local.score_names]
+    _assert_same(local, remote, ["codes/z", "codes/w", "codes/wp", "images", *scores])
+    assert remote.is_complete("sample") and remote.is_complete("score-toy")
+
     assert report["attempts"] >= 2 and report["complete"]  # the killed chunk ran again on a restarted worker
-    arrays = np.load(tmp_path / "a.npz")
-    np.testing.assert_array_equal(arrays["z"], toy_generator.sample(600, seed=2))
-    np.testing.assert_array_equal(arrays["images"], toy_generator.synthesize(toy_generator.sample(600, seed=2)))
+    killed, z = SampleStore.open(tmp_path / "killed"), toy_generator.sample(600, seed=2)
+    np.testing.assert_array_equal(killed.codes("z"), z)
+    np.testing.assert_array_equal(killed.images(slice(None)), toy_generator.synthesize(z))
 
 
 KILL_DRIVER = """
