@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,6 +62,22 @@ def local_leftovers(path: Path) -> list[str]:
     if not path.is_dir():
         raise InterfaceGANError(f"{path} is a file: choose a directory for the run")
     return [p.name for p in path.iterdir() if not p.name.endswith(PARTIAL_SUFFIX)]
+
+
+def remove_stale_partials(location: Location, older_than_s: float = 600.0) -> int:
+    """Delete temporary files that killed writers left in a local store; returns how many (0 for a URL, whose
+    writes leave none). Only files older than `older_than_s` go, so a live writer elsewhere keeps its own."""
+    if not isinstance(location, Path):
+        return 0
+    removed, now = 0, time.time()
+    for p in location.rglob(f"*{PARTIAL_SUFFIX}"):
+        try:
+            if now - p.stat().st_mtime > older_than_s:
+                p.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def key_url(location: Location, key: str) -> str:

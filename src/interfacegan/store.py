@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -45,6 +44,7 @@ from interfacegan.storage import (
     parse_location,
     put_if_absent,
     read_key,
+    remove_stale_partials,
     stored_chunks,
     zarr_store,
 )
@@ -65,8 +65,7 @@ def utc_now() -> str:
 def is_store(path: str | os.PathLike) -> bool:
     """True when `path` (a directory or URL) holds an interfacegan sample store."""
     try:
-        SampleStore.open(path, mode="r")
-        return True
+        return SampleStore.open(path, mode="r") is not None
     except (InterfaceGANError, OSError):
         return False
 
@@ -333,12 +332,11 @@ class SampleStore:
 
     def done_chunks(self, task: str) -> np.ndarray:
         """Boolean (num_chunks,) of the chunks `task` has completed (a flag without a file: not done)."""
-        node = self._node(f"progress/{task}")
+        name = f"progress/{task}"
+        node = self._node(name)
         if node is None:
             return np.zeros(self.num_chunks, dtype=bool)
-        name = f"progress/{task}"
-        flags = StoreArray(node, self.path, name, 1, repair_hint(self.path, name, {}))
-        return flags[:].astype(bool)
+        return StoreArray(node, self.path, name, 1, repair_hint(self.path, name, {}))[:].astype(bool)
 
     def pending_chunks(self, task: str, shard: tuple[int, int] = (0, 1)) -> list[int]:
         """Chunks of `task` still to do that belong to shard (index, count)."""
@@ -387,23 +385,11 @@ class SampleStore:
 
     def iter_chunks(self) -> Iterator[tuple[int, int, int]]:
         """(k, start, stop) for every chunk, for streaming reads."""
-        for k in range(self.num_chunks):
-            yield (k, *self.chunk_range(k))
+        return ((k, *self.chunk_range(k)) for k in range(self.num_chunks))
 
     def remove_partial_files(self, older_than_s: float = 600.0) -> int:
-        """Delete temporary files a killed writer left in a local store; returns how many (0 for a URL, whose
-        writes leave none). Only files older than `older_than_s` go, so a live writer elsewhere keeps its own."""
-        if not isinstance(self.path, Path):
-            return 0
-        removed, now = 0, time.time()
-        for p in self.path.rglob(f"*{PARTIAL_SUFFIX}"):
-            try:
-                if now - p.stat().st_mtime > older_than_s:
-                    p.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                pass
-        return removed
+        """Delete temporary files killed writers left in a local store (see `storage.remove_stale_partials`)."""
+        return remove_stale_partials(self.path, older_than_s)
 
     def delete(self, name: str) -> None:
         """Remove an array (e.g. scores to recompute)."""

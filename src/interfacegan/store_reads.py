@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.core.sync import sync
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.storage import Location, MissingChunk, chunk_index, key_url, parse_document
@@ -100,8 +101,10 @@ class StoreArray:
         try:
             return read()
         except MissingChunk as exc:
-            parsed = chunk_index(exc.key)
-            raise InterfaceGANError(self._message(parsed[1] if parsed else None, "is missing")) from None
+            first = self._first_missing(selection)  # reads run concurrently: name the first one, always the same
+            if first is None:  # gone between the read and the check: the chunk zarr found missing
+                first = (chunk_index(exc.key) or (None, None))[1]
+            raise InterfaceGANError(self._message(first, "is missing")) from None
         except InterfaceGANError:
             raise
         except Exception as exc:  # a codec's error on a damaged chunk: find the chunk and name it
@@ -115,12 +118,20 @@ class StoreArray:
         held = f"the flag of chunk {k}" if self.name.startswith("progress/") else f"rows {start}-{stop - 1}"
         return f"chunk file {url} ({held} of {self.name}) {what}: {fix}{self.repair}"
 
-    def _damaged(self, selection: Any, exc: Exception) -> str:
+    def _chunks(self, selection: Any) -> np.ndarray:
         try:
-            chunks = np.unique(_rows(selection, len(self)) // self.chunk_rows)
+            return np.unique(_rows(selection, len(self)) // self.chunk_rows)
         except Exception:  # noqa: BLE001  (a selection we cannot map to rows: name the array only)
-            chunks = []
-        for k in chunks:
+            return np.zeros(0, dtype=int)
+
+    def _first_missing(self, selection: Any) -> int | None:
+        for k in self._chunks(selection):
+            if not sync(self._array.store.exists(chunk_key(self.name, int(k), self._array.ndim))):
+                return int(k)
+        return None
+
+    def _damaged(self, selection: Any, exc: Exception) -> str:
+        for k in self._chunks(selection):
             try:
                 self._array[int(k) * self.chunk_rows : (int(k) + 1) * self.chunk_rows]
             except Exception as probe:  # noqa: BLE001  (any codec error marks this chunk)
