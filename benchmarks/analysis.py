@@ -62,9 +62,11 @@ def main() -> None:
             store = make_run(run_path, store.num)
         out = args.out or Path(tmp) / "analysis"
         start = time.perf_counter()
-        result = analyze_run(store, out, attributes=ATTRIBUTES, spaces=["z"], num_rescore=args.m,
-                             num_identity=args.num_identity, num_distance=args.num_distance, alpha=args.alpha,
-                             ratio=args.ratio, conditions=["auto", *CONDITIONS], progress=False)  # fmt: skip
+        # boundaries_dir=None: boundaries are trained here at --ratio even when RUN-boundaries/ exists beside --run
+        result = analyze_run(store, out, attributes=ATTRIBUTES, spaces=["z"], boundaries_dir=None,
+                             num_rescore=args.m, num_identity=args.num_identity, num_distance=args.num_distance,
+                             alpha=args.alpha, ratio=args.ratio, conditions=["auto", *CONDITIONS], progress=False,
+                             on_plan=lambda plan: print(plan.text()))  # fmt: skip
         seconds = time.perf_counter() - start
 
         print(f"\nanalysis of {len(ATTRIBUTES)} attributes, N = {store.num}, M = {args.m}, identity M = "
@@ -75,6 +77,11 @@ def main() -> None:
         print(f"  load average at the end {os.getloadavg()[0]:.1f} (other processes slow the run down)")
         verdict = "OK" if seconds < TARGET_SECONDS else "MISSED"
         print(f"total {seconds:.0f} s (target < {TARGET_SECONDS:.0f} s): {verdict}")
+        estimate = result.plan.seconds
+        if estimate:
+            work = result.seconds["total"] - result.seconds["planning"]
+            print(f"the plan's estimate: {estimate:.0f} s for the re-scoring work; the analyses took {work:.0f} s "
+                  f"(ratio {work / estimate:.2f})")  # fmt: skip
 
         table = result.tables["rescoring_z"]
         print("\nre-scoring matrix (normalised change, rows = edits):")

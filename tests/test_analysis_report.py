@@ -18,7 +18,8 @@ from interfacegan.directions.boundary import Boundary
 from interfacegan.learning import BoundaryTrainer
 from interfacegan.errors import InterfaceGANError
 
-from tests.conftest import cli_path
+from tests.analysis_helpers import PixelFeatures, toy_run_with_w
+from tests.helpers import cli_path
 
 SMALL = dict(num_rescore=150, num_identity=8, num_distance=60, sweep=(-2.0, 2.0), sefa_k=4, progress=False)
 
@@ -26,22 +27,11 @@ SMALL = dict(num_rescore=150, num_identity=8, num_distance=60, sweep=(-2.0, 2.0)
 @pytest.fixture(scope="module")
 def shared_run(tmp_path_factory):
     """One toy run (z and w codes, toy scores) for the whole module: (model, store)."""
-    from interfacegan.models import ToyGenerator
-    from interfacegan.sampling import sample_to_store
-    from interfacegan.scoring.run import score_store
-    from interfacegan.scoring.toy import ToyScorer
-
-    model = ToyGenerator(z_dim=16, num_attributes=3, seed=0)
-    path = tmp_path_factory.mktemp("analysis") / "run"
-    store = sample_to_store(model, path, num=2000, seed=3, spaces=("z", "w"), chunk_rows=256, progress=False)
-    score_store(store, ToyScorer(), model=model, progress=False)
-    return model, store
+    return toy_run_with_w(tmp_path_factory.mktemp("analysis") / "run", num=2000, chunk_rows=256)
 
 
 @pytest.fixture(scope="module")
 def analysed(shared_run, tmp_path_factory):
-    from tests.test_analysis_rescoring import PixelFeatures
-
     model, store = shared_run
     return analyze_run(store, tmp_path_factory.mktemp("analysis") / "out", model=model, ratio=0.1,
                        identity_scorer=PixelFeatures(), **SMALL)  # fmt: skip
@@ -137,6 +127,7 @@ def test_given_boundaries_and_explicit_conditions(toy_run, toy, tmp_path):
                          conditions=["attr1|attr0,attr2", "auto"], condition_threshold=0.35, model=toy,
                          **SMALL)  # fmt: skip
     assert not (tmp_path / "out" / "boundaries").exists()
+    assert dict(result.settings)["boundaries"] == "3 boundaries given (3 imported)"
     labels = [r[0] for r in result.tables["rescoring_conditional_z"].rows]
     # auto adds attr1|attr2 and attr2|attr1 (|cos| 0.40 >= 0.35); attr0's largest |cos| is 0.24
     assert labels == ["attr1", "attr1 | attr2", "attr2", "attr2 | attr1", "attr1", "attr1 | attr0, attr2"]
@@ -184,6 +175,64 @@ def test_cli_runs_everything_by_default_and_one_analysis_by_name(toy_run, tmp_pa
 
 
 def test_cli_user_errors_are_one_red_line(toy_run, tmp_path):
-    bad = subprocess.run([cli_path(), "analyze", str(toy_run.path), "--out", str(tmp_path / "bad"), "--sweep", "x"],
-                         capture_output=True, text=True)  # fmt: skip
+    # `analyze all` (what `analyze RUN` means) skips loading the registry, which imports torch
+    bad = subprocess.run([cli_path(), "analyze", "all", str(toy_run.path), "--out", str(tmp_path / "bad"), "--sweep",
+                          "x"], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "--sweep" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_every_image_of_the_report_opens_full_size_and_settings_read_as_text(analysed):
+    """Issue 10 item 8: images link to their files; the settings are sentences, not Python values."""
+    text = analysed.report.read_text(encoding="utf-8")
+    figures = re.findall(r"<figure>(.*?)</figure>", text)
+    assert len(figures) == len(list(analysed.out.glob("*.png")))
+    for figure in figures:
+        link = re.match(r"<a href='([^']+)'[^>]*><img src='data:image/png;base64,", figure)
+        assert link, figure[:80]
+        assert (analysed.out / html.unescape(link.group(1))).is_file()
+    settings = dict(analysed.settings)
+    assert settings["truncation"] == "none (psi 1)"
+    assert settings["boundaries"].startswith("6 boundaries trained here on this run (ratio 0.1: ")
+    table = text[text.index("Run and settings") : text.index("Contents:")]
+    assert "{" not in table and "'psi'" not in table and "None" not in table and "(s)" not in table
+
+
+def test_settings_helpers_write_sentences():
+    from interfacegan.analysis.report import conditions_text, truncation_text
+    from interfacegan.models.base import Truncation
+    from interfacegan.report import plural
+
+    assert truncation_text(Truncation(0.7, 8)) == "psi 0.7 on the first 8 W+ layers"
+    assert truncation_text(Truncation(0.5)) == "psi 0.5 on all layers"
+    assert conditions_text(("none",), 0.3) == "none"
+    assert conditions_text(("a|b,c",), 0.3) == "a given b, c"
+    assert [plural(n, "direction") for n in (0, 1, 2)] == ["0 directions", "1 direction", "2 directions"]
+    assert plural(1, "boundary", "boundaries") == "1 boundary" and plural(3, "boundary", "boundaries") == "3 boundaries"
+
+
+def test_heatmap_colour_bars_say_their_unit():
+    from interfacegan.analysis import plots
+
+    fig = plots.heatmap(np.eye(2), ["a", "b"], ["c", "d"], "title", "cosine of the unit normals")
+    colour_bar = fig.axes[-1]
+    assert colour_bar is not fig.axes[0] and colour_bar.get_ylabel() == "cosine of the unit normals"
+    with pytest.raises(TypeError):
+        plots.heatmap(np.eye(2), ["a", "b"], ["c", "d"], "a heatmap without a unit")  # every caller must say it
+
+
+def test_each_sefa_rescoring_progress_bar_names_its_direction(shared_run, tmp_path, monkeypatch):
+    from interfacegan.analysis import context
+    from interfacegan.rescoring.matrix import rescoring_matrix
+
+    descriptions = []
+
+    def recording(*args, description="", **kwargs):
+        descriptions.append(description)
+        return rescoring_matrix(*args, description=description, **kwargs)
+
+    monkeypatch.setattr(context, "rescoring_matrix", recording)
+    model, store = shared_run
+    result = analyze_run(store, tmp_path / "out", analyses=["sefa"], model=model, ratio=0.1, **SMALL)
+    labels = sorted({row[1] for row in result.tables["sefa_match"].rows})
+    assert sorted(d for d in descriptions if d.startswith("SeFa")) == [f"SeFa re-scoring ({label})" for label in labels]
+    assert "re-scoring (Z)" in descriptions  # the InterFaceGAN matrix it is compared with

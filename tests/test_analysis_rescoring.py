@@ -11,48 +11,15 @@ from interfacegan.analysis.identity import identity_discrepancy, unedited_featur
 from interfacegan.rescoring.matrix import Edit, compute_baseline, rescoring_matrix
 from interfacegan.editing.manipulation import conditional_direction
 from interfacegan.models import ToyGenerator
-from interfacegan.models.toy import TOY_SCALE
 from interfacegan.sampling import sample_to_store
-from interfacegan.scoring.base import Scorer
 from interfacegan.scoring.toy import ToyScorer
+from tests.analysis_helpers import PixelFeatures, PositionScorer
 
 NORMALS = np.zeros((3, 8))
 NORMALS[0, 0] = 1.0
 NORMALS[1, :2] = [0.6, 0.8]
 NORMALS[2, 2] = 1.0
 COS = NORMALS @ NORMALS.T
-
-
-class PositionScorer(Scorer):
-    """Ignores the image: the score of an image is its position in the batch (so it is not constant)."""
-
-    name = "position"
-
-    @property
-    def outputs(self):
-        return {"position": ()}
-
-    def score(self, images, indices=None):
-        return {"position": (np.arange(len(images)) % 7).astype(np.float32)}
-
-
-class PixelFeatures(Scorer):
-    """A feature per image: the toy read-out values readout @ code recovered from the grey pixels."""
-
-    name = "pixels"
-
-    def __init__(self, constant: bool = False):
-        self.constant = constant
-
-    @property
-    def outputs(self):
-        return {"identity": (64,)}
-
-    def score(self, images, indices=None):
-        if self.constant:
-            return {"identity": np.ones((len(images), 64), np.float32)}
-        t = np.clip((images[..., 0].astype(np.float64) - 127.5) / 127.5, -0.999, 0.999)
-        return {"identity": (np.arctanh(t) * TOY_SCALE).reshape(len(images), -1).astype(np.float32)}
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from interfacegan.sampling import sample_to_store
 
 
 # The smallest demo that still runs every step and analysis: 300 samples (30 each side of a boundary at ratio 0.1).
-TINY = DemoSettings(num=300, sefa_k=2, name_num=4, edit_rows=2, steps=3,
+TINY = DemoSettings(num=300, sefa_k=2, name_num=4, edit_rows=2, steps=7,
                     analysis=dict(num_rescore=8, num_identity=1, num_distance=2, sweep=(-1.0, 1.0)))  # fmt: skip
 
 
@@ -29,6 +29,8 @@ def test_demo_writes_a_complete_report_and_resumes(tmp_path):
                     "Re-scoring (paper Tab. 3)", "Identity discrepancy", "Property 2"):  # fmt: skip
         assert heading in html
     assert "src='http" not in html and "<script" not in html  # self-contained, opens with no server
+    _grids_open_full_size_with_legible_labels(tmp_path / "demo", html)
+    assert "{'psi'" not in html and "(s)" not in html and "1 samples" not in html
     attributes = ["yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeglasses_edges", "brightness"]
     for a in attributes:
         b = Boundary.load(tmp_path / "demo" / "boundaries" / f"{a}_z.npz")
@@ -43,6 +45,19 @@ def test_demo_writes_a_complete_report_and_resumes(tmp_path):
     # A second run with the same run settings resumes the finished store instead of refusing it (one cheap analysis).
     again = dataclasses.replace(TINY, analysis={**TINY.analysis, "analyses": ["separability"]})
     assert run_demo(tmp_path / "demo", again, progress=False) == report
+
+
+def _grids_open_full_size_with_legible_labels(folder, html: str, min_pixels: float = 9.0) -> None:
+    """Each edit grid is a link to its PNG, and its column (alpha) labels are at least `min_pixels` tall as shown."""
+    from PIL import Image
+
+    grids = re.findall(r"<a href='([^']+)'[^>]*><img src='data:image/png;base64,[^']*' style='width:(\d+)px'", html)
+    assert len(grids) == 7 + 4 + 2  # boundaries, plain and conditional pairs, SeFa directions
+    for href, shown in grids:
+        grey = np.asarray(Image.open(folder / href).convert("L"))
+        top = int(np.argmax((grey < 250).mean(axis=1) > 0.5))  # the first row of the first tile
+        ink = int(((grey[:top] < 128).any(axis=1)).sum())  # rows of the label band that hold text
+        assert ink * int(shown) / grey.shape[1] >= min_pixels, (href, ink, grey.shape, shown)
 
 
 def test_demo_refuses_too_few_samples_or_a_bad_ratio(tmp_path):

@@ -25,7 +25,7 @@ from interfacegan.errors import InterfaceGANError
 from interfacegan.learning import train_boundaries
 from interfacegan.models import load_model
 from interfacegan.progress import ProgressOption
-from interfacegan.report import Report
+from interfacegan.report import Report, plural
 from interfacegan.rescoring.matrix import CHANGE_DEFINITION
 from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_RULE, name_directions
 from interfacegan.sampling import sample_to_store
@@ -117,7 +117,8 @@ def run_demo(
     conditions = [f"{a}|{','.join(c)}" for a, c in DEMO_CONDITIONS] + ["auto"]
     analysis = steps.run("the paper's analyses", analyze_run, store, out / "analysis", boundaries=boundaries,
                          model=model, scorers=[scorer], conditions=conditions, ratio=settings.ratio,
-                         device=settings.device, progress=progress, **settings.analysis)  # fmt: skip
+                         device=settings.device, progress=progress, estimate=False,
+                         on_plan=lambda plan: logger.info("%s", plan.text()), **settings.analysis)  # fmt: skip
     report = _report(settings, boundaries, edits, conditional, sefa, analysis, steps.seconds)
     path = report.save(out / "report.html")
     logger.info("demo done in %.1f min: %s", sum(s for _, s in steps.seconds) / 60, path)
@@ -186,7 +187,8 @@ def _sefa(model, scorer, settings: DemoSettings, out: Path, progress: bool):
 def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -> Report:
     report = Report(
         "interfacegan demo: the semantics of a face GAN",
-        subtitle=f"{DEFAULT_MODEL}, {settings.num} samples (seed {settings.seed}), scored with the offline face scorer",
+        subtitle=f"{DEFAULT_MODEL}, {plural(settings.num, 'sample')} (seed {settings.seed}), scored with the offline "
+                 "face scorer",
     )
     report.text(
         "InterFaceGAN trains a linear SVM in the latent space for each attribute; the unit normal n of its "
@@ -210,7 +212,8 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
     report.table(["attribute", "train acc", "val acc", "remaining acc", "train", "val", "remaining"], rows)
 
     report.heading("Edits along each boundary", anchor="edits")
-    report.text(f"Rows are samples, columns are alpha from -{settings.edit_range} to +{settings.edit_range}.")
+    report.text(f"Rows are samples, columns are alpha from -{settings.edit_range:g} to +{settings.edit_range:g}. "
+                "Click a grid to open it full size.")
     for attribute, path in edits.items():
         report.image(path, caption=f"{attribute}: z + alpha n", width=GRID_WIDTH)
 
@@ -230,8 +233,8 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
     directions, names, grids = sefa
     report.heading("SeFa: unsupervised directions, named by re-scoring", anchor="sefa")
     report.text(
-        f"Each direction moves {settings.name_num} fresh samples by +{NAMING_ALPHA:g} along it and is re-scored "
-        f"with the face scorer, as in the analyses below ({CHANGE_DEFINITION}). Naming rule: {NAMING_RULE}. "
+        f"Each direction moves {plural(settings.name_num, 'fresh sample')} by +{NAMING_ALPHA:g} along it and is "
+        f"re-scored with the face scorer, as in the analyses below ({CHANGE_DEFINITION}). Naming rule: {NAMING_RULE}. "
         "The same model and settings give the same names with `interfacegan sefa --name-with face` and in the editor "
         "(`interfacegan ui --name-with face`)."
     )
@@ -242,5 +245,6 @@ def _report(settings, boundaries, edits, conditional, sefa, analysis, seconds) -
 
     report.heading("Analyses (the paper's measurements)", anchor="analysis")
     report.text(f"CSV files and plots are in {analysis.out}; they are the numbers shown below.", note=True)
+    report.table(["analysis setting", "value"], analysis.settings, label_columns=2)
     add_sections(report, analysis.sections, analysis.skipped)
     return report

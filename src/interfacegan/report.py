@@ -1,7 +1,10 @@
 """A self-contained HTML report: sections of text, tables and images, opened from disk with no server.
 
 Images are embedded as base64 data URIs, tables are plain HTML with numbers written out, styling is inline.
+An image given as a file opens full size on click: it is wrapped in a link to that file, written relative to the
+folder the report is saved in (so the report and its files move together).
 Build with `Report(title)`, add sections with `heading/text/table/image/figure`, then `save(path)` (atomic).
+`plural` writes counts with the right noun form ("1 direction", "2 directions") for reports and the CLI.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ import base64
 import html
 import io
 import math
+import os
 from pathlib import Path
 from typing import Any, Sequence
+from urllib.parse import quote
 
 import numpy as np
 from PIL import Image
@@ -27,9 +32,15 @@ th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
 th{background:#f4f4f6} td.label,th.label{text-align:left}
 figure{margin:1em 1.2em 1em 0;display:inline-block;vertical-align:top}
 figcaption{font-size:.85em;color:#555;max-width:900px}
-img{max-width:100%;image-rendering:pixelated}
+img{max-width:100%;image-rendering:pixelated} a>img{cursor:zoom-in}
 .note{color:#555;font-size:.9em}
 """
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """'1 direction', '0 directions', '3 boundaries', '20,000 samples' (give `plural_form` where adding 's' is
+    wrong)."""
+    return f"{count:,} {noun if count == 1 else plural_form or noun + 's'}"
 
 
 def _format(value: Any, digits: int, spec: str | None = None) -> str:
@@ -62,7 +73,8 @@ class Report:
 
     def __init__(self, title: str, subtitle: str = ""):
         self.title = title
-        self.parts: list[str] = [f"<h1>{html.escape(title)}</h1>"]
+        # HTML pieces; a (path, before, after) piece is an image link, written relative to the saved report.
+        self.parts: list[str | tuple[Path, str, str]] = [f"<h1>{html.escape(title)}</h1>"]
         if subtitle:
             self.parts.append(f"<p class='note'>{html.escape(subtitle)}</p>")
 
@@ -115,10 +127,15 @@ class Report:
         return self
 
     def image(self, image, caption: str = "", width: int | None = None) -> "Report":
-        """Embed an image (array, PIL image, PNG bytes or a PNG/GIF file path) with an optional caption."""
+        """Embed an image (array, PIL image, PNG bytes or a PNG/GIF file path) with an optional caption, shown
+        `width` pixels wide (default: its own size, at most the page's); a file opens full size on click."""
         style = f" style='width:{width}px'" if width else ""
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        self.parts.append(f"<figure><img src='{png_data_uri(image)}'{style} alt='{html.escape(caption)}'>{cap}</figure>")
+        img = f"<img src='{png_data_uri(image)}'{style} alt='{html.escape(caption)}'>"
+        if isinstance(image, (str, Path)):
+            self.parts.append((Path(image), "<figure><a href='", f"' title='open full size'>{img}</a>{cap}</figure>"))
+        else:
+            self.parts.append(f"<figure>{img}{cap}</figure>")
         return self
 
     def figure(self, fig, caption: str = "", dpi: int = 110) -> "Report":
@@ -130,12 +147,22 @@ class Report:
         plt.close(fig)
         return self.image(buffer.getvalue(), caption)
 
-    def html(self) -> str:
-        body = "\n".join(self.parts)
+    def html(self, folder: str | Path | None = None) -> str:
+        """The document; image links are relative to `folder` (where it is saved), else absolute file URIs."""
+        body = "\n".join(part if isinstance(part, str) else _link(*part, folder) for part in self.parts)
         return (
             "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(self.title)}</title><style>{_STYLE}</style></head><body>\n{body}\n</body></html>\n"
         )
 
     def save(self, path: str | Path) -> Path:
-        return write_text_atomic(path, self.html())
+        path = Path(path)
+        return write_text_atomic(path, self.html(path.parent))
+
+
+def _link(target: Path, before: str, after: str, folder: str | Path | None) -> str:
+    if folder is None:
+        href = target.resolve().as_uri()
+    else:
+        href = quote(Path(os.path.relpath(target.resolve(), Path(folder).resolve())).as_posix())
+    return f"{before}{html.escape(href, quote=True)}{after}"

@@ -10,31 +10,10 @@ import numpy as np
 
 from interfacegan.editing.codes import CodeSource
 from interfacegan.analysis.property2 import ProjectionStats
-from interfacegan.rescoring.matrix import Baseline, Edit, RescoringResult, rescoring_matrix
+from interfacegan.rescoring.matrix import Edit, RescoringResult
 from interfacegan.editing.plan import as_plan
 from interfacegan.editing.stream import edit_images
 from interfacegan.store import SampleStore
-
-DEFAULT_SWEEP = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)
-
-
-def score_sweep(
-    model,
-    source: CodeSource,
-    baseline: Baseline,
-    edits: Sequence[Edit],
-    alphas: Sequence[float],
-    scorers,
-    batch_size: int = 64,
-    progress: bool = True,
-) -> list[RescoringResult]:
-    """One re-scoring result per alpha on the first `source.num` rows (baseline cut to those rows)."""
-    sub = Baseline(baseline.space, {k: v[: source.num] for k, v in baseline.scores.items()})
-    return [
-        rescoring_matrix(model, source, sub, edits, float(a), scorers, batch_size=batch_size, progress=progress,
-                         description=f"distance sweep alpha={a:g}")  # fmt: skip
-        for a in alphas
-    ]
 
 
 def target_curves(results: list[RescoringResult]) -> tuple[list[str], np.ndarray, np.ndarray]:

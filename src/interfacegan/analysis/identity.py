@@ -17,6 +17,7 @@ from interfacegan.editing.codes import CodeSource
 from interfacegan.rescoring.matrix import Edit, mean_and_stderr
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
+from interfacegan.report import plural
 from interfacegan.rescoring.rescore import rescore
 from interfacegan.scoring import load_scorer
 from interfacegan.scoring.identity import identity_distance
@@ -48,15 +49,21 @@ def edited_features(
                    truncation=truncation, vectors=True)[output]  # fmt: skip
 
 
+def has_stored_features(store, scorer) -> bool:
+    """True when the run stores this scorer's (same name and version) descriptors of its images."""
+    scorer = load_scorer(scorer)
+    output = feature_output(scorer)
+    if not store.has(f"features/{output}"):
+        return False
+    info = store.score_info(output)
+    return (info.get("scorer"), info.get("version")) == (scorer.name, scorer.version)
+
+
 def unedited_features(store, source: CodeSource, scorer, batch_size: int = 64) -> np.ndarray:
     """Descriptors (M, k) of the unedited images: the run's stored features when it has them, else computed."""
     scorer = load_scorer(scorer)
-    output = feature_output(scorer)
-    name = f"features/{output}"
-    if store.has(name):
-        info = store.score_info(output)
-        if (info.get("scorer"), info.get("version")) == (scorer.name, scorer.version):
-            return np.asarray(store.array(name)[: source.num], dtype=np.float32)
+    if has_stored_features(store, scorer):
+        return np.asarray(store.array(f"features/{feature_output(scorer)}")[: source.num], dtype=np.float32)
     zero = np.zeros(source.model.space_shape(source.space), np.float32)
     parts = [
         edited_features(source.model, source.read(a, b), source.space, zero, [0.0], scorer, batch_size=batch_size,
@@ -78,6 +85,18 @@ class IdentityResult:
     num: int
 
 
+def identity_block(model, codes: np.ndarray, space: str, before: np.ndarray, edit: Edit, alphas: Sequence[float],
+                   scorer, batch_size: int = 64, truncation=None) -> np.ndarray:  # fmt: skip
+    """Running sums (3, S) of one block and one edit: sum and sum of squares of the cosine distances between the
+    descriptors of codes (n, ...) edited by each alpha and `before` (n, k), and how many were finite. Plain
+    inputs (model, codes, a direction array, scorer), so an executor can map it over blocks and edits."""
+    after = edited_features(model, codes, space, edit.direction, alphas, scorer, layers=edit.layers,
+                            batch_size=batch_size, truncation=truncation)  # fmt: skip
+    dist = identity_distance(before[:, None, :], after).astype(np.float64)  # (n, S)
+    ok = np.isfinite(dist)
+    return np.stack([np.where(ok, dist, 0).sum(0), np.where(ok, dist**2, 0).sum(0), ok.sum(0)])
+
+
 def identity_discrepancy(
     model,
     source: CodeSource,
@@ -91,19 +110,15 @@ def identity_discrepancy(
     """Mean 1 - cos(descriptor before, descriptor after) over `source` rows, for every edit and alpha."""
     edits, alphas = list(edits), [float(a) for a in alphas]
     scorer = load_scorer(scorer)
-    e, s = len(edits), len(alphas)
-    total, total_sq, count = np.zeros((e, s)), np.zeros((e, s)), np.zeros((e, s), dtype=np.int64)
-    with progress_bar("identity", total=source.num * e * s, enabled=progress) as bar:
+    sums = np.zeros((len(edits), 3, len(alphas)))
+    total = source.num * len(edits) * len(alphas)
+    with progress_bar(f"identity ({source.space}, {plural(len(edits), 'edit')})", total=total, enabled=progress) as bar:
         for start, stop in source.blocks():
             codes = source.read(start, stop)
             for i, edit in enumerate(edits):
-                after = edited_features(model, codes, source.space, edit.direction, alphas, scorer, layers=edit.layers,
-                                        batch_size=batch_size, truncation=source.synthesis_truncation())  # fmt: skip
-                dist = identity_distance(before[start:stop, None, :], after).astype(np.float64)  # (n, S)
-                ok = np.isfinite(dist)
-                total[i] += np.where(ok, dist, 0).sum(0)
-                total_sq[i] += np.where(ok, dist**2, 0).sum(0)
-                count[i] += ok.sum(0)
-                bar.advance((stop - start) * s)
-    mean, stderr = mean_and_stderr(total, total_sq, count)
+                sums[i] += identity_block(model, codes, source.space, before[start:stop], edit, alphas, scorer,
+                                          batch_size, source.synthesis_truncation())  # fmt: skip
+                bar.advance((stop - start) * len(alphas))
+    count = sums[:, 2].astype(np.int64)
+    mean, stderr = mean_and_stderr(sums[:, 0], sums[:, 1], count)
     return IdentityResult(edits, alphas, mean, stderr, count, source.num)

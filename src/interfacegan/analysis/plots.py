@@ -30,11 +30,13 @@ def heatmap(
     row_labels: Sequence[str],
     col_labels: Sequence[str],
     title: str,
+    unit: str,
     symmetric: bool = True,
     digits: int = 2,
     vmax: float | None = None,
 ) -> Figure:
-    """A matrix (rows, cols) as coloured cells with each value written in it (NaN cells stay blank)."""
+    """A matrix (rows, cols) as coloured cells with each value written in it (NaN cells stay blank); the colour
+    bar is labelled with `unit`, what the values measure (e.g. 'cosine')."""
     values = np.asarray(values, dtype=np.float64)
     rows, cols = values.shape
     fig = Figure(figsize=(1.0 + 0.75 * max(cols, 2), 0.9 + 0.5 * max(rows, 2)), layout="tight")
@@ -56,7 +58,7 @@ def heatmap(
                 ax.text(j, i, f"{v:.{digits}f}", ha="center", va="center", fontsize=8,
                         color="white" if dark else "black")  # fmt: skip
     ax.set_title(title, fontsize=10)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label(unit, fontsize=8)
     return fig
 
 

@@ -10,6 +10,7 @@ saw them, so all count as validation) and the remaining ones, streaming the code
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -55,8 +56,9 @@ def separability_row(store: SampleStore, boundary: Boundary, ratio: float = 0.02
     """The row of one boundary: its own training metrics when trained on this run, else evaluated here.
     None when the run has no scores for the boundary's attribute or no codes in its space."""
     metrics = boundary.metrics or {}
+    run = boundary.settings.get("run")
     trained_here = boundary.kind == "svm" and metrics.get("val_accuracy") is not None and (
-        boundary.settings.get("run") in (None, str(store.path))
+        run is None or Path(run).resolve() == Path(store.path).resolve()  # the same run, however it was named
     )
     if trained_here:
         rem = metrics.get("remaining_accuracy")

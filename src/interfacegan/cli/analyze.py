@@ -1,11 +1,13 @@
 """The `analyze` command: every measurement of the paper on a run, as CSV, PNG and one HTML report.
 
 `interfacegan analyze RUN --out DIR` runs every analysis that applies; `interfacegan analyze NAME RUN --out DIR`
-runs one (separability, correlation, boundaries, rescore, layers, identity, distance, sefa). All share the options.
+runs one (the names and descriptions come from `analysis.registry`, loaded when `analyze` is used). All share
+the options. The plan (work per analysis and a time estimate) is printed before the work starts.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,29 +22,62 @@ from interfacegan.errors import InterfaceGANError
 
 console = Console()
 
-DESCRIPTIONS = {
-    "separability": "Boundary accuracy on validation and remaining samples, per attribute and space (paper Fig. 3).",
-    "correlation": "Pearson correlation of attribute scores, synthesized and real data (paper Tab. 1a/1b).",
-    "boundaries": "Cosine matrix between boundary normals (paper Tab. 1c, 2c/2d).",
-    "rescore": "Re-scoring matrix of every boundary and conditional direction (paper Tab. 3).",
-    "layers": "Layer-wise re-scoring over W+ layer groups of style-based models (paper Tab. 4).",
-    "identity": "Identity cosine distance before/after each edit (paper Tab. 5).",
-    "distance": "Score and identity vs. alpha, and the distance distribution of sampled codes (Fig. 6, Property 2).",
-    "sefa": "Re-scoring of the SeFa directions best matching each boundary (SeFa paper Tab. 2).",
-}
+# API parameters named in the library's messages -> the options that set them here.
+FLAGS = {
+    "boundaries": "--boundary", "boundaries_dir": "--boundaries", "attributes": "--attribute", "spaces": "--space",
+    "model": "--model", "scorers": "--scorer", "identity_scorer": "--identity-scorer", "real_scores": "--real-scores",
+    "num_rescore": "--num", "num_identity": "--num-identity", "num_distance": "--num-distance", "alpha": "--alpha",
+    "sweep": "--sweep", "condition_threshold": "--condition-threshold", "layer_groups": "--layer-group",
+    "sefa_k": "--sefa-k", "sefa_layers": "--sefa-layers", "ratio": "--ratio", "batch_size": "--batch-size",
+}  # fmt: skip
+_UNDERSCORED = re.compile(r"\b(" + "|".join(k for k in FLAGS if "_" in k) + r")\b")
 
 
-class _DefaultToAll(TyperGroup):
-    """`analyze RUN ...` means `analyze all RUN ...`: a first word that is no analysis name is a run path."""
+def with_flags(text: str) -> str:
+    """A library message with the parameters it names (`scorers`, sefa_layers, ...) replaced by their options."""
+    text = re.sub(r"`(\w+)`", lambda m: FLAGS.get(m.group(1), m.group(0)), text)
+    return _UNDERSCORED.sub(lambda m: FLAGS[m.group(1)], text)
+
+
+class _AnalysisGroup(TyperGroup):
+    """`analyze NAME` for each registered analysis (added on first use: the registry imports torch), and
+    `analyze RUN ...` meaning `analyze all RUN ...` (a first word that is no analysis name is a run path)."""
+
+    _loaded = False
+
+    def _load_registry(self) -> None:
+        if self._loaded:
+            return
+        from interfacegan.analysis.registry import REGISTRY
+
+        commands = typer.Typer()
+        for analysis in REGISTRY:
+            commands.command(analysis.name, help=analysis.description)(_make_command(analysis.name))
+        group = typer.main.get_command(commands)
+        found = getattr(group, "commands", None) or {REGISTRY[0].name: group}  # one command is not made a group
+        for name, command in found.items():
+            self.add_command(command, name)
+        self._loaded = True
+
+    def list_commands(self, ctx):
+        self._load_registry()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        if name not in self.commands:
+            self._load_registry()
+        return super().get_command(ctx, name)
 
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["all", *args]
+            self._load_registry()
+            if args[0] not in self.commands:
+                args = ["all", *args]
         return super().parse_args(ctx, args)
 
 
 analyze_app = typer.Typer(
-    cls=_DefaultToAll,
+    cls=_AnalysisGroup,
     help="Measure what the boundaries mean: `analyze RUN --out DIR` runs everything, `analyze NAME RUN` one analysis.",
     no_args_is_help=True,
 )
@@ -56,10 +91,12 @@ def _floats(text: str, what: str) -> list[float]:
         raise InterfaceGANError(f"bad {what} {text!r}: use comma-separated numbers, e.g. -3,-2,-1,1,2,3") from None
 
 
-def _run(name: str | None, run: Path, out: Path, boundary, attribute, space, model, scorer, identity_scorer,
-         real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
-         sefa_k, sefa_layers, ratio, batch_size, device, quick, quiet) -> None:  # fmt: skip
+def _run(name: str | None, run: Path, out: Path, boundary, boundaries, retrain, attribute, space, model, scorer,
+         identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold,
+         layer_group, sefa_k, sefa_layers, ratio, batch_size, device, quick, plan, quiet) -> None:  # fmt: skip
     alphas = _floats(sweep, "--sweep") if sweep is not None else None  # parsed before the heavy imports
+    if retrain and (boundary or boundaries):
+        raise InterfaceGANError("--retrain trains boundaries here: drop it, or drop --boundary / --boundaries")
     from interfacegan.analysis import QUICK, analyze_run
 
     sizes = given(num_rescore=num, num_identity=num_identity, num_distance=num_distance)
@@ -68,34 +105,43 @@ def _run(name: str | None, run: Path, out: Path, boundary, attribute, space, mod
     conditions = None
     if condition:
         conditions = condition[0] if len(condition) == 1 and condition[0] in ("auto", "none") else list(condition)
-    result = analyze_run(
-        run, out, analyses=[name] if name else None, boundaries=boundary or None, attributes=attribute or None,
-        spaces=space or None, model=model, scorers=scorer or None,
-        identity_scorer=None if identity_scorer == "none" else identity_scorer, real_scores=real_scores,
-        layer_groups=layer_group or None, sefa_layers=sefa_layers, device=device, progress=not quiet, **sizes,
-        **given(alpha=alpha, sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
-                sefa_k=sefa_k, ratio=ratio, batch_size=batch_size),
-    )  # fmt: skip
-    _print(result)
+    try:
+        result = analyze_run(
+            run, out, analyses=[name] if name else None, boundaries=boundary or None,
+            boundaries_dir=None if retrain else boundaries or "auto", attributes=attribute or None,
+            spaces=space or None, model=model, scorers=scorer or None,
+            identity_scorer=None if identity_scorer == "none" else identity_scorer, real_scores=real_scores,
+            layer_groups=layer_group or None, sefa_layers=sefa_layers, device=device, progress=not quiet,
+            on_plan=lambda p: console.print(with_flags(p.text()), markup=False, highlight=False, soft_wrap=True),
+            plan_only=plan,
+            **sizes, **given(alpha=alpha, sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
+                             sefa_k=sefa_k, ratio=ratio, batch_size=batch_size),
+        )  # fmt: skip
+    except InterfaceGANError as exc:
+        raise InterfaceGANError(with_flags(str(exc))) from None
+    if not plan:
+        _print(result)
 
 
 def _print(result) -> None:
+    from interfacegan.report import plural
+
     table = Table(title="analyses", show_header=True)
     table.add_column("analysis")
     table.add_column("seconds", justify="right")
     for key, seconds in result.seconds.items():
         table.add_row(key, f"{seconds:.1f}")
     for key, reason in result.skipped.items():
-        table.add_row(f"[yellow]{key}[/]", f"skipped: {reason}")
+        table.add_row(f"[yellow]{key}[/]", f"skipped: {with_flags(reason)}")
     console.print(table)
     for space, info in result.summary.get("rescoring", {}).items():
         rows = [d for d in info["dominance"] if d["attribute"]]
         dominant = [d["edit"] for d in rows if d["dominant"]]
-        console.print(f"re-scoring {space}: diagonal dominant for {len(dominant)}/{len(rows)} edits "
+        console.print(f"re-scoring {space}: diagonal dominant for {len(dominant)} of {plural(len(rows), 'edit')} "
                       f"({', '.join(dominant) or 'none'})")  # fmt: skip
     csvs = sum(1 for p in result.files if p.suffix == ".csv")
     pngs = sum(1 for p in result.files if p.suffix == ".png")
-    console.print(f"[green]wrote[/] {csvs} CSV tables, {pngs} plots to {result.out}")
+    console.print(f"[green]wrote[/] {plural(csvs, 'CSV table')} and {plural(pngs, 'image')} to {result.out}")
     if result.report:
         console.print(f"[green]report[/] {result.report}")
 
@@ -104,12 +150,18 @@ def _make_command(name: str | None):
     def command(
         run: Annotated[Path, typer.Argument(help="Run directory (sampled and scored).")],
         out: Annotated[Path, typer.Option(help="Output directory for CSV, PNG and report.html.")],
-        boundary: Annotated[list[str], typer.Option(help="Boundary .npz/.npy to analyse (repeatable); default: "
-                                                         "train one per attribute and space on the run.")] = [],  # fmt: skip
+        boundary: Annotated[list[str], typer.Option(help="Boundary .npz/.npy, PATH:I or folder to analyse "
+                                                         "(repeatable).")] = [],  # fmt: skip
+        boundaries: Annotated[Optional[Path], typer.Option(help="Folder written by train-boundary (default: "
+                                                                "RUN-boundaries beside the run, when it exists; "
+                                                                "else boundaries are trained here).")] = None,  # fmt: skip
+        retrain: Annotated[bool, typer.Option(help="Train boundaries here with --ratio even when RUN-boundaries "
+                                                   "exists.")] = False,  # fmt: skip
         attribute: Annotated[list[str], typer.Option(help="Attributes to analyse (repeatable; default: all scores).")] = [],
         space: Annotated[list[str], typer.Option(help="Spaces to train boundaries in (default: the run's, except wp).")] = [],
         model: Annotated[Optional[str], typer.Option(help="Model spec (default: the run's model).")] = None,
-        scorer: Annotated[list[str], typer.Option(help="Scorers for re-scoring (default: those that scored the run).")] = [],
+        scorer: Annotated[list[str], typer.Option(help="Scorers for re-scoring (default: the run's own, when they are "
+                                                       "built-in: face, identity, gender, age, toy).")] = [],  # fmt: skip
         identity_scorer: Annotated[str, typer.Option(help="auto (dlib identity for face runs), none, or a scorer spec "
                                                           "with a vector output.")] = "auto",  # fmt: skip
         real_scores: Annotated[Optional[Path], typer.Option(help="CSV of real-data scores (header = attributes).")] = None,
@@ -140,16 +192,14 @@ def _make_command(name: str | None):
         device: DeviceOpt = "auto",
         quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, about a minute "
                                                  "on the embedded GAN); overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
+        plan: Annotated[bool, typer.Option(help="Print the planned work and the time estimate, then stop.")] = False,
         quiet: QuietOpt = False,
     ):
-        _run(name, run, out, boundary, attribute, space, model, scorer, identity_scorer, real_scores, num,
-             num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group, sefa_k,
-             sefa_layers, ratio, batch_size, device, quick, quiet)  # fmt: skip
+        _run(name, run, out, boundary, boundaries, retrain, attribute, space, model, scorer, identity_scorer,
+             real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
+             sefa_k, sefa_layers, ratio, batch_size, device, quick, plan, quiet)  # fmt: skip
 
-    command.__doc__ = DESCRIPTIONS[name] if name else "Run every analysis that applies (the default)."
     return command
 
 
-analyze_app.command("all")(_make_command(None))
-for _name in DESCRIPTIONS:
-    analyze_app.command(_name)(_make_command(_name))
+analyze_app.command("all", help="Run every analysis that applies (the default).")(_make_command(None))

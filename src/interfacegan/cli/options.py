@@ -54,7 +54,11 @@ def parse_named_paths(items: list[str], what: str) -> dict[str, str]:
 
 def training_checkpoint(out: Path, force: bool, checkpoint_every: int, what: str) -> Path:
     """OUT.ckpt, the resumable progress of a training command writing `out` (a `what`), after checking that `out`
-    is not overwritten without --force (unless a checkpoint says the run is being resumed) and the interval."""
+    can be written (`atomic.check_output`) and is not overwritten without --force (unless a checkpoint says the run
+    is being resumed), and the interval."""
+    from interfacegan.atomic import check_output
+
+    check_output(out, "file")
     checkpoint = out.with_name(out.name + ".ckpt")
     if out.exists() and not checkpoint.exists() and not force:
         raise InterfaceGANError(f"{out} exists: pass --force to train a new {what} over it, or choose another --out")

@@ -13,8 +13,18 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from interfacegan import checks
 from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
+
+MAX_SCALE = 64  # enlargement factor of grid images (a 1024 px model at 64x already makes 65k px tiles)
+MAX_FPS = 1000.0  # frames per second of animations (GIF frames last at least 20 ms whatever is asked)
+
+
+def check_render(fps: float = 6.0, scale: int = 1) -> tuple[float, int]:
+    """(fps, scale) checked: fps in (0, MAX_FPS], scale a whole number in [1, MAX_SCALE]; callers that render at
+    the end of long work call this first, so a bad value is refused before any work."""
+    return checks.in_range("fps", fps, 0.0, MAX_FPS, low_open=True), checks.integer("scale", scale, 1, MAX_SCALE)
 
 
 def _check_images(images: np.ndarray, ndim: int, what: str) -> np.ndarray:
@@ -33,15 +43,18 @@ def image_grid(
     row_labels: Sequence[str] | None = None,
     scale: int = 1,
 ) -> Image.Image:
-    """One PIL image of a grid (R, C, H, W, 3) uint8, `pad` pixels apart, optional column/row labels."""
+    """One PIL image of a grid (R, C, H, W, 3) uint8, `pad` pixels apart, optional column/row labels (their font
+    grows with the tiles, a quarter of a tile's width, so labels stay legible wherever the grid is shown smaller)."""
     images = _check_images(images, 5, "grid images")
+    scale = check_render(scale=scale)[1]
     rows, cols, h, w, _ = images.shape
     if scale > 1:
         images = images.repeat(scale, axis=2).repeat(scale, axis=3)
         h, w = h * scale, w * scale
-    font = ImageFont.load_default()
-    top = 14 if col_labels else 0
-    left = (8 + 6 * max(len(s) for s in row_labels)) if row_labels else 0
+    size = max(10, w // 4)
+    font = ImageFont.load_default(size=size)
+    top = int(size * 1.4) if col_labels else 0
+    left = 8 + int(max(font.getlength(str(s)) for s in row_labels)) if row_labels else 0
     width = left + cols * w + (cols + 1) * pad
     height = top + rows * h + (rows + 1) * pad
     canvas = np.full((height, width, 3), background, dtype=np.uint8)
@@ -56,7 +69,7 @@ def image_grid(
         for c, text in enumerate(col_labels or []):
             draw.text((left + pad + c * (w + pad) + 1, 1), str(text), fill=ink, font=font)
         for r, text in enumerate(row_labels or []):
-            draw.text((2, top + pad + r * (h + pad) + h // 2 - 5), str(text), fill=ink, font=font)
+            draw.text((2, top + pad + r * (h + pad) + (h - size) // 2), str(text), fill=ink, font=font)
     return image
 
 
@@ -97,8 +110,7 @@ def save_animation(frames: np.ndarray, path: str | Path, fps: float = 8.0, loop:
     frames = _check_images(frames, 4, "frames")
     if len(frames) == 0:
         raise InterfaceGANError("no frames to write")
-    if fps <= 0:
-        raise InterfaceGANError(f"fps must be positive, got {fps}")
+    fps = check_render(fps=fps)[0]
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":

@@ -3,7 +3,7 @@
 
 from interfacegan.learning.selection import Selection, select_samples
 from interfacegan.learning.solver import SOLVERS, SVMFit, fit_linear_svm
-from interfacegan.learning.trainer import BoundaryTrainer, boundary_path, train_boundaries
+from interfacegan.learning.trainer import BoundaryTrainer, boundary_path, default_boundary_dir, train_boundaries
 
 __all__ = [
     "SOLVERS",
@@ -11,6 +11,7 @@ __all__ = [
     "SVMFit",
     "Selection",
     "boundary_path",
+    "default_boundary_dir",
     "fit_linear_svm",
     "select_samples",
     "train_boundaries",

@@ -1,0 +1,53 @@
+"""What the analyses measure and on how many samples: `AnalysisSettings` (every default of `analyze_run`) and
+`QUICK`, the small sample counts for a first look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from interfacegan.analysis.conditions import check_condition_syntax
+from interfacegan.editing.codes import DEFAULT_BLOCK_ROWS
+from interfacegan.errors import InterfaceGANError
+
+DEFAULT_SWEEP = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)
+
+# Sample counts for demos and smoke runs: about a minute for 5 attributes of the embedded GAN on 2 CPU cores
+# (the defaults, M = 2,000 / 16 / 100, take a few minutes). Use as analyze_run(run, out, **QUICK).
+QUICK = {"num_rescore": 300, "num_identity": 6, "num_distance": 50}
+
+
+@dataclass
+class AnalysisSettings:
+    """What to measure and on how many samples (see `analyze_run` for the meaning of each field)."""
+
+    num_rescore: int = 2000
+    num_identity: int = 16
+    num_distance: int = 100
+    alpha: float = 2.0
+    sweep: tuple[float, ...] = DEFAULT_SWEEP
+    conditions: tuple[str, ...] = ("auto",)  # items 'auto', 'none' or 'PRIMAL|COND[,COND...]'
+    condition_threshold: float = 0.3
+    layer_groups: tuple[str, ...] | None = None
+    sefa_k: int = 10
+    sefa_layers: str | None = None
+    ratio: float = 0.02
+    batch_size: int = 128
+    block_rows: int = DEFAULT_BLOCK_ROWS
+
+    def check(self) -> None:
+        """One-line error for a setting out of range, before any work."""
+        for name in ("num_rescore", "num_identity", "num_distance", "sefa_k", "batch_size", "block_rows"):
+            if getattr(self, name) < 1:
+                raise InterfaceGANError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.alpha == 0:
+            raise InterfaceGANError("alpha must not be 0: re-scoring measures the effect of a non-zero edit")
+        if not self.sweep or any(a == 0 for a in self.sweep):
+            raise InterfaceGANError("the distance sweep needs non-zero alphas, e.g. -3,-2,-1,1,2,3")
+        if not 0 <= self.condition_threshold <= 1:
+            raise InterfaceGANError(f"condition_threshold must be in [0, 1], got {self.condition_threshold}")
+        check_condition_syntax(self.conditions)
+
+    @property
+    def identity_alphas(self) -> list[float]:
+        """The alphas identity descriptors are measured at: alpha (the table) and the sweep (the curves)."""
+        return sorted(set([self.alpha, *self.sweep]))

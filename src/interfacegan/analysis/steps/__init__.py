@@ -1,0 +1,1 @@
+"""The analyses, one module each (an `Analysis` subclass); `analysis.registry` lists them in report order."""

@@ -1,0 +1,123 @@
+"""The analyses as a registry over a typed context: each runs alone with what it needs, the plan printed before the
+work counts exactly the images the work makes, and the library names parameters, not command-line flags."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interfacegan.analysis import ANALYSES, REGISTRY, analyze_run
+from interfacegan.analysis.base import Analysis
+from interfacegan.analysis.correlation import pearson_matrix
+from interfacegan.analysis.tables import read_csv
+from tests.analysis_helpers import CountingFeatures, CountingToyScorer, toy_run_with_w
+
+SMALL = dict(num_rescore=40, num_identity=3, num_distance=10, sweep=(-1.0, 2.0), sefa_k=3, ratio=0.1,
+             progress=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_zw(tmp_path_factory):
+    """A 600-sample toy run with z and w codes and its toy scores: (model, store)."""
+    return toy_run_with_w(tmp_path_factory.mktemp("plan") / "run", num=600, chunk_rows=128)
+
+
+def test_the_plan_counts_exactly_the_images_the_analyses_make(run_zw, tmp_path):
+    model, store = run_zw
+    scorer, features = CountingToyScorer(), CountingFeatures()
+    result = analyze_run(store, tmp_path / "out", model=model, scorers=[scorer], identity_scorer=features,
+                         estimate=False, **SMALL)  # fmt: skip
+    plan = result.plan
+    assert not result.skipped and plan.costs is None
+    assert scorer.images == plan.images and features.images == plan.identity_images
+    work = {a.name: a for a in plan.analyses}
+    # rescore: per space (z, w) 40 unedited + 40 x (3 boundaries + 2 auto-conditional directions)
+    assert work["rescore"].work.samples == 40 and work["rescore"].images == 2 * 40 * (1 + 3 + 2)
+    assert work["layers"].images == 40 + 40 * 3 * 3  # W+ unedited, 3 W boundaries x (all, 0-1, 2-3)
+    assert work["separability"].images == 0 and "no images" in work["separability"].work.detail
+    lines = plan.lines()
+    assert lines[0] == f"plan: 8 analyses of {store.path} (600 samples)"
+    assert any(line.split()[0] == "rescore" and "M = 40" in line for line in lines[1:])
+
+
+def test_plan_only_measures_and_writes_nothing(run_zw, tmp_path):
+    model, store = run_zw
+    result = analyze_run(store, tmp_path / "out", model=model, plan_only=True, **SMALL)
+    assert not (tmp_path / "out").exists() and result.plan.images > 0
+    assert result.plan.costs is not None and result.plan.seconds > 0  # measured on a few of the run's rows
+    assert "estimate about" in result.plan.lines()[-1]
+
+
+def test_the_command_prints_the_plan_before_the_work(toy_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from interfacegan.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["analyze", "rescore", str(toy_run.path), "--out", str(tmp_path / "a"), "--num", "20",
+                              "--ratio", "0.1", "--plan", "--quiet"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("plan: 1 analysis of") and "estimate about" in out.output
+    assert not (tmp_path / "a").exists()
+    done = runner.invoke(app, ["analyze", "correlation", str(toy_run.path), "--out", str(tmp_path / "b"), "--quiet"])
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())
+    assert "boundaries: not needed" in text and "wrote 1 CSV table and 1 image" in text  # nothing trained
+    assert not (tmp_path / "b" / "boundaries").exists()
+
+
+def test_boundaries_alone_computes_the_attribute_correlation_it_shows(toy_run, toy, tmp_path):
+    """Regression: `analyze boundaries` alone wrote an all-NaN 'attribute correlation' column (it read a cache that
+    only the correlation step filled)."""
+    result = analyze_run(toy_run, tmp_path / "out", analyses=["boundaries"], model=toy, **SMALL)
+    assert list(result.seconds) == ["planning", "boundaries", "total"]
+    _, header, rows = read_csv(tmp_path / "out" / "correlation_vs_cosine.csv")
+    column = [float(r[header.index("attribute correlation (synthesized)")]) for r in rows]
+    names, corr, _ = pearson_matrix(toy_run.scores())
+    expected = [corr[names.index(a), names.index(b)] for a, b in (r[0].split(" / ") for r in rows)]
+    assert len(column) == 3 and np.allclose(column, expected)
+
+
+def test_the_registry_is_the_list_of_analyses_and_the_command_has_one_subcommand_each():
+    import typer.main
+
+    from interfacegan.cli import app
+
+    assert ANALYSES == ("separability", "correlation", "boundaries", "rescore", "layers", "identity", "distance",
+                        "sefa")  # the report's order  # fmt: skip
+    assert all(isinstance(a, Analysis) and a.title and a.description for a in REGISTRY)
+
+    class Unlisted(Analysis):  # a subclass elsewhere is not an analysis of `analyze` until registered
+        name = "unlisted"
+
+        def run(self, ctx, out):
+            raise AssertionError
+
+    from interfacegan.analysis import registry
+
+    assert "unlisted" not in registry.ANALYSES
+    group = typer.main.get_command(app).commands["analyze"]
+    assert set(group.list_commands(None)) == {"all", *ANALYSES}
+
+
+def test_library_messages_name_parameters_not_command_line_flags():
+    """Errors and skip reasons of the analyses say `scorers`, sefa_layers...; the CLI adds its option names."""
+    from interfacegan.cli.analyze import with_flags
+
+    package = Path(__file__).parents[1] / "src" / "interfacegan" / "analysis"
+    flagged = []
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr)}  # fmt: skip
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                flagged += [f"{path.name}: {m}" for m in re.findall(r"(?<![\w-])--[a-z][\w-]*", node.value)]
+    assert not flagged
+    assert with_flags("give `scorers` (or `identity_scorer`); sefa_layers must be None") == (
+        "give --scorer (or --identity-scorer); --sefa-layers must be None")
