@@ -33,6 +33,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore, MemoryStore, WrapperStore
 
+from interfacegan.atomic import check_output
 from interfacegan.errors import InterfaceGANError
 
 Location = Path | str  # a local directory, or the URL of a remote one
@@ -62,6 +63,22 @@ def local_leftovers(path: Path) -> list[str]:
     if not path.is_dir():
         raise InterfaceGANError(f"{path} is a file: choose a directory for the run")
     return [p.name for p in path.iterdir() if not p.name.endswith(PARTIAL_SUFFIX)]
+
+
+def check_new_location(location: Location, storage_options: dict | None = None) -> Store:
+    """The zarr store of `location` to create a sample store in (or to find one there); one line when it cannot be
+    written (`atomic.check_output`: a file, under a file, read-only, a system folder) or holds anything else."""
+    if isinstance(location, Path):
+        check_output(location, "dir")
+    store = zarr_store(location, storage_options=storage_options)
+
+    def holds_something() -> bool:  # besides a killed writer's temporary files
+        return bool(local_leftovers(location)) if isinstance(location, Path) else not sync(store.is_empty(""))
+
+    # Content without a claim is someone else's, unless a racing writer claimed in between: read it again.
+    if read_key(store, "zarr.json") is None and holds_something() and read_key(store, "zarr.json") is None:
+        raise InterfaceGANError(f"{location} exists and is not empty: choose a new output location")
+    return store
 
 
 def remove_stale_partials(location: Location, older_than_s: float = 600.0) -> int:

@@ -38,8 +38,8 @@ from interfacegan.storage import (
     PARTIAL_SUFFIX,
     Location,
     StrictReads,
+    check_new_location,
     key_url,
-    local_leftovers,
     metadata_documents,
     parse_location,
     put_if_absent,
@@ -102,14 +102,7 @@ class SampleStore:
             raise InterfaceGANError(f"number of samples must be positive, got {num}")
         if not isinstance(chunk_rows, int) or chunk_rows <= 0:
             raise InterfaceGANError(f"chunk_rows must be positive, got {chunk_rows}")
-        zstore = zarr_store(location, storage_options=storage_options)
-
-        def holds_something() -> bool:  # besides a killed writer's temporary files
-            return bool(local_leftovers(location)) if isinstance(location, Path) else not sync(zstore.is_empty(""))
-
-        # Content without a claim is someone else's, unless a racing writer claimed in between: read it again.
-        if read_key(zstore, "zarr.json") is None and holds_something() and read_key(zstore, "zarr.json") is None:
-            raise InterfaceGANError(f"{location} exists and is not empty: choose a new output location")
+        zstore = check_new_location(location, storage_options)
         full = {"format": STORE_FORMAT, "num": num, "chunk_rows": chunk_rows, "created": utc_now(),
                 "version": __version__, **meta}  # fmt: skip
         ours = metadata_documents(lambda root: root.attrs.update({"interfacegan": full}))["zarr.json"]
