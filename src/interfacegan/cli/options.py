@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -12,7 +12,15 @@ from interfacegan.errors import InterfaceGANError
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
-ExecutorOpt = Annotated[str, typer.Option(help="Engine that runs the chunks: local (threads in this process).")]
+ExecutorOpt = Annotated[
+    str, typer.Option(help="Engine that runs the chunks: local (threads in this process) or ray (a Ray cluster).")
+]
+RayAddressOpt = Annotated[
+    Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT, ray://...); default: start a local one.")
+]
+GpusPerWorkerOpt = Annotated[
+    Optional[float], typer.Option(help="GPUs per Ray worker (none by default; 0.5: two workers per GPU).")
+]
 
 
 def given(**values) -> dict:
@@ -21,6 +29,16 @@ def given(**values) -> dict:
     Options whose default lives in the API have None as their CLI default and show the API's value in their help.
     """
     return {name: value for name, value in values.items() if value is not None}
+
+
+def executor_from_options(executor: str, ray_address: str | None, gpus_per_worker: float | None):
+    """The engine `--executor` names, with the Ray options (refused with another engine)."""
+    from interfacegan.execution import load_executor
+
+    options = given(address=ray_address, gpus_per_worker=gpus_per_worker)
+    if options and executor != "ray":
+        raise InterfaceGANError("--ray-address and --gpus-per-worker need --executor ray")
+    return load_executor(executor, **options)
 
 
 def parse_named_paths(items: list[str], what: str) -> dict[str, str]:
