@@ -15,25 +15,9 @@ from interfacegan.errors import InterfaceGANError
 from interfacegan.models.checkpoints import build_random
 from interfacegan.rescoring.naming import name_directions
 from interfacegan.sampling import sample_to_store
-from interfacegan.scoring.base import Scorer
+from tests.analysis_helpers import ColourScorer
 
 K = 2
-
-
-class ColourScorer(Scorer):
-    """Image statistics any generator moves: mean brightness and red minus blue (counting the images it scores)."""
-
-    name = "colour"
-    images = 0
-
-    @property
-    def outputs(self):
-        return {"brightness": (), "redness": ()}
-
-    def score(self, images, indices=None):
-        self.images += len(images)
-        x = images.astype(np.float32) / 255
-        return {"brightness": x.mean(axis=(1, 2, 3)), "redness": (x[..., 0] - x[..., 2]).mean(axis=(1, 2))}
 
 
 @pytest.fixture(scope="module")

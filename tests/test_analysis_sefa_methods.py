@@ -16,7 +16,7 @@ from interfacegan.models import ToyGenerator
 from interfacegan.sampling import sample_to_store
 from interfacegan.scoring.run import score_store
 from interfacegan.scoring.toy import ToyScorer
-from tests.analysis_helpers import PixelFeatures
+from tests.analysis_helpers import ColourScorer, PixelFeatures
 from tests.helpers import cli_error
 
 SIZES = dict(num_rescore=150, num_identity=4, sweep=(-2.0, 2.0), sefa_k=4, ganspace_num=4000, progress=False)
@@ -115,6 +115,15 @@ def test_the_plan_counts_the_distinct_matched_directions(compared):
     assert entry.images == 150 + 150 * 3 + 150 * matched + 64 * (8 + 1)
 
 
+def test_a_model_ganspace_cannot_read_skips_the_comparison_with_the_reason(toy_run, toy, tmp_path, monkeypatch):
+    def unreadable(z):
+        raise InterfaceGANError("model 'toy' does not expose its first layer's activations")
+
+    monkeypatch.setattr(toy, "first_layer_activations", unreadable)
+    result = analyze_run(toy_run, tmp_path / "out", analyses=["sefa"], model=toy, ratio=0.1, **SIZES)
+    assert result.skipped["sefa"].startswith("GANSpace cannot run on model 'toy': model 'toy' does not expose")
+
+
 def test_bad_settings_are_one_line_errors(toy_run, toy, tmp_path, monkeypatch, capsys):
     with pytest.raises(InterfaceGANError, match="ganspace_num must be at least sefa_k = 4"):
         analyze_run(toy_run, tmp_path / "o", analyses=["sefa"], model=toy, **{**SIZES, "ganspace_num": 3})
@@ -131,10 +140,41 @@ def test_the_command_runs_the_comparison_with_its_options(toy_run, tmp_path):
     from interfacegan.cli import app
 
     command = typer.main.get_command(app).commands["analyze"].commands["all"]  # every analysis takes the same options
-    assert f"--quick: {QUICK['ganspace_num']}" in next(p.help for p in command.params if p.name == "ganspace_num")
+    helps = {p.name: p.help for p in command.params}
+    assert f"--quick: {QUICK['ganspace_num']}" in helps["ganspace_num"]
+    assert f"GANSpace on {QUICK['ganspace_num']}" in helps["quick"]
     done = CliRunner().invoke(app, ["analyze", "sefa", str(toy_run.path), "--out", str(tmp_path / "out"), "--num",
                                     "60", "--num-identity", "2", "--sefa-k", "3", "--ganspace-num", "500", "--ratio",
                                     "0.1", "--quiet"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "# GANSpace: PCA of 500 samples" in (tmp_path / "out" / "ganspace_match.csv").read_text()
     assert (tmp_path / "out" / "method_summary.csv").is_file()
+
+
+def test_on_a_style_model_both_methods_edit_the_chosen_style_layers(tmp_path, monkeypatch):
+    """SeFa of layers 0-1 edits those W+ layers only; GANSpace's directions (PCA of w) edit the same layers, so
+    the two are compared on the same edits, and the boundary (in W) moves every layer."""
+    from interfacegan.analysis.context import AnalysisContext
+    from interfacegan.models.checkpoints import build_random
+
+    model = build_random("stylegan2", resolution=16, w_dim=8, channel_base=64, channel_max=8, device="cpu")
+    store = sample_to_store(model, tmp_path / "run", num=200, seed=0, spaces=("z", "w"), progress=False)
+    scorer = ColourScorer()
+    score_store(store, scorer, model=model, progress=False)
+    seen, rescore_edits = [], AnalysisContext.rescore_edits
+
+    def recording(self, space, edits, *args, **kwargs):
+        seen.append((space, [e.layers for e in edits]))
+        return rescore_edits(self, space, edits, *args, **kwargs)
+
+    monkeypatch.setattr(AnalysisContext, "rescore_edits", recording)
+    result = analyze_run(store, tmp_path / "out", analyses=["sefa"], model=model, scorers=[scorer],
+                         identity_scorer=None, spaces=["w"], ratio=0.1, num_rescore=20, sefa_k=2, ganspace_num=200,
+                         sefa_layers="0-1", estimate=False, progress=False)  # fmt: skip
+    assert scorer.images == store.num + result.plan.images  # the run's own scoring, then exactly the plan
+    assert ("w", [None, None]) in seen  # the boundaries' matrix: whole w codes
+    unsupervised = [layers for space, layers in seen if space == "wp"]
+    assert unsupervised and all(layers == ["0-1"] for layers in unsupervised)
+    notes = result.tables["ganspace_match"].notes
+    assert "layers 0-1" in notes[0] and "GANSpace: PCA of 200 samples (of w)" in notes[-1]
+    assert "identity change: not measured" in result.report.read_text()

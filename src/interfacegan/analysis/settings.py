@@ -13,8 +13,9 @@ from interfacegan.errors import InterfaceGANError
 
 DEFAULT_SWEEP = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)
 
-# Sample counts for demos and smoke runs: about a minute for 5 attributes of the embedded GAN on 2 CPU cores
-# (the defaults, M = 2,000 / 16 / 100, take a few minutes). Use as analyze_run(run, out, **QUICK).
+# Sample counts for demos and smoke runs: every analysis of the demo's 7 attributes of the embedded GAN took 83 s on
+# 2 shared CPU cores (load average 3; 154 s at 5), the method comparison 35 s of it (the defaults, M = 2,000 / 16 /
+# 100, take several minutes). Use as analyze_run(run, out, **QUICK).
 # ganspace_num: GANSpace's PCA of the embedded DCGAN's 8,192 first-layer activations took ~10 s for 5,000 samples
 # (~50 s for the default 20,000) on 2 shared cores; its top-10 directions agree with 10,000 samples' to |cos| >= 0.94.
 QUICK = {"num_rescore": 300, "num_identity": 6, "num_distance": 50, "ganspace_num": 5000}

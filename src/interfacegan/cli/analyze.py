@@ -200,8 +200,9 @@ def _make_command(name: str | None):
         batch_size: Annotated[Optional[int], typer.Option(help="Synthesis and scoring batch size.",
                                                           show_default="128")] = None,  # fmt: skip
         device: DeviceOpt = "auto",
-        quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, about a minute "
-                                                 "on the embedded GAN); overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
+        quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, GANSpace on "
+                                                 "5000, a minute or two on the embedded GAN); overrides --num, "
+                                                 "--num-identity, --num-distance.")] = False,  # fmt: skip
         plan: Annotated[bool, typer.Option(help="Print the planned work and the time estimate, then stop.")] = False,
         quiet: QuietOpt = False,
     ):

@@ -20,6 +20,7 @@ from interfacegan.analysis.context import UNSUPERVISED_KINDS, space_name
 from interfacegan.analysis.sefa_match import DirectionMatch, strongest_mover
 from interfacegan.analysis.steps.shared import CHANGE_UNIT, alpha_note, change_table, samples_note, stack_rows
 from interfacegan.analysis.tables import Table, matrix_table
+from interfacegan.errors import InterfaceGANError
 from interfacegan.report import plural
 from interfacegan.rescoring.matrix import Edit, RescoringResult, reorder
 from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM
@@ -46,6 +47,10 @@ class MethodComparison(Analysis):
         space = ctx.model.affine_space
         if not ctx.supervised(space):
             return f"SeFa directions live in {space_name(space)}: there are no supervised boundaries in that space"
+        try:  # fitted here, not later: a model GANSpace cannot read (a plugin without first-layer activations)
+            ctx.ganspace_directions
+        except InterfaceGANError as exc:
+            return f"GANSpace cannot run on model {ctx.model.name!r}: {exc}"
         return ""
 
     def work(self, ctx) -> Work:
