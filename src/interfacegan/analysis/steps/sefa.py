@@ -14,11 +14,10 @@ import math
 
 import numpy as np
 
-from interfacegan.analysis import plots
 from interfacegan.analysis.base import Analysis, Work
 from interfacegan.analysis.context import UNSUPERVISED_KINDS, space_name
 from interfacegan.analysis.sefa_match import DirectionMatch, strongest_mover
-from interfacegan.analysis.steps.shared import CHANGE_UNIT, alpha_note, change_table, samples_note, stack_rows
+from interfacegan.analysis.steps.shared import alpha_note, change_heatmap, change_table, samples_note, stack_rows
 from interfacegan.analysis.tables import Table, matrix_table
 from interfacegan.errors import InterfaceGANError
 from interfacegan.report import plural
@@ -110,9 +109,8 @@ class MethodComparison(Analysis):
                      "directions (signed)"]  # fmt: skip
             out.table(change_table(f"method_rescoring_{space}", f"Re-scoring side by side ({space_name(space)})",
                                    both, notes))  # fmt: skip
-            out.plot(plots.heatmap(both.change, both.labels, both.attributes, "InterFaceGAN / SeFa / GANSpace",
-                                   CHANGE_UNIT), f"method_rescoring_{space}",
-                     "re-scoring of each boundary and its best-matching SeFa and GANSpace directions")  # fmt: skip
+            change_heatmap(out, both, f"method_rescoring_{space}", "InterFaceGAN / SeFa / GANSpace",
+                           "re-scoring of each boundary and its best-matching SeFa and GANSpace directions")
         identity = self._identity(ctx, space, bs, matches, edits)
         if identity is None:
             out.note(f"identity change: not measured ({ctx.no_identity})")
