@@ -41,6 +41,24 @@ class PixelFeatures(Scorer):
         return {"identity": (np.arctanh(t) * TOY_SCALE).reshape(len(images), -1).astype(np.float32)}
 
 
+class ColourScorer(Scorer):
+    """Image statistics any generator moves: mean brightness and red minus blue (counting the images it scores)."""
+
+    name = "colour"
+
+    def __init__(self):
+        self.images = 0
+
+    @property
+    def outputs(self):
+        return {"brightness": (), "redness": ()}
+
+    def score(self, images, indices=None):
+        self.images += len(images)
+        x = images.astype(np.float32) / 255
+        return {"brightness": x.mean(axis=(1, 2, 3)), "redness": (x[..., 0] - x[..., 2]).mean(axis=(1, 2))}
+
+
 class CountingToyScorer(ToyScorer):
     """The toy scorer, counting the images it scores (to check the plan's image counts)."""
 

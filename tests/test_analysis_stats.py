@@ -9,7 +9,7 @@ import pytest
 
 from interfacegan.analysis.correlation import cosine_matrix, load_real_scores, pearson_matrix
 from interfacegan.analysis.property2 import ProjectionStats, exact_tail, paper_bound
-from interfacegan.analysis.sefa_match import match_sefa
+from interfacegan.analysis.sefa_match import match_directions
 from interfacegan.analysis.tables import Table, matrix_table, read_csv
 from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
@@ -110,8 +110,8 @@ def test_sefa_match_picks_largest_absolute_cosine_and_flips_sign():
     boundaries = [Boundary(normal=NORMALS[0], attribute="a"), Boundary(normal=NORMALS[2], attribute="c")]
     sefa = [Boundary(normal=v, attribute=f"sefa_{i}", kind="sefa", metrics={"eigenvalue": 3.0 - i})
             for i, v in enumerate([[0, 0, -1.0, 0], [0.6, 0.8, 0, 0], [0, 0, 0, 1.0]])]  # fmt: skip
-    matches = match_sefa(boundaries, sefa)
+    matches = match_directions(boundaries, sefa)
     assert [(m.attribute, m.index, m.sign) for m in matches] == [("a", 1, 1), ("c", 0, -1)]
     assert matches[0].cosine == pytest.approx(0.6) and matches[1].cosine == pytest.approx(1.0)
     assert np.allclose(matches[1].direction, [0, 0, 1, 0]) and matches[1].label == "-sefa_0"
-    assert matches[1].eigenvalue == 3.0
+    assert matches[1].value == 3.0

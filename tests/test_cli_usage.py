@@ -149,7 +149,8 @@ def test_defaults_the_cli_shows_are_the_apis():
                         "num_distance": analysis["num_distance"], "alpha": analysis["alpha"],
                         "sweep": ",".join(f"{a:g}" for a in analysis["sweep"]), "sefa_k": analysis["sefa_k"],
                         "condition_threshold": analysis["condition_threshold"], "ratio": analysis["ratio"],
-                        "batch_size": analysis["batch_size"]},
+                        "batch_size": analysis["batch_size"], "ganspace_num": analysis["ganspace_num"],
+                        "level_k": analysis["level_k"]},
     }  # fmt: skip
     group = typer.main.get_command(app)
     for path, expected in api.items():

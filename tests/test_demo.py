@@ -17,7 +17,8 @@ from interfacegan.sampling import sample_to_store
 
 # The smallest demo that still runs every step and analysis: 300 samples (30 each side of a boundary at ratio 0.1).
 TINY = DemoSettings(num=300, sefa_k=2, name_num=4, edit_rows=2, steps=7,
-                    analysis=dict(num_rescore=8, num_identity=1, num_distance=2, sweep=(-1.0, 1.0)))  # fmt: skip
+                    analysis=dict(num_rescore=8, num_identity=1, num_distance=2, sweep=(-1.0, 1.0),
+                                  sefa_k=2, ganspace_num=500))  # fmt: skip
 
 
 def test_demo_writes_a_complete_report_and_resumes(tmp_path):

@@ -51,6 +51,7 @@ class Analysis(ABC):
     title: ClassVar[str]  # the report section's heading
     description: ClassVar[str]  # one line for `interfacegan analyze --help`
     intro: ClassVar[str] = ""  # the report section's first paragraph
+    needs_boundaries: ClassVar[bool] = True  # False: the plan resolves (perhaps trains) no boundaries for it
 
     def skip_reason(self, ctx: AnalysisContext) -> str:
         """Why this analysis cannot run on `ctx`, in one sentence ('' when it can)."""

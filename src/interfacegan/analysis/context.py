@@ -1,11 +1,12 @@
 """`AnalysisContext`: everything the analyses read, each computed once on first use and shared.
 
 Inputs (attributes, scorers, the identity scorer, boundaries) and measurements (the attribute correlation, a
-space's unedited scores, its re-scoring matrix, identity descriptors and distances, SeFa matches) are typed
-cached properties or per-space caches, so an analysis that needs another's result simply asks for it: running one
-analysis alone computes what it needs, in any order. The heavy loops stream blocks of codes through functions
-with plain inputs (`rescoring_matrix`, `compute_baseline`, `identity_discrepancy`: model, scorers, directions as
-arrays, row blocks), the seam an executor can later map over blocks.
+space's unedited scores, its re-scoring matrix, identity descriptors and distances, SeFa and GANSpace directions
+and their names) are typed cached properties or per-space caches, so an analysis that needs another's result
+simply asks for it: running one analysis alone computes what it needs, in any order. The heavy loops stream
+blocks of codes through functions with plain inputs (`rescoring_matrix`, `compute_baseline`,
+`identity_discrepancy`: model, scorers, directions as arrays, row blocks), the seam an executor can later map
+over blocks.
 """
 
 from __future__ import annotations
@@ -264,13 +265,55 @@ class AnalysisContext:
         return [Edit(f"{b.attribute} @ {g}", b.normal, "wp", attribute=b.attribute, layers=g, kind="layers")
                 for b in self.supervised("w") for g in ["all", *self.layer_groups]]  # fmt: skip
 
+    # ---- SeFa and GANSpace (the SeFa paper's comparisons) ----------------------------------------------------
+    @property
+    def method_layers(self) -> str | None:
+        """W+ layers the unsupervised directions edit (sefa_layers on models with W+), else None (whole codes)."""
+        return self.settings.sefa_layers if self.settings.sefa_layers and "wp" in self.model.spaces else None
+
     @cached_property
-    def sefa_matches(self) -> tuple[list[Boundary], list]:
-        """(top sefa_k SeFa directions of the model, the best match of each supervised boundary of their space)."""
-        from interfacegan.analysis.sefa_match import match_sefa
+    def sefa_directions(self) -> list[Boundary]:
+        """The top sefa_k SeFa directions of the model (its first affine; sefa_layers), in its affine space."""
         from interfacegan.directions.sefa import sefa_boundaries
 
-        bs = self.supervised(self.model.affine_space)
-        k = min(self.settings.sefa_k, bs[0].dim) if bs else self.settings.sefa_k
-        directions = sefa_boundaries(self.model, k=k, layers=self.settings.sefa_layers)
-        return directions, match_sefa(bs, directions)
+        return sefa_boundaries(self.model, k=self._method_k, layers=self.settings.sefa_layers)
+
+    @cached_property
+    def ganspace_directions(self) -> list[Boundary]:
+        """The top sefa_k GANSpace directions (PCA of ganspace_num samples) in the space SeFa's live in, editing
+        the same W+ layers; fitted on first use (seconds to a minute: by the plan of the comparison, which counts
+        the distinct matched directions it will re-score)."""
+        from interfacegan.directions.ganspace import ganspace_boundaries
+
+        return ganspace_boundaries(self.model, k=self._method_k, num=self.settings.ganspace_num,
+                                   space=self.model.affine_space, layers=self.method_layers,
+                                   progress=self.progress)  # fmt: skip
+
+    @property
+    def _method_k(self) -> int:
+        return min(self.settings.sefa_k, math.prod(self.model.space_shape(self.model.affine_space)))
+
+    def method_directions(self, method: str) -> list[Boundary]:
+        """The top-k directions of an unsupervised method: 'sefa' or 'ganspace'."""
+        return getattr(self, f"{method}_directions")
+
+    def method_matches(self, method: str) -> list:
+        """The best match of each supervised boundary of the affine space among `method`'s top-k directions."""
+        from interfacegan.analysis.sefa_match import match_directions
+
+        return match_directions(self.supervised(self.model.affine_space), self.method_directions(method))
+
+    @cached_property
+    def method_names(self) -> dict[str, list]:
+        """Each method's top-k directions named by re-scoring (`rescoring.naming`, its fixed samples and rule)."""
+        from interfacegan.rescoring.naming import name_directions
+
+        methods = {m: self.method_directions(m) for m in UNSUPERVISED_KINDS}
+        truncation = self.store.truncation if self.store.truncation.active else None
+        names = name_directions(self.model, [d for ds in methods.values() for d in ds], self.scorers,
+                                batch_size=self.settings.batch_size, progress=self.progress,
+                                truncation=truncation)  # fmt: skip
+        out, start = {}, 0
+        for method, directions in methods.items():
+            out[method], start = names[start : start + len(directions)], start + len(directions)
+        return out

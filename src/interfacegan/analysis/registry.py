@@ -21,7 +21,8 @@ from interfacegan.analysis.steps.rescore import Rescoring
 from interfacegan.analysis.steps.layers import LayerwiseRescoring
 from interfacegan.analysis.steps.identity import IdentityDiscrepancy
 from interfacegan.analysis.steps.distance import DistanceEffect
-from interfacegan.analysis.steps.sefa import SefaComparison
+from interfacegan.analysis.steps.sefa_levels import SefaLevels
+from interfacegan.analysis.steps.sefa import MethodComparison
 # isort: on
 # ---- end of the list ----
 

@@ -116,7 +116,8 @@ def overview(ctx: AnalysisContext, plan: AnalysisPlan, seconds: dict[str, float]
         ("M re-scoring / identity / distance", f"{s.num_rescore} / {s.num_identity} / {s.num_distance} samples" + capped),
         ("alpha; distance sweep", f"{s.alpha:g}; {', '.join(f'{a:g}' for a in s.sweep)}"),
         ("conditions", conditions_text(s.conditions, s.condition_threshold)),
-        ("SeFa directions matched", f"the top {s.sefa_k}{layers}"),
+        ("SeFa and GANSpace directions matched", f"the top {s.sefa_k} of each{layers}; GANSpace's PCA on "
+                                                 f"{s.ganspace_num:,} samples"),
         ("normalised score change", CHANGE_DEFINITION),
         ("work done", work),
         ("seconds", ", ".join(f"{k} {v:.1f}" for k, v in seconds.items())),

@@ -25,6 +25,7 @@ from interfacegan.analysis.report import Section, build_report, overview
 from interfacegan.analysis.settings import DEFAULT_SWEEP, QUICK, AnalysisSettings
 from interfacegan.atomic import write_text_atomic
 from interfacegan.directions.boundary import Boundary
+from interfacegan.directions.ganspace import GANSPACE_NUM
 from interfacegan.editing.codes import DEFAULT_BLOCK_ROWS
 from interfacegan.errors import InterfaceGANError
 from interfacegan.store import SAMPLE_TASK, SampleStore
@@ -54,6 +55,9 @@ def analyze_run(
     layer_groups: Sequence[str] | None = None,
     sefa_k: int = 10,
     sefa_layers: str | None = None,
+    ganspace_num: int = GANSPACE_NUM,
+    sefa_levels: Sequence[str] | None = None,
+    level_k: int = 5,
     ratio: float = 0.02,
     batch_size: int = 128,
     block_rows: int = DEFAULT_BLOCK_ROWS,
@@ -82,7 +86,10 @@ def analyze_run(
     conditions: 'auto' (each boundary conditioned on the other boundary with the largest |cosine| if it is at least
         `condition_threshold`), 'none', or a list of items 'PRIMAL|COND[,COND...]' (and 'auto' to add those too).
     layer_groups: W+ layer selections for layer-wise analyses (default pairs 0-1, 2-3, 4-5, 6-7, then the rest).
-    sefa_k, sefa_layers: SeFa directions to match (top k of the model's first affine; style layers).
+    sefa_k, sefa_layers: the top k SeFa and GANSpace directions boundaries are matched among, and SeFa's style
+        layers (GANSpace edits the same W+ layers); ganspace_num: samples of GANSpace's PCA.
+    sefa_levels, level_k: W+ layer groups of SeFa's per-level study (default the SeFa paper's bottom 0-1, middle
+        2-5, top 6-end) and the directions factorized per level.
     estimate: measure per-image costs for the plan's time estimate. on_plan(plan): called with the plan before
         any heavy work (the CLI prints it). plan_only: return after planning, writing nothing.
     Returns an AnalysisResult (paths written, tables, report path, skipped analyses with reasons, seconds, plan).
@@ -93,7 +100,9 @@ def analyze_run(
         sweep=tuple(float(a) for a in sweep),
         conditions=(conditions,) if isinstance(conditions, str) else tuple(conditions),
         condition_threshold=condition_threshold, layer_groups=tuple(layer_groups) if layer_groups else None,
-        sefa_k=sefa_k, sefa_layers=sefa_layers, ratio=ratio, batch_size=batch_size, block_rows=block_rows,
+        sefa_k=sefa_k, sefa_layers=sefa_layers, ganspace_num=ganspace_num,
+        sefa_levels=tuple(sefa_levels) if sefa_levels else None, level_k=level_k, ratio=ratio, batch_size=batch_size,
+        block_rows=block_rows,
     )  # fmt: skip
     inputs = AnalysisInputs(boundaries or None, boundaries_dir, attributes, spaces, scorers, identity_scorer,
                             real_scores)  # fmt: skip
@@ -134,6 +143,7 @@ def analyze_run(
 def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, model=None, device=None,
                      progress: bool = True) -> AnalysisContext:  # fmt: skip
     """Check the request against the run and load the model: one-line errors before any work or any file."""
+    from interfacegan.analysis.steps.sefa_levels import levels
     from interfacegan.directions.sefa import check_layers
     from interfacegan.models import load_model
 
@@ -147,6 +157,8 @@ def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, mo
             raise InterfaceGANError(f"{store.path} does not name its model: give `model` (a model spec)")
         model = load_model(spec, device=device)
     check_layers(model, settings.sefa_layers, name="sefa_layers")
+    if settings.sefa_levels:
+        levels(model, settings.sefa_levels)  # one-line errors for groups the model cannot take, before any work
     missing = [a for a in inputs.attributes or () if a not in store.score_names]
     if missing:
         raise InterfaceGANError(f"{store.path} has no scores {missing}: score the run first, or drop them from "

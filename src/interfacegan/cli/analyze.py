@@ -29,6 +29,7 @@ FLAGS = {
     "num_rescore": "--num", "num_identity": "--num-identity", "num_distance": "--num-distance", "alpha": "--alpha",
     "sweep": "--sweep", "condition_threshold": "--condition-threshold", "layer_groups": "--layer-group",
     "sefa_k": "--sefa-k", "sefa_layers": "--sefa-layers", "ratio": "--ratio", "batch_size": "--batch-size",
+    "ganspace_num": "--ganspace-num", "sefa_levels": "--sefa-level", "level_k": "--level-k",
 }  # fmt: skip
 _UNDERSCORED = re.compile(r"\b(" + "|".join(k for k in FLAGS if "_" in k) + r")\b")
 
@@ -93,7 +94,8 @@ def _floats(text: str, what: str) -> list[float]:
 
 def _run(name: str | None, run: Path, out: Path, boundary, boundaries, retrain, attribute, space, model, scorer,
          identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold,
-         layer_group, sefa_k, sefa_layers, ratio, batch_size, device, quick, plan, quiet) -> None:  # fmt: skip
+         layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
+         quiet) -> None:  # fmt: skip
     alphas = _floats(sweep, "--sweep") if sweep is not None else None  # parsed before the heavy imports
     if retrain and (boundary or boundaries):
         raise InterfaceGANError("--retrain trains boundaries here: drop it, or drop --boundary / --boundaries")
@@ -102,6 +104,7 @@ def _run(name: str | None, run: Path, out: Path, boundary, boundaries, retrain, 
     sizes = given(num_rescore=num, num_identity=num_identity, num_distance=num_distance)
     if quick:
         sizes = dict(QUICK)
+    sizes.update(given(ganspace_num=ganspace_num))  # GANSpace's samples: given, else QUICK's with --quick
     conditions = None
     if condition:
         conditions = condition[0] if len(condition) == 1 and condition[0] in ("auto", "none") else list(condition)
@@ -111,11 +114,12 @@ def _run(name: str | None, run: Path, out: Path, boundary, boundaries, retrain, 
             boundaries_dir=None if retrain else boundaries or "auto", attributes=attribute or None,
             spaces=space or None, model=model, scorers=scorer or None,
             identity_scorer=None if identity_scorer == "none" else identity_scorer, real_scores=real_scores,
-            layer_groups=layer_group or None, sefa_layers=sefa_layers, device=device, progress=not quiet,
+            layer_groups=layer_group or None, sefa_layers=sefa_layers, sefa_levels=sefa_level or None,
+            device=device, progress=not quiet,
             on_plan=lambda p: console.print(with_flags(p.text()), markup=False, highlight=False, soft_wrap=True),
             plan_only=plan,
             **sizes, **given(alpha=alpha, sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
-                             sefa_k=sefa_k, ratio=ratio, batch_size=batch_size),
+                             sefa_k=sefa_k, level_k=level_k, ratio=ratio, batch_size=batch_size),
         )  # fmt: skip
     except InterfaceGANError as exc:
         raise InterfaceGANError(with_flags(str(exc))) from None
@@ -182,22 +186,30 @@ def _make_command(name: str | None):
                                                                      show_default="0.3")] = None,  # fmt: skip
         layer_group: Annotated[list[str], typer.Option(help="W+ layer group such as 0-1 (repeatable; default "
                                                             "0-1, 2-3, 4-5, 6-7, rest).")] = [],  # fmt: skip
-        sefa_k: Annotated[Optional[int], typer.Option(help="Number of SeFa directions to match against.",
-                                                      show_default="10")] = None,  # fmt: skip
+        sefa_k: Annotated[Optional[int], typer.Option(help="Number of SeFa and of GANSpace directions to match "
+                                                           "against.", show_default="10")] = None,  # fmt: skip
         sefa_layers: Annotated[Optional[str], typer.Option(help="Style layers for SeFa (style-based models).")] = None,
+        ganspace_num: Annotated[Optional[int], typer.Option(help="Samples of GANSpace's PCA in the method "
+                                                            "comparison (--quick: 5000).",
+                                                            show_default="20000")] = None,  # fmt: skip
+        sefa_level: Annotated[list[str], typer.Option(help="W+ layer group of SeFa's per-level study (repeatable; "
+                                                           "default 0-1, 2-5, 6-end as the SeFa paper).")] = [],
+        level_k: Annotated[Optional[int], typer.Option(help="SeFa directions per level.", show_default="5")] = None,
         ratio: Annotated[Optional[float], typer.Option(help="Top/bottom share of samples when training boundaries.",
                                                        show_default="0.02")] = None,  # fmt: skip
         batch_size: Annotated[Optional[int], typer.Option(help="Synthesis and scoring batch size.",
                                                           show_default="128")] = None,  # fmt: skip
         device: DeviceOpt = "auto",
-        quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, about a minute "
-                                                 "on the embedded GAN); overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
+        quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, GANSpace on "
+                                                 "5000, a minute or two on the embedded GAN); overrides --num, "
+                                                 "--num-identity, --num-distance.")] = False,  # fmt: skip
         plan: Annotated[bool, typer.Option(help="Print the planned work and the time estimate, then stop.")] = False,
         quiet: QuietOpt = False,
     ):
         _run(name, run, out, boundary, boundaries, retrain, attribute, space, model, scorer, identity_scorer,
              real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
-             sefa_k, sefa_layers, ratio, batch_size, device, quick, plan, quiet)  # fmt: skip
+             sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
+             quiet)  # fmt: skip
 
     return command
 

@@ -18,6 +18,7 @@ class AttributeCorrelation(Analysis):
     description = "Pearson correlation of attribute scores, synthesized and real data (paper Tab. 1a/1b)."
     intro = ("Pearson correlation between attribute scores of the synthesized samples (all rows of the run; each "
              "pair over the rows where both scores exist) and, when given, of real data.")  # fmt: skip
+    needs_boundaries = False
 
     def skip_reason(self, ctx) -> str:
         return "" if len(ctx.attributes) >= 2 else "attribute correlation needs at least two scored attributes"

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from interfacegan.analysis.base import Analysis, Work
 from interfacegan.analysis.conditions import condition_pairs
 from interfacegan.analysis.context import space_name
-from interfacegan.analysis.steps.shared import alpha_note, change_heatmap, change_table, samples_note
+from interfacegan.analysis.steps.shared import alpha_note, change_heatmap, change_table, samples_note, stack_rows
 from interfacegan.analysis.tables import Table
 from interfacegan.editing.plan import plan_edit
 from interfacegan.report import plural
@@ -120,9 +118,4 @@ def interleave(result: RescoringResult, cond: RescoringResult) -> RescoringResul
         p = result.labels.index(edit.attribute)
         rows += [(result, p), (cond, i)]
         edits += [result.edits[p], edit]
-
-    def stack(attr):
-        return np.stack([getattr(r, attr)[i] for r, i in rows])
-
-    return RescoringResult(edits, result.attributes, result.alpha, result.num, stack("change"), stack("raw_change"),
-                           stack("stderr"), stack("increased"), stack("valid"), result.std)  # fmt: skip
+    return stack_rows(rows, edits)

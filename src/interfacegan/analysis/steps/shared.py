@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from interfacegan.analysis import plots
 from interfacegan.analysis.settings import AnalysisSettings
 from interfacegan.analysis.tables import Table, matrix_table
 from interfacegan.report import plural
-from interfacegan.rescoring.matrix import CHANGE_DEFINITION, RescoringResult
+from interfacegan.rescoring.matrix import CHANGE_DEFINITION, Edit, RescoringResult
 
 CHANGE_UNIT = "normalised score change (std of the unedited score)"
 
@@ -31,3 +33,14 @@ def change_table(name: str, title: str, result: RescoringResult, notes: list[str
 def change_heatmap(out, result: RescoringResult, stem: str, title: str, caption: str) -> None:
     """A re-scoring matrix as a heatmap whose colour bar reads in normalised change."""
     out.plot(plots.heatmap(result.change, result.labels, result.attributes, title, CHANGE_UNIT), stem, caption)
+
+
+def stack_rows(rows: list[tuple[RescoringResult, int]], edits: list[Edit]) -> RescoringResult:
+    """A matrix of chosen rows (result, row index) of results with the same columns, relabelled by `edits`."""
+    first = rows[0][0]
+
+    def stack(attr):
+        return np.stack([getattr(r, attr)[i] for r, i in rows])
+
+    return RescoringResult(list(edits), first.attributes, first.alpha, first.num, stack("change"), stack("raw_change"),
+                           stack("stderr"), stack("increased"), stack("valid"), first.std)  # fmt: skip
