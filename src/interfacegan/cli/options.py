@@ -12,7 +12,8 @@ from interfacegan.errors import InterfaceGANError
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
-ExecutorOpt = Annotated[str, typer.Option(help="Engine that runs the chunks: local (threads in this process).")]
+ExecutorOpt = Annotated[str, typer.Option(help="Engine that runs the chunks: local (threads in this process), "
+                                              "processes (one worker per core) or auto (processes for image scorers).")]
 
 
 def given(**values) -> dict:

@@ -67,7 +67,7 @@ def score(
     overwrite: Annotated[bool, typer.Option(help="Recompute scores that already exist.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(help="Synthesis batch size.", show_default="128")] = None,
     shard: Annotated[str, typer.Option(help="I/K: score only chunk k with k % K == I.")] = "0/1",
-    executor: ExecutorOpt = "local",
+    executor: ExecutorOpt = "auto",
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ):

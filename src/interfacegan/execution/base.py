@@ -41,6 +41,13 @@ class ChunkJob(ABC):
     def setup(self) -> None:
         """Load what `compute` needs (models, scorers); called once per worker before its first chunk."""
 
+    @property
+    def prefers_processes(self) -> bool:
+        """True when `compute` runs mostly in code that holds the GIL (dlib, PIL, small numpy), which threads of one
+        process cannot share out, and other processes can rebuild the job: the `auto` executor then runs it on
+        worker processes. False by default."""
+        return False
+
     def prefetch(self, start: int, stop: int) -> Any:
         """Input of rows [start, stop) that may be made ahead, while the previous chunk is computed (e.g. images
         synthesized for a scorer); handed to `compute`. None by default."""
