@@ -110,3 +110,26 @@ def test_auto_runs_image_scorers_on_workers_and_falls_back_here(tmp_path, toy_ge
     assert set(rows.array("scores/pid")[:]) == {os.getpid()}  # the workers could not build it: done here
     np.testing.assert_array_equal(rows.array("scores/rows")[:], np.arange(400))
     engine.close()
+
+
+def test_a_script_without_a_main_guard_runs_workers(tmp_path):
+    """Workers are fresh interpreters running the executor's own module: the caller's script is never imported in
+    them, so a plain script (no `if __name__ == "__main__"`) works, as it does with the local executor."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "from interfacegan.execution.processes import ProcessExecutor\n"
+        "from interfacegan.store import SampleStore\n"
+        "from tests.process_jobs import ROWS, RowsJob\n"
+        f"store = SampleStore.create({str(tmp_path / 'rows')!r}, 200, {{'model': 'toy'}}, chunk_rows=100)\n"
+        "for name in ROWS:\n    store.ensure_array(name, (), 'float32')\n"
+        "with ProcessExecutor(workers=2) as engine:\n    engine.run(store, RowsJob(), range(2))\n"
+        "print(sorted(set(store.array('scores/rows')[:].astype(int)))[-1])\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=root,
+                          env={**os.environ, "PYTHONPATH": root})  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "199", done.stderr[-2000:]
