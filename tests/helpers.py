@@ -1,4 +1,5 @@
-"""Helpers that test modules import (not tests themselves): running the command line and checking its errors.
+"""Helpers that test modules import (not tests themselves): running the command line and checking its errors, and
+reference math shared by the model tests.
 
 Fixtures live in conftest.py; test modules import helpers from here, never from conftest or from each other.
 """
@@ -29,3 +30,21 @@ def cli_error(monkeypatch, capsys, *args) -> str:
 def cli_path() -> str:
     """The installed `interfacegan` console script next to this interpreter."""
     return str(BIN / "interfacegan")
+
+
+def ref_mapping(state, z, lr: float = 0.01):
+    """NVIDIA StyleGAN2/3's mapping network written out from a state dict with NVIDIA's names (`mapping.fc{i}.*`):
+    z (N, z_dim) -> w (N, w_dim), normalised second moment, fc layers with learning-rate multiplier `lr`, leaky ReLU
+    with gain sqrt(2); an independent reference for the StyleGAN2 and StyleGAN3 loaders."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    x = z / torch.sqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+    i = 0
+    while f"mapping.fc{i}.weight" in state:
+        w, b = state[f"mapping.fc{i}.weight"], state[f"mapping.fc{i}.bias"]
+        x = F.leaky_relu(x @ (w * lr / math.sqrt(w.shape[1])).T + b * lr, 0.2) * math.sqrt(2.0)
+        i += 1
+    return x

@@ -1,6 +1,7 @@
 """The Boundary value: geometry, its .npz format, the official .npy export, and the fit check."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -60,3 +61,51 @@ def test_geometry_and_copies():
         Boundary(normal=np.ones(3), kind="magic")
     with pytest.raises(InterfaceGANError, match=".npz"):
         Boundary(normal=np.ones(3)).save("b.json")
+
+
+def _crafted(path, meta=None, normal=None, intercept=0.0):
+    """A boundary .npz with the given arrays and metadata (JSON text, or a value to dump), as a user might edit it."""
+    meta = {"format": 1, "attribute": "a", "space": "z", "code_shape": [4]} if meta is None else meta
+    text = meta if isinstance(meta, str) else json.dumps(meta)
+    normal = np.ones(4, np.float32) if normal is None else normal
+    np.savez(path, normal=normal, intercept=np.asarray(intercept), meta=np.array(text))
+    return path
+
+
+@pytest.mark.parametrize(
+    "meta,message",
+    [
+        ({"format": 1, "code_shape": "abc"}, "broken boundary config (code_shape is 'abc', not list or NoneType)"),
+        ({"format": 1, "code_shape": ["4"]}, "code_shape must hold at most 8 integers"),
+        ({"format": 1, "metrics": [1, 2]}, "metrics is [1, 2], not dict or NoneType"),
+        ({"format": 1, "space": 5}, "space is 5, not str"),
+        ({"format": 1, "settings": "x", "attribute": "a"}, "settings is 'x', not dict or NoneType"),
+        ({"format": 1, "attribute": ["a"]}, "attribute is ['a'], not str"),
+        ([1, 2], "a list, not an object"),
+        ("{broken", "not valid JSON"),
+        ({"format": "1"}, "format is '1', not int"),
+        ({"format": 2}, "has boundary format 2, this version reads 1"),
+        ({"format": 1, "code_shape": [3]}, "code shape (3,) does not hold 4 values"),
+    ],
+)
+def test_boundary_metadata_of_the_wrong_types_is_one_line(tmp_path, meta, message):
+    path = _crafted(tmp_path / "b.npz", meta)
+    with pytest.raises(InterfaceGANError) as err:
+        Boundary.load(path)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_boundary_files_with_non_finite_or_non_numeric_values_are_refused(tmp_path):
+    cases = [
+        (dict(intercept=np.nan), "has intercept nan, not a finite number"),
+        (dict(intercept=np.inf), "not a finite number"),
+        (dict(intercept=np.ones(3)), "has intercept of shape (3,), not a finite number"),
+        (dict(normal=np.array([1.0, np.nan, 0.0, 0.0])), "zero or non-finite normal"),
+        (dict(normal=np.array(["a", "b"])), "a normal of <U1 values, not numbers"),
+    ]
+    for arrays, message in cases:
+        with pytest.raises(InterfaceGANError, match=re.escape(message)):
+            Boundary.load(_crafted(tmp_path / "b.npz", **arrays))
+    np.savez(tmp_path / "m.npz", normal=np.ones(4), meta=np.ones(2))
+    with pytest.raises(InterfaceGANError, match="boundary metadata is float64 \\(2,\\), not a JSON string"):
+        Boundary.load(tmp_path / "m.npz")

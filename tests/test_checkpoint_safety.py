@@ -161,7 +161,7 @@ def test_code_carrying_torch_files_are_refused(tmp_path):
 
 
 def test_cli_refuses_a_malicious_checkpoint(tmp_path):
-    from tests.conftest import cli_path
+    from tests.helpers import cli_path
 
     marker = tmp_path / "pwned"
     path = tmp_path / "ffhq.pkl"

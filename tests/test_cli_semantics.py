@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from interfacegan.directions import Boundary, load_direction
 from interfacegan.cli import app
-from tests.conftest import cli_error
+from tests.helpers import cli_error
 from interfacegan.models import ToyGenerator
 from interfacegan.sampling import sample_to_store
 from interfacegan.scoring.toy import ToyScorer

@@ -1,9 +1,13 @@
 """The executor seam: jobs pickle small and rebuild their models, any engine that honours the contract (chunks in
-any order, in other processes) fills a store identical to the local one, and progress arrives as a callback."""
+any order, in other processes) fills a store identical to the local one, progress arrives as a callback, blocks can
+come back to the caller (`map`); shards from launchers; Ray is imported only when asked for (tests/test_distributed.py
+runs it)."""
 
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +20,7 @@ from interfacegan.sampling import SAMPLE_TASK, SampleJob, sample_to_store
 from interfacegan.scoring.run import score_store
 from interfacegan.scoring.toy import ToyScorer
 from interfacegan.store import SampleStore
+from tests.helpers import cli_error
 
 
 class PickledReversedExecutor(Executor):
@@ -86,3 +91,52 @@ def test_executors_are_looked_up_by_name():
     assert load_executor(engine) is engine
     with pytest.raises(InterfaceGANError, match="unknown executor 'spark': use one of .*local"):
         load_executor("spark")
+
+
+def test_map_hands_back_each_blocks_arrays_the_same_on_every_engine(toy_generator):
+    """`Executor.map` (what re-scoring runs on): the pipelined local engine and the plain default give the job's
+    own arrays for every block."""
+    job = SampleJob("toy", seed=3, spaces=("z", "w"), truncation=Truncation(0.7), image_size=8, batch_size=16,
+                    model=toy_generator)  # fmt: skip
+    blocks = [(0, 100), (100, 250), (250, 251)]
+    local, plain = {}, {}
+    LocalExecutor().map(job, blocks, lambda start, stop, arrays: local.update({(start, stop): arrays}))
+    PickledReversedExecutor().map(job, blocks, lambda start, stop, arrays: plain.update({(start, stop): arrays}))
+    assert sorted(local) == sorted(plain) == blocks
+    for start, stop in blocks:
+        for name, values in job.compute(start, stop).items():
+            np.testing.assert_array_equal(local[(start, stop)][name], values)
+            np.testing.assert_array_equal(plain[(start, stop)][name], values)
+
+
+def test_shard_auto_reads_the_launchers_environment(monkeypatch):
+    from interfacegan.sampling import launcher_device, launcher_shard, parse_shard
+
+    assert launcher_shard({"SLURM_PROCID": "3", "SLURM_NTASKS": "8"}) == (3, 8)
+    assert launcher_shard({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}) == (1, 2)
+    with pytest.raises(InterfaceGANError, match="shard 'auto' needs a launcher's environment"):
+        launcher_shard({})
+    with pytest.raises(InterfaceGANError, match="bad shard 4/4"):
+        launcher_shard({"RANK": "4", "WORLD_SIZE": "4"})
+    with pytest.raises(InterfaceGANError, match="not whole numbers"):
+        launcher_shard({"SLURM_PROCID": "x", "SLURM_NTASKS": "2"})
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    monkeypatch.setenv("RANK", "2")
+    assert parse_shard("auto") == (2, 3)
+    assert launcher_device("cpu", {"LOCAL_RANK": "1", "RANK": "1", "WORLD_SIZE": "2"}) == "cpu"  # asked for: kept
+    assert launcher_device("auto", {}) == "auto"
+
+
+def test_executor_options_are_checked(monkeypatch, capsys):
+    err = cli_error(monkeypatch, capsys, "sample", "--model", "toy", "--num", "5", "--out", "x", "--ray-address", "a")
+    assert "--ray-address and --gpus-per-worker need --executor ray" in err
+    with pytest.raises(InterfaceGANError, match="executor 'local' does not take these options"):
+        load_executor("local", address="auto")
+
+
+def test_ray_is_not_imported_unless_asked_for(tmp_path):
+    script = ("import sys; from interfacegan.cli import main; sys.argv = ['interfacegan', 'sample', '--model', 'toy', "
+              f"'--num', '50', '--out', {str(tmp_path / 'run')!r}, '--quiet']\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\nprint('ray' in sys.modules)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"

@@ -91,8 +91,8 @@ def test_a_failing_chunk_raises_its_one_line_and_keeps_the_chunks_written(tmp_pa
 
 def test_auto_runs_image_scorers_on_workers_and_falls_back_here(tmp_path, toy_generator, monkeypatch):
     store = sample_to_store(toy_generator, tmp_path / "run", num=300, seed=0, chunk_rows=100, progress=False)
-    image_job = ScoreJob("score-toy", str(store.path), ToyScorer(), {})
-    labels = ScoreJob("score-csv", str(store.path), type("Labels", (ToyScorer,), {"needs_images": False})(), {})
+    image_job = ScoreJob("score-toy", store, ToyScorer(), {})
+    labels = ScoreJob("score-csv", store, type("Labels", (ToyScorer,), {"needs_images": False})(), {})
     monkeypatch.setattr(processes, "thread_count", lambda: 2)
     assert wants_processes(image_job, rows=4096, blocks=4)
     assert not wants_processes(image_job, rows=1000, blocks=4)  # too little work to pay for starting workers

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from interfacegan.directions.boundary import Boundary
 from interfacegan.cli import app
-from tests.conftest import cli_error
+from tests.helpers import cli_error
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion import (
     Encoder,
@@ -61,19 +61,15 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def toy_model():
-    return ToyGenerator()  # what load_model("toy") builds
-
-
-@pytest.fixture(scope="module")
 def dcgan():
     return load_model("dcgan-digiface", device="cpu")
 
 
 @pytest.fixture(scope="module")
-def toy_encoder(toy_model):
+def toy_encoder():
+    """An encoder of the toy generator (conftest's `toy_generator`), trained once for the module."""
     with one_thread():
-        return train_encoder(toy_model, steps=300, batch_size=32, lr=3e-3, space="z", image_weight=0.5, **SMALL)
+        return train_encoder(ToyGenerator(), steps=300, batch_size=32, lr=3e-3, space="z", image_weight=0.5, **SMALL)
 
 
 # ---- images ---------------------------------------------------------------------------------------------------
@@ -137,36 +133,38 @@ def test_losses_against_hand_computed_values():
     assert float(ssim(noise, -noise).max()) < 0.5
     loss = ReconstructionLoss(mse=1.0, pyramid=0.0)
     assert torch.allclose(loss(x, y), torch.full((2,), 0.01))
-    with pytest.raises(InterfaceGANError, match="loss weights"):
+    with pytest.raises(InterfaceGANError, match="mse must be >= 0"):
         ReconstructionLoss(mse=-1.0)
+    with pytest.raises(InterfaceGANError, match="loss weights"):
+        ReconstructionLoss(mse=0.0, pyramid=0.0)
 
 
 # ---- optimisation ---------------------------------------------------------------------------------------------
-def test_toy_inversion_recovers_the_code(toy_model):
-    z = toy_model.sample(4, seed=7)
+def test_toy_inversion_recovers_the_code(toy_generator):
+    z = toy_generator.sample(4, seed=7)
     with torch.no_grad():
-        exact = toy_model.generate(torch.from_numpy(z))
-    result = invert(toy_model, exact, space="z", steps=150, prior_weight=0.0, init="mean")
+        exact = toy_generator.generate(torch.from_numpy(z))
+    result = invert(toy_generator, exact, space="z", steps=150, prior_weight=0.0, init="mean")
     assert result.codes.shape == (4, 16) and result.space == "z" and result.init == "mean"
     assert np.abs(result.codes - z).max() < 0.02
     assert result.psnr.min() > 60
     assert result.losses.shape == (151, 4) and np.all(result.losses[-1] < result.losses[0] / 100)
     # uint8 images lose a little precision, the codes stay close
-    rounded = invert(toy_model, toy_model.synthesize(z), space="z", steps=150, prior_weight=0.0)
+    rounded = invert(toy_generator, toy_generator.synthesize(z), space="z", steps=150, prior_weight=0.0)
     assert rounded.init == "search" and np.abs(rounded.codes - z).max() < 0.05
-    assert np.array_equal(rounded.reconstructions, toy_model.synthesize(rounded.codes))
+    assert np.array_equal(rounded.reconstructions, toy_generator.synthesize(rounded.codes))
 
 
-def test_inversion_is_deterministic_and_batch_independent(toy_model):
-    images = toy_model.synthesize(toy_model.sample(5, seed=1))
-    a = invert(toy_model, images, space="z", steps=40, seed=3, batch_size=5)
-    b = invert(toy_model, images, space="z", steps=40, seed=3, batch_size=5)
-    c = invert(toy_model, images, space="z", steps=40, seed=3, batch_size=2)
+def test_inversion_is_deterministic_and_batch_independent(toy_generator):
+    images = toy_generator.synthesize(toy_generator.sample(5, seed=1))
+    a = invert(toy_generator, images, space="z", steps=40, seed=3, batch_size=5)
+    b = invert(toy_generator, images, space="z", steps=40, seed=3, batch_size=5)
+    c = invert(toy_generator, images, space="z", steps=40, seed=3, batch_size=2)
     assert np.array_equal(a.codes, b.codes) and np.array_equal(a.losses, b.losses)
     assert np.allclose(a.codes, c.codes, atol=1e-4)
 
 
-def test_style_spaces_start_at_w_avg_and_spread_weight_ties_layers(toy_model):
+def test_style_spaces_start_at_w_avg_and_spread_weight_ties_layers(toy_generator):
     from interfacegan.models.checkpoints import build_random
 
     style = build_random("stylegan2", resolution=16, device="cpu")
@@ -176,10 +174,10 @@ def test_style_spaces_start_at_w_avg_and_spread_weight_ties_layers(toy_model):
     assert start.init == "mean" and np.allclose(start.codes, np.broadcast_to(w_avg, start.codes.shape))
     assert np.allclose(mean_code(style, "w"), w_avg)
     # The toy's W+ rows are each driven by one layer, so without the spread term the layers drift apart.
-    wp = toy_model.map(toy_model.sample(3, seed=2), "wp")
-    targets = toy_model.synthesize(wp, "wp")
-    free = invert(toy_model, targets, space="wp", steps=100)
-    tied = invert(toy_model, targets, space="wp", steps=100, spread_weight=100.0)
+    wp = toy_generator.map(toy_generator.sample(3, seed=2), "wp")
+    targets = toy_generator.synthesize(wp, "wp")
+    free = invert(toy_generator, targets, space="wp", steps=100)
+    tied = invert(toy_generator, targets, space="wp", steps=100, spread_weight=100.0)
     spread = [float(np.mean((r.codes - r.codes.mean(1, keepdims=True)) ** 2)) for r in (free, tied)]
     assert spread[1] < spread[0] / 20
     assert tied.psnr.min() > 20
@@ -199,46 +197,46 @@ def test_dcgan_inverts_its_own_images_and_the_prior_keeps_the_norm(dcgan):
     assert np.abs(np.linalg.norm(free.codes, axis=1) / math.sqrt(dcgan.z_dim) - 1).max() > 0.1
 
 
-def test_invert_rejects_bad_input(toy_model):
-    images = toy_model.synthesize(toy_model.sample(2))
+def test_invert_rejects_bad_input(toy_generator):
+    images = toy_generator.synthesize(toy_generator.sample(2))
     with pytest.raises(InterfaceGANError, match="model makes 8x8"):
-        invert(toy_model, np.zeros((1, 16, 16, 3), np.uint8))
+        invert(toy_generator, np.zeros((1, 16, 16, 3), np.uint8))
     with pytest.raises(InterfaceGANError, match="no latent space 'q'"):
-        invert(toy_model, images, space="q")
+        invert(toy_generator, images, space="q")
     with pytest.raises(InterfaceGANError, match="unknown init"):
-        invert(toy_model, images, init="magic")
+        invert(toy_generator, images, init="magic")
     with pytest.raises(InterfaceGANError, match="needs an encoder"):
-        invert(toy_model, images, init="encoder")
+        invert(toy_generator, images, init="encoder")
     with pytest.raises(InterfaceGANError, match="one code per image"):
-        invert(toy_model, images, space="z", codes=np.zeros((3, 16), np.float32))
+        invert(toy_generator, images, space="z", codes=np.zeros((3, 16), np.float32))
 
 
 # ---- encoder --------------------------------------------------------------------------------------------------
-def test_encoder_predicts_codes_better_than_the_mean(toy_model, toy_encoder):
-    z = toy_model.sample(256, seed=99)
-    predicted = encode(toy_encoder, toy_model.synthesize(z))
+def test_encoder_predicts_codes_better_than_the_mean(toy_generator, toy_encoder):
+    z = toy_generator.sample(256, seed=99)
+    predicted = encode(toy_encoder, toy_generator.synthesize(z))
     assert predicted.shape == (256, 16)
     assert np.mean((predicted - z) ** 2) < 0.1 * np.mean(z**2)  # the mean code (0) has error E[z^2] = 1
     metrics = toy_encoder.config.metrics
     assert metrics["held_out"] == 64 and metrics["code_rmse"] < 0.3
     # refining from the encoder's guess beats the guess
-    images = toy_model.synthesize(z[:4])
-    guess = invert(toy_model, images, steps=0, encoder=toy_encoder)
-    refined = invert(toy_model, images, steps=60, encoder=toy_encoder, prior_weight=0.0)
+    images = toy_generator.synthesize(z[:4])
+    guess = invert(toy_generator, images, steps=0, encoder=toy_encoder)
+    refined = invert(toy_generator, images, steps=60, encoder=toy_encoder, prior_weight=0.0)
     assert guess.init == "encoder" and np.allclose(guess.codes, predicted[:4], atol=1e-5)
     assert refined.psnr.mean() > guess.psnr.mean() + 5
 
 
-def test_encoder_file_round_trip_and_checks(tmp_path, toy_model, toy_encoder):
+def test_encoder_file_round_trip_and_checks(tmp_path, toy_generator, toy_encoder):
     path = toy_encoder.save(tmp_path / "enc.pt")
     loaded = Encoder.load(path)
-    images = toy_model.synthesize(toy_model.sample(8, seed=5))
+    images = toy_generator.synthesize(toy_generator.sample(8, seed=5))
     assert np.array_equal(loaded.encode(images), toy_encoder.encode(images))
     assert loaded.config == toy_encoder.config and loaded.space == "z"
     payload = torch.load(path, weights_only=True)  # plain tensors and a JSON string
     assert payload["format"] == "interfacegan-encoder" and isinstance(payload["config"], str)
     with pytest.raises(InterfaceGANError, match="predicts 'z' codes, not 'w'"):
-        invert(toy_model, images, space="w", encoder=path)
+        invert(toy_generator, images, space="w", encoder=path)
     other = ToyGenerator(z_dim=12)
     other.spec = "toy-12"
     with pytest.raises(InterfaceGANError, match="trained on model 'toy', not 'toy-12'"):
@@ -251,9 +249,9 @@ def test_encoder_file_round_trip_and_checks(tmp_path, toy_model, toy_encoder):
         Encoder.load(tmp_path / "other.pt")
 
 
-def test_encoder_training_resumes_bit_exactly(tmp_path, toy_model, monkeypatch):
+def test_encoder_training_resumes_bit_exactly(tmp_path, toy_generator, monkeypatch):
     settings = dict(steps=20, batch_size=8, space="w", seed=2, **SMALL)
-    straight = train_encoder(toy_model, **settings)
+    straight = train_encoder(toy_generator, **settings)
     checkpoint = tmp_path / "enc.ckpt"
     real_save = encoder_module._save_checkpoint
 
@@ -263,12 +261,12 @@ def test_encoder_training_resumes_bit_exactly(tmp_path, toy_model, monkeypatch):
 
     monkeypatch.setattr(encoder_module, "_save_checkpoint", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        train_encoder(toy_model, checkpoint=checkpoint, checkpoint_every=10, **settings)
+        train_encoder(toy_generator, checkpoint=checkpoint, checkpoint_every=10, **settings)
     monkeypatch.setattr(encoder_module, "_save_checkpoint", real_save)
     assert torch.load(checkpoint, weights_only=True)["step"] == 10
     with pytest.raises(InterfaceGANError, match="other settings"):
-        train_encoder(toy_model, checkpoint=checkpoint, **{**settings, "seed": 3})
-    resumed = train_encoder(toy_model, checkpoint=checkpoint, checkpoint_every=10, **settings)
+        train_encoder(toy_generator, checkpoint=checkpoint, **{**settings, "seed": 3})
+    resumed = train_encoder(toy_generator, checkpoint=checkpoint, checkpoint_every=10, **settings)
     assert not checkpoint.exists()
     for key, value in straight.net.state_dict().items():
         assert torch.allclose(value, resumed.net.state_dict()[key], atol=1e-6), key
@@ -284,9 +282,9 @@ def test_similarity_transform_recovers_a_known_similarity():
     assert np.allclose(matrix[:, :2], scale * rot) and np.allclose(matrix[:, 2], shift)
 
 
-def test_align_refuses_non_faces(toy_model):
+def test_align_refuses_non_faces(toy_generator):
     with pytest.raises(InterfaceGANError, match="--align is for face models"):
-        face_template(toy_model, num=8)
+        face_template(toy_generator, num=8)
     with pytest.raises(InterfaceGANError, match="no face found in flat.png"):
         align_face(np.full((200, 200, 3), 128, np.uint8), np.full((5, 2), 0.5), 64, source="flat.png")
 
@@ -324,10 +322,10 @@ def test_align_puts_a_rotated_shifted_face_into_the_models_framing(dcgan):
 
 # ---- commands -------------------------------------------------------------------------------------------------
 @pytest.fixture
-def toy_files(tmp_path, toy_model):
-    z = toy_model.sample(2, seed=21)
+def toy_files(tmp_path, toy_generator):
+    z = toy_generator.sample(2, seed=21)
     paths = []
-    for i, image in enumerate(toy_model.synthesize(z)):
+    for i, image in enumerate(toy_generator.synthesize(z)):
         paths.append(tmp_path / f"img{i}.png")
         Image.fromarray(image).save(paths[-1])
     return paths, z
@@ -350,7 +348,7 @@ def test_invert_command_writes_codes_and_sheets(tmp_path, toy_files):
     assert summary["images"][0]["psnr"] > 40
 
 
-def test_train_encoder_and_invert_with_it(tmp_path, toy_files, toy_model):
+def test_train_encoder_and_invert_with_it(tmp_path, toy_files, toy_generator):
     paths, z = toy_files
     enc = tmp_path / "enc.pt"
     args = ["train-encoder", "--model", "toy", "--space", "z", "--steps", "30", "--width", "8", "--out", str(enc),
@@ -364,7 +362,7 @@ def test_train_encoder_and_invert_with_it(tmp_path, toy_files, toy_model):
     result = runner.invoke(app, [*args[:-3], "--out", str(tmp_path / "new.pt"), "--checkpoint-every", "0"])
     assert result.exit_code != 0 and "--checkpoint-every must be positive" in str(result.exception)
     with pytest.raises(InterfaceGANError, match="checkpoint_every must be positive"):
-        train_encoder(toy_model, steps=2, checkpoint_every=0)
+        train_encoder(toy_generator, steps=2, checkpoint_every=0)
     out = tmp_path / "inv"
     result = runner.invoke(app, ["invert", str(paths[0]), "--encoder", str(enc), "--steps", "5", "--out", str(out),
                                  "--quiet"])  # fmt: skip
@@ -372,10 +370,11 @@ def test_train_encoder_and_invert_with_it(tmp_path, toy_files, toy_model):
     assert "encoder start" in " ".join(result.output.split()) and np.load(out / "codes.npy").shape == (1, 16)
 
 
-def test_edit_image_inverts_then_edits(tmp_path, toy_files, toy_model):
+def test_edit_image_inverts_then_edits(tmp_path, toy_files, toy_generator):
     paths, _ = toy_files
-    b0 = Boundary(normal=toy_model.true_normal(0), attribute="attr0", space="z", model="toy").save(tmp_path / "a0.npz")
-    b1 = Boundary(normal=toy_model.true_normal(1), attribute="attr1", space="z", model="toy").save(tmp_path / "a1.npz")
+    normal = toy_generator.true_normal
+    b0 = Boundary(normal=normal(0), attribute="attr0", space="z", model="toy").save(tmp_path / "a0.npz")
+    b1 = Boundary(normal=normal(1), attribute="attr1", space="z", model="toy").save(tmp_path / "a1.npz")
     out = tmp_path / "edit"
     result = runner.invoke(app, ["edit-image", *map(str, paths), "--boundary", str(b0), "--condition", str(b1),
                                  "--steps", "5", "--range", "-2", "2", "--invert-steps", "60", "--scale", "1",
@@ -384,7 +383,7 @@ def test_edit_image_inverts_then_edits(tmp_path, toy_files, toy_model):
     for name in ("grid.png", "edit.gif", "codes.npy", "comparison.png", "direction.npz", "inversion.json"):
         assert (out / name).is_file(), name
     grid = np.asarray(Image.open(out / "grid.png").convert("RGB"))
-    pad, size = 2, toy_model.resolution
+    pad, size = 2, toy_generator.resolution
     assert grid.shape[:2] == (2 * size + 3 * pad, 5 * size + 6 * pad)
     # attribute 0 lives in pixel (0, 0) of each image: it must rise along every row
     first = [[grid[pad + r * (size + pad), pad + c * (size + pad), 0] for c in range(5)] for r in range(2)]
@@ -420,19 +419,20 @@ def test_commands_fail_with_one_line(tmp_path, toy_files, monkeypatch, capsys):
     assert not out.exists()
 
 
-def test_edit_image_codes_errors_are_one_line(tmp_path, toy_model, monkeypatch, capsys):
-    b0 = Boundary(normal=toy_model.true_normal(0), attribute="attr0", space="z", model="toy").save(tmp_path / "a.npz")
+def test_edit_image_codes_errors_are_one_line(tmp_path, toy_generator, monkeypatch, capsys):
+    normal = toy_generator.true_normal(0)
+    b0 = Boundary(normal=normal, attribute="attr0", space="z", model="toy").save(tmp_path / "a.npz")
     out = tmp_path / "x"
 
     def codes_error(codes):
         return cli_error(monkeypatch, capsys, "edit-image", "--codes", codes, "--boundary", b0, "--out", out)
 
     assert "codes file" in codes_error(tmp_path / "missing.npy") and "does not exist" in codes_error(tmp_path / "m.npy")
-    np.savez(tmp_path / "codes.npz", codes=toy_model.sample(2, seed=0))
+    np.savez(tmp_path / "codes.npz", codes=toy_generator.sample(2, seed=0))
     assert "archive of arrays" in codes_error(tmp_path / "codes.npz")
     run = tmp_path / "run"
     run.mkdir()
-    np.save(run / "codes.npy", toy_model.sample(2, seed=0))
+    np.save(run / "codes.npy", toy_generator.sample(2, seed=0))
     (run / "inversion.json").write_text("{not json")
     assert "not valid JSON" in codes_error(run / "codes.npy")
     (run / "inversion.json").write_text(json.dumps({"space": "w", "model": "toy"}))

@@ -14,7 +14,7 @@ from interfacegan.learning.solver import OFFICIAL_MAX_ROWS
 from interfacegan.models import ToyGenerator
 from interfacegan.sampling import sample_to_store
 from interfacegan.scoring.toy import ToyScorer
-from tests.conftest import cli_error
+from tests.helpers import cli_error
 
 
 @pytest.mark.parametrize("attribute", [0, 1, 2])

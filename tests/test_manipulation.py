@@ -196,46 +196,47 @@ def test_editing_one_wp_code_to_a_distance_moves_every_layer_by_the_same_step():
 
 # ---- EditPlan and the one fit check ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def toy():
+def small_toy():
+    """A toy generator with 8-d codes (conftest's toy_generator has 16)."""
     from interfacegan.models import ToyGenerator
 
     return ToyGenerator(z_dim=8, num_attributes=3, seed=0)
 
 
-def test_check_fits_names_the_model_space_and_dimension(toy):
+def test_check_fits_names_the_model_space_and_dimension(small_toy):
     from interfacegan.editing.plan import check_fits
 
-    check_fits(toy, Boundary(normal=np.ones(8), space="z", model="toy"))
+    check_fits(small_toy, Boundary(normal=np.ones(8), space="z", model="toy"))
     with pytest.raises(InterfaceGANError, match="belongs to model 'dcgan-digiface', not 'toy'"):
-        check_fits(toy, Boundary(normal=np.ones(8), attribute="yaw", model="dcgan-digiface"))
+        check_fits(small_toy, Boundary(normal=np.ones(8), attribute="yaw", model="dcgan-digiface"))
     with pytest.raises(InterfaceGANError, match="has dimension 5 but 'z' codes of model 'toy' have shape \\(8,\\)"):
-        check_fits(toy, Boundary(normal=np.ones(5), model="toy"))
+        check_fits(small_toy, Boundary(normal=np.ones(5), model="toy"))
     with pytest.raises(InterfaceGANError, match="space 'q', which model 'toy' does not have"):
-        check_fits(toy, Boundary(normal=np.ones(8), space="q"))
+        check_fits(small_toy, Boundary(normal=np.ones(8), space="q"))
     imported = Boundary(normal=np.ones(5), kind="imported")
     with pytest.raises(InterfaceGANError, match="pass its space"):
-        check_fits(toy, imported)
+        check_fits(small_toy, imported)
 
 
-def test_plan_edit_chooses_space_and_layers(toy):
+def test_plan_edit_chooses_space_and_layers(small_toy):
     from interfacegan.editing.plan import plan_edit
 
-    w = Boundary(toy.true_normal(0, "w"), space="w", model="toy", kind="sefa", settings={"layers": "0-1"})
-    plan = plan_edit(toy, w)
+    w = Boundary(small_toy.true_normal(0, "w"), space="w", model="toy", kind="sefa", settings={"layers": "0-1"})
+    plan = plan_edit(small_toy, w)
     assert (plan.space, plan.layers, plan.layer_text, plan.code_shape) == ("wp", (0, 1), "0-1", (4, 8))
-    assert plan_edit(toy, w, layers="2").layers == (2,)
-    plain_w = Boundary(toy.true_normal(0, "w"), space="w", model="toy")
-    assert (plan_edit(toy, plain_w).space, plan_edit(toy, plain_w).layers) == ("w", None)
-    assert plan_edit(toy, plain_w, space="wp").layers == (0, 1, 2, 3)
-    z = Boundary(toy.true_normal(0), space="z", model="toy")
-    plan = plan_edit(toy, z)
+    assert plan_edit(small_toy, w, layers="2").layers == (2,)
+    plain_w = Boundary(small_toy.true_normal(0, "w"), space="w", model="toy")
+    assert (plan_edit(small_toy, plain_w).space, plan_edit(small_toy, plain_w).layers) == ("w", None)
+    assert plan_edit(small_toy, plain_w, space="wp").layers == (0, 1, 2, 3)
+    z = Boundary(small_toy.true_normal(0), space="z", model="toy")
+    plan = plan_edit(small_toy, z)
     assert (plan.space, plan.layers, plan.cosine, plan.conditional) == ("z", None, 1.0, None)
     with pytest.raises(InterfaceGANError, match="lives in space 'z', not 'w'"):
-        plan_edit(toy, z, space="w")
+        plan_edit(small_toy, z, space="w")
     with pytest.raises(InterfaceGANError, match="layers must be None"):
-        plan_edit(toy, z, layers="0")
+        plan_edit(small_toy, z, layers="0")
     with pytest.raises(InterfaceGANError, match="out of range"):
-        plan_edit(toy, w, layers="7")
+        plan_edit(small_toy, w, layers="7")
 
 
 def test_layers_on_a_model_with_only_z_are_refused():
@@ -252,17 +253,17 @@ def test_layers_on_a_model_with_only_z_are_refused():
             plan_edit(model, b, layers=layers)
 
 
-def test_conditional_plan_is_orthogonal_keeps_distances_and_saves_as_a_boundary(toy):
+def test_conditional_plan_is_orthogonal_keeps_distances_and_saves_as_a_boundary(small_toy):
     from interfacegan.editing.plan import plan_edit
 
-    primal = Boundary(toy.normals[0], attribute="a", model="toy")
-    conds = [Boundary(toy.normals[k], attribute=n, intercept=0.3, model="toy") for k, n in ((1, "b"), (2, "c"))]
-    plan = plan_edit(toy, primal, conds)
+    primal = Boundary(small_toy.normals[0], attribute="a", model="toy")
+    conds = [Boundary(small_toy.normals[k], attribute=n, intercept=0.3, model="toy") for k, n in ((1, "b"), (2, "c"))]
+    plan = plan_edit(small_toy, primal, conds)
     for c in conds:
         assert abs(float(plan.vector @ c.normal)) < 1e-6
     assert plan.cosine == pytest.approx(float(plan.vector.astype(np.float64) @ primal.normal), abs=1e-6)
     assert 0 < plan.cosine < 1
-    codes = toy.sample(5, seed=1)
+    codes = small_toy.sample(5, seed=1)
     for mode, values in (("offset", [2.0]), ("distance", [1.5])):
         edited = plan.edit(codes, values, mode)[:, 0]
         for c in conds:
@@ -271,18 +272,19 @@ def test_conditional_plan_is_orthogonal_keeps_distances_and_saves_as_a_boundary(
     saved = plan.conditional
     assert saved.kind == "conditional" and saved.attribute == "a|b,c"
     assert saved.metrics["cosine_with_primal"] == plan.cosine
+    short = Boundary(small_toy.true_normal(1, "w"), space="w", attribute="short", model="toy")
     with pytest.raises(InterfaceGANError, match="use conditions of the same space"):
-        plan_edit(toy, primal, [Boundary(toy.true_normal(1, "w"), space="w", attribute="short", model="toy")])
+        plan_edit(small_toy, primal, [short])
     with pytest.raises(InterfaceGANError, match="condition 'x' belongs to model"):
-        plan_edit(toy, primal, [Boundary(toy.normals[1], attribute="x", model="other")])
+        plan_edit(small_toy, primal, [Boundary(small_toy.normals[1], attribute="x", model="other")])
 
 
-def test_plan_distance_of_a_w_boundary_is_the_mean_over_the_moved_layers(toy):
+def test_plan_distance_of_a_w_boundary_is_the_mean_over_the_moved_layers(small_toy):
     from interfacegan.editing.plan import plan_edit
 
-    b = Boundary(toy.true_normal(1, "w"), intercept=0.2, space="w", model="toy")
-    plan = plan_edit(toy, b, layers="1-2")
-    wp = toy.map(toy.sample(3, seed=2), "wp")
+    b = Boundary(small_toy.true_normal(1, "w"), intercept=0.2, space="w", model="toy")
+    plan = plan_edit(small_toy, b, layers="1-2")
+    wp = small_toy.map(small_toy.sample(3, seed=2), "wp")
     wp[:, 0] += 5.0  # a layer that does not move does not count
     expected = (wp[:, 1:3] @ b.normal + 0.2).mean(axis=1)
     np.testing.assert_allclose(plan.distance(wp), expected, atol=1e-5)
@@ -292,13 +294,13 @@ def test_plan_distance_of_a_w_boundary_is_the_mean_over_the_moved_layers(toy):
         plan.edit(wp, [1.0], "distance")
 
 
-def test_edit_request_refuses_an_empty_or_reversed_range(toy):
+def test_edit_request_refuses_an_empty_or_reversed_range(small_toy):
     from interfacegan.editing.run import EditRequest
 
-    b = Boundary(toy.normals[0], model="toy")
+    b = Boundary(small_toy.normals[0], model="toy")
     for lo, hi in ((3.0, -3.0), (1.0, 1.0)):
         with pytest.raises(InterfaceGANError, match="lo < hi"):
-            EditRequest(b, lo=lo, hi=hi).plan(toy)
+            EditRequest(b, lo=lo, hi=hi).plan(small_toy)
     with pytest.raises(InterfaceGANError, match="unknown edit mode"):
-        EditRequest(b, mode="sideways").plan(toy)
-    assert EditRequest(b, lo=-1, hi=1, steps=3).plan(toy).space == "z"
+        EditRequest(b, mode="sideways").plan(small_toy)
+    assert EditRequest(b, lo=-1, hi=1, steps=3).plan(small_toy).space == "z"

@@ -20,6 +20,7 @@ from interfacegan.models import load_model
 from interfacegan.models.base import Truncation
 from interfacegan.models.checkpoints import build_random
 from interfacegan.models.rosinality import nvidia_to_rosinality, save_rosinality
+from tests.helpers import ref_mapping
 from tests.nvidia_pickles import state_of, write_stylegan2_pkl
 
 DIM = 16
@@ -30,16 +31,6 @@ SQRT2 = math.sqrt(2.0)
 # ---- independent StyleGAN2 math, straight from the (NVIDIA-named) state dict ---------------------------------
 FIR = torch.tensor([1.0, 3.0, 3.0, 1.0])
 FIR2D = torch.outer(FIR, FIR) / 64  # the resample filter, DC gain 1
-
-
-def ref_mapping(sd, z, lr=0.01):
-    x = z / torch.sqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)
-    i = 0
-    while f"mapping.fc{i}.weight" in sd:
-        w, b = sd[f"mapping.fc{i}.weight"], sd[f"mapping.fc{i}.bias"]
-        x = F.leaky_relu(x @ (w * lr / math.sqrt(w.shape[1])).T + b * lr, 0.2) * SQRT2
-        i += 1
-    return x
 
 
 def ref_styles(sd, prefix, w):
@@ -352,7 +343,7 @@ def test_cli_sample_runs_on_a_stylegan2_pickle(tiny_pkl, tmp_path):
     import subprocess
 
     from interfacegan.store import SampleStore
-    from tests.conftest import cli_path
+    from tests.helpers import cli_path
 
     out = tmp_path / "run"
     proc = subprocess.run([cli_path(), "sample", "--model", f"stylegan2:{tiny_pkl}", "--num", "20", "--out", str(out),

@@ -20,8 +20,8 @@ from interfacegan.models import load_model
 from interfacegan.models.base import Truncation
 from interfacegan.models.checkpoints import build_random
 from interfacegan.models.stylegan3 import design_synthesis
+from tests.helpers import ref_mapping
 from tests.nvidia_pickles import state_of, write_stylegan3_pkl
-from tests.test_models_stylegan2 import ref_mapping
 
 DIM = 16
 RES = 16

@@ -88,6 +88,10 @@ def test_refuses_other_arguments_unknown_model_and_bad_num(tmp_path, toy_generat
     (tmp_path / "full" / "notes.txt").write_text("mine")
     with pytest.raises(InterfaceGANError, match="not empty"):
         sample_to_store(toy_generator, tmp_path / "full", num=10, progress=False)
+    with pytest.raises(InterfaceGANError, match="is a file, not a folder"):
+        sample_to_store(toy_generator, tmp_path / "full" / "notes.txt", num=10, progress=False)
+    with pytest.raises(InterfaceGANError, match="is under /proc"):
+        sample_to_store(toy_generator, "/proc/run", num=10, progress=False)
     with pytest.raises(InterfaceGANError, match="no latent space 'w'"):
         sample_to_store(embedded_gan, tmp_path / "dc", num=10, spaces=["w"], progress=False)
 

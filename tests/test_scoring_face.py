@@ -18,16 +18,6 @@ LANDMARK_SCORES = ("yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeg
 
 
 @pytest.fixture(scope="module")
-def model(embedded_gan):
-    return embedded_gan
-
-
-@pytest.fixture(scope="module")
-def faces(embedded_faces) -> np.ndarray:
-    return embedded_faces
-
-
-@pytest.fixture(scope="module")
 def face_scorer() -> FaceScorer:
     scorer = load_scorer("face")
     scorer.score(np.zeros((1, 64, 64, 3), np.uint8))  # loads the predictor once for the module
@@ -35,14 +25,14 @@ def face_scorer() -> FaceScorer:
 
 
 @pytest.fixture(scope="module")
-def scores(face_scorer, faces) -> dict[str, np.ndarray]:
-    return face_scorer.score(faces)
+def scores(face_scorer, embedded_faces) -> dict[str, np.ndarray]:
+    return face_scorer.score(embedded_faces)
 
 
-def test_outputs_shapes_and_all_faces_found(face_scorer, faces, scores):
+def test_outputs_shapes_and_all_faces_found(face_scorer, embedded_faces, scores):
     assert set(scores) == set(face_scorer.outputs) == {*LANDMARK_SCORES, "brightness"}
     for name, values in scores.items():
-        assert values.dtype == np.float32 and values.shape == (len(faces),)
+        assert values.dtype == np.float32 and values.shape == (len(embedded_faces),)
     # every one of these GAN faces is a face: no NaN, and values in the ranges measured on the embedded GAN
     assert all(np.isfinite(scores[name]).all() for name in scores)
     assert 0.4 < np.median(scores["smile"]) < 1.3
@@ -65,8 +55,8 @@ def test_landmark_formulas_known_answers():
     assert out["eye_open"][0] == pytest.approx(0.5)
 
 
-def test_mirroring_flips_yaw_and_keeps_expressions(face_scorer, faces, scores):
-    mirrored = face_scorer.score(np.ascontiguousarray(faces[:, :, ::-1]))
+def test_mirroring_flips_yaw_and_keeps_expressions(face_scorer, embedded_faces, scores):
+    mirrored = face_scorer.score(np.ascontiguousarray(embedded_faces[:, :, ::-1]))
     turned = np.abs(scores["yaw"]) > 0.12
     assert turned.sum() >= 3, "the fixed seeds should include clearly turned faces"
     assert np.all(np.sign(mirrored["yaw"][turned]) == -np.sign(scores["yaw"][turned]))
@@ -79,10 +69,10 @@ def test_mirroring_flips_yaw_and_keeps_expressions(face_scorer, faces, scores):
     np.testing.assert_allclose(mirrored["brightness"], scores["brightness"], rtol=1e-5)  # its box is centred
 
 
-def test_dark_bar_across_nose_bridge_raises_eyeglasses(face_scorer, faces, scores):
+def test_dark_bar_across_nose_bridge_raises_eyeglasses(face_scorer, embedded_faces, scores):
     plain = np.argsort(scores["eyeglasses"])[:6]  # the faces least likely to wear glasses
-    points = detect_landmarks(faces[plain]).points
-    barred = faces[plain].copy()
+    points = detect_landmarks(embedded_faces[plain]).points
+    barred = embedded_faces[plain].copy()
     for k, p in enumerate(points):
         row = int(round((min(p[21, 1], p[22, 1]) + p[29, 1]) / 2))  # halfway from the brows to the nose bridge
         left, right = int(np.floor(p[39, 0])), int(np.ceil(p[42, 0]))
@@ -92,10 +82,10 @@ def test_dark_bar_across_nose_bridge_raises_eyeglasses(face_scorer, faces, score
         assert np.all(after[name] > scores[name][plain] + 1.0), name
 
 
-def test_eyeglasses_ignores_lighting_contrast_and_edges_do_not(faces):
+def test_eyeglasses_ignores_lighting_contrast_and_edges_do_not(embedded_faces):
     """Same landmarks, luma k * L + c: the edge parts scale by exactly k (they measure lighting contrast too);
     the contrast-normalised parts of `eyeglasses` barely move (only the small contrast floor is not scaled)."""
-    detected = detect_landmarks(faces)
+    detected = detect_landmarks(embedded_faces)
     luma, points = detected.luma.astype(np.float64), detected.points
     relit = 1.5 * luma + 20.0
     for before, after in zip(eyeglasses_edge_parts(luma, points), eyeglasses_edge_parts(relit, points)):
@@ -122,20 +112,21 @@ def test_blank_and_noise_give_nan_landmark_scores(face_scorer):
     assert out["brightness"][0] == pytest.approx(128.0) and out["brightness"][1] == 0.0
 
 
-def test_brightness_known_value_and_order(face_scorer, faces, scores):
+def test_brightness_known_value_and_order(face_scorer, embedded_faces, scores):
     colour = np.zeros((1, 64, 64, 3), np.uint8) + np.array([200, 100, 50], np.uint8)
     assert face_scorer.score(colour)["brightness"][0] == pytest.approx(0.299 * 200 + 0.587 * 100 + 0.114 * 50, abs=1e-3)
-    brighter = np.clip(faces.astype(np.int16) + 40, 0, 255).astype(np.uint8)
+    brighter = np.clip(embedded_faces.astype(np.int16) + 40, 0, 255).astype(np.uint8)
     assert np.all(face_scorer.score(brighter)["brightness"] > scores["brightness"])
 
 
-def test_scores_do_not_depend_on_batch_or_resolution(face_scorer, faces, scores):
-    alone = face_scorer.score(faces[5:6])
+def test_scores_do_not_depend_on_batch_or_resolution(face_scorer, embedded_faces, scores):
+    alone = face_scorer.score(embedded_faces[5:6])
     for name in scores:
         assert alone[name][0] == scores[name][5]
     # the same faces at 128 px: landmarks live in the 64-px working frame, scores are resolution-free
-    big = np.stack([np.asarray(Image.fromarray(f).resize((128, 128), Image.Resampling.BICUBIC)) for f in faces[:8]])
-    np.testing.assert_allclose(detect_landmarks(big).points, detect_landmarks(faces[:8]).points, atol=1.5)
+    big = np.stack([np.asarray(Image.fromarray(f).resize((128, 128), Image.Resampling.BICUBIC))
+                    for f in embedded_faces[:8]])  # fmt: skip
+    np.testing.assert_allclose(detect_landmarks(big).points, detect_landmarks(embedded_faces[:8]).points, atol=1.5)
     np.testing.assert_allclose(face_scorer.score(big)["yaw"], scores["yaw"][:8], atol=0.06)
 
 
@@ -160,11 +151,12 @@ def test_identity_distance_known_values():
     assert identity_distance(a[:2], a[:2]) == pytest.approx([0.0, 0.0], abs=1e-6)
 
 
-def test_identity_self_edit_and_other_face(model):
-    z = model.sample(4, seed=11)
+def test_identity_self_edit_and_other_face(embedded_gan):
+    z = embedded_gan.sample(4, seed=11)
     rng = np.random.default_rng(3)
     nudged = z + 0.3 * rng.standard_normal(z.shape).astype(np.float32)  # a slight edit of each face
-    images = np.concatenate([model.synthesize(z), model.synthesize(nudged), np.full((1, 64, 64, 3), 90, np.uint8)])
+    grey = np.full((1, 64, 64, 3), 90, np.uint8)
+    images = np.concatenate([embedded_gan.synthesize(z), embedded_gan.synthesize(nudged), grey])
     scorer = load_scorer("identity")
     assert isinstance(scorer, IdentityScorer) and scorer.outputs == {"identity": (128,)}
     desc = scorer.score(images)["identity"]

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import cli_error
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion.align import align_face, warp_to
 from interfacegan.sampling import sample_to_store
@@ -32,6 +31,7 @@ from interfacegan.scoring.framing import (
 from interfacegan.scoring.landmarks import FACE_BOX, STAGE, detect_landmarks
 from interfacegan.scoring.run import score_store
 from interfacegan.store import SampleStore
+from tests.helpers import cli_error
 
 
 @pytest.fixture(scope="module")
@@ -249,14 +249,14 @@ def test_calibrated_run_framing_reaches_the_scorers(tmp_path, embedded_gan, monk
     assert "must be 4 finite numbers" in err
 
 
-def test_score_refuses_runs_without_aligned_faces(tmp_path, toy, monkeypatch):
+def test_score_refuses_runs_without_aligned_faces(tmp_path, toy_generator, monkeypatch):
     """A toy run draws no faces: calibrating it at `score` time refuses with the one-line advice."""
     import interfacegan.scoring.calibration as calibration
 
     monkeypatch.setattr(calibration, "CNN_PROBE", 1)  # the CNN detector costs ~0.5 s an image: try it once
-    store = sample_to_store(toy, tmp_path / "toy", num=16, seed=0, progress=False)
+    store = sample_to_store(toy_generator, tmp_path / "toy", num=16, seed=0, progress=False)
     with pytest.raises(InterfaceGANError, match="do not look like aligned faces: pass --face-box"):
-        score_store(store, load_scorer("face"), model=toy, progress=False)
+        score_store(store, load_scorer("face"), model=toy_generator, progress=False)
     assert "face_framing" not in store.meta and not store.score_names  # nothing written
     with pytest.raises(InterfaceGANError, match="interfacegan face calibrate"):
         run_framing(store)

@@ -11,7 +11,7 @@ from interfacegan.directions.sefa import check_layers, factorize, sefa_boundarie
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import ToyGenerator
 from interfacegan.models.checkpoints import build_random
-from tests.conftest import cli_error
+from tests.helpers import cli_error
 
 
 def known_matrix(out=300, d=12, seed=0):

@@ -103,6 +103,14 @@ def test_official_npy_round_trip(tmp_path, toy_run):
     assert SampleStore.open(tmp_path / "imported").meta["model"] == "toy"
 
 
+def test_export_refuses_before_writing_anything(tmp_path, toy_run):
+    with pytest.raises(InterfaceGANError, match=r"no scores \['nope'\]"):
+        export_official(toy_run, tmp_path / "official", attributes=["nope"])
+    with pytest.raises(InterfaceGANError, match="no codes in space 'w'"):
+        export_official(toy_run, tmp_path / "official", spaces=["z", "w"])
+    assert not (tmp_path / "official").exists()  # no z.npy left behind (issue 11)
+
+
 def test_import_refuses_mismatched_or_malformed_files(tmp_path):
     np.save(tmp_path / "z.npy", np.zeros((10, 4), np.float32))
     np.save(tmp_path / "short.npy", np.zeros((9, 1), np.float32))

@@ -30,7 +30,7 @@ from interfacegan.translation import (
     train_identity,
     train_translator,
 )
-from tests.conftest import cli_error
+from tests.helpers import cli_error
 
 runner = CliRunner()
 SMALL = NetworkConfig(resolution=8, width=8, max_width=16)
@@ -48,11 +48,6 @@ class MeanScorer(Scorer):
     def score(self, images, indices=None):
         light = images.astype(np.float64).sum(axis=(1, 2, 3))
         return {"light": light.astype(np.float32), "other": np.zeros(len(images), np.float32)}
-
-
-@pytest.fixture(scope="module")
-def toy_model():
-    return ToyGenerator()
 
 
 def _images(model, num, seed):
@@ -104,36 +99,36 @@ def test_dni_refuses_networks_of_different_architectures():
 
 
 # ---- pairs -----------------------------------------------------------------------------------------------------
-def test_pairs_are_the_latent_edit_and_do_not_depend_on_the_batch_size(toy_model):
-    direction = toy_model.true_normal(1)
-    pairs = make_pairs(toy_model, direction, alpha=2.0, num=30, seed=4, batch_size=7)
-    z = toy_model.sample(30, seed=4)
+def test_pairs_are_the_latent_edit_and_do_not_depend_on_the_batch_size(toy_generator):
+    direction = toy_generator.true_normal(1)
+    pairs = make_pairs(toy_generator, direction, alpha=2.0, num=30, seed=4, batch_size=7)
+    z = toy_generator.sample(30, seed=4)
     assert np.array_equal(pairs.codes, z) and pairs.change is None and len(pairs) == 30
-    assert np.array_equal(pairs.before, toy_model.synthesize(z))
-    assert np.array_equal(pairs.after, toy_model.synthesize(z + 2.0 * direction))
-    again = make_pairs(toy_model, direction, alpha=2.0, num=30, seed=4, batch_size=64)
+    assert np.array_equal(pairs.before, toy_generator.synthesize(z))
+    assert np.array_equal(pairs.after, toy_generator.synthesize(z + 2.0 * direction))
+    again = make_pairs(toy_generator, direction, alpha=2.0, num=30, seed=4, batch_size=64)
     assert np.array_equal(again.after, pairs.after)
 
 
-def test_selection_keeps_exactly_the_pairs_whose_score_changed_most(toy_model):
-    direction = np.random.default_rng(0).standard_normal(toy_model.z_dim).astype(np.float32)
-    every = make_pairs(toy_model, direction, alpha=1.5, num=50, seed=2)
+def test_selection_keeps_exactly_the_pairs_whose_score_changed_most(toy_generator):
+    direction = np.random.default_rng(0).standard_normal(toy_generator.z_dim).astype(np.float32)
+    every = make_pairs(toy_generator, direction, alpha=1.5, num=50, seed=2)
     change = every.after.astype(np.float64).sum(axis=(1, 2, 3)) - every.before.astype(np.float64).sum(axis=(1, 2, 3))
     expected = np.sort(np.argsort(-change, kind="stable")[:15])
-    kept = make_pairs(toy_model, direction, alpha=1.5, num=50, seed=2, keep=0.3, scorer=MeanScorer(),
+    kept = make_pairs(toy_generator, direction, alpha=1.5, num=50, seed=2, keep=0.3, scorer=MeanScorer(),
                       attribute="light")
     assert np.array_equal(kept.rows, expected) and np.array_equal(kept.change, change[expected])
     assert np.array_equal(kept.before, every.before[expected]) and np.array_equal(kept.after, every.after[expected])
     assert kept.change.min() > np.median(change)  # the selection is not trivially all pairs
-    fell = make_pairs(toy_model, direction, alpha=-1.5, num=50, seed=2)
+    fell = make_pairs(toy_generator, direction, alpha=-1.5, num=50, seed=2)
     drop = fell.after.astype(np.float64).sum(axis=(1, 2, 3)) - fell.before.astype(np.float64).sum(axis=(1, 2, 3))
-    down = make_pairs(toy_model, direction, alpha=-1.5, num=50, seed=2, keep=0.3, scorer=MeanScorer(),
+    down = make_pairs(toy_generator, direction, alpha=-1.5, num=50, seed=2, keep=0.3, scorer=MeanScorer(),
                       attribute="light")
     assert np.array_equal(down.rows, np.sort(np.argsort(drop, kind="stable")[:15]))  # a negative edit: largest drops
     with pytest.raises(InterfaceGANError, match="no attribute 'smile'"):
-        make_pairs(toy_model, direction, num=4, scorer=MeanScorer(), attribute="smile")
+        make_pairs(toy_generator, direction, num=4, scorer=MeanScorer(), attribute="smile")
     with pytest.raises(InterfaceGANError, match="needs a scorer"):
-        make_pairs(toy_model, direction, num=4, keep=0.5)
+        make_pairs(toy_generator, direction, num=4, keep=0.5)
 
 
 def test_select_largest_change_follows_the_sign_and_never_keeps_nan():
@@ -145,18 +140,18 @@ def test_select_largest_change_follows_the_sign_and_never_keeps_nan():
         select_largest_change(change, 1.0)
 
 
-def test_edit_direction_must_fit_the_model(toy_model):
+def test_edit_direction_must_fit_the_model(toy_generator):
     with pytest.raises(InterfaceGANError, match="does not fit"):
-        make_pairs(toy_model, np.ones(5), num=2)
+        make_pairs(toy_generator, np.ones(5), num=2)
     other = Boundary(normal=np.ones(16), attribute="x", model="dcgan-digiface")
     with pytest.raises(InterfaceGANError, match="belongs to model"):
-        make_pairs(toy_model, other, num=2)
+        make_pairs(toy_generator, other, num=2)
 
 
 # ---- training --------------------------------------------------------------------------------------------------
-def test_identity_training_reduces_the_l1_loss(toy_model):
-    images = _images(toy_model, 64, seed=0)
-    held_out = _images(toy_model, 32, seed=1)
+def test_identity_training_reduces_the_l1_loss(toy_generator):
+    images = _images(toy_generator, 64, seed=0)
+    held_out = _images(toy_generator, 32, seed=1)
     net = new_network(SMALL, seed=0)
 
     def run(batch):
@@ -173,8 +168,8 @@ def test_identity_training_reduces_the_l1_loss(toy_model):
     assert l1_error(run, held_out, held_out) < before / 3
 
 
-def test_finetuning_learns_a_known_pixel_transform_and_dni_makes_it_gradual(toy_model):
-    images, held_out = _images(toy_model, 96, seed=0), _images(toy_model, 32, seed=5)
+def test_finetuning_learns_a_known_pixel_transform_and_dni_makes_it_gradual(toy_generator):
+    images, held_out = _images(toy_generator, 96, seed=0), _images(toy_generator, 32, seed=5)
     identity = new_network(SMALL, seed=0)
     train_identity(identity, images, steps=80, batch_size=16, lr=3e-3)
     edited, log = finetune(identity, images, _brighten(images), steps=120, batch_size=16, lr=3e-3)
@@ -190,25 +185,25 @@ def test_finetuning_learns_a_known_pixel_transform_and_dni_makes_it_gradual(toy_
     assert light[0] < light[1] < light[2]
 
 
-def test_train_translator_runs_the_pipeline_and_the_file_round_trips(toy_model, tmp_path):
-    direction = Boundary(normal=toy_model.true_normal(0), attribute="attr0", model="toy")
-    translator = train_translator(toy_model, direction, alpha=2.0, num=64, keep=0.5, scorer="toy",
+def test_train_translator_runs_the_pipeline_and_the_file_round_trips(toy_generator, tmp_path):
+    direction = Boundary(normal=toy_generator.true_normal(0), attribute="attr0", model="toy")
+    translator = train_translator(toy_generator, direction, alpha=2.0, num=64, keep=0.5, scorer="toy",
                                   identity_steps=20, steps=20, width=8, held_out=16)  # fmt: skip
     assert translator.attribute == "attr0" and translator.model == "toy"
     assert translator.training["pairs"] == 32 and set(translator.metrics) == {"held_out", "psnr", "psnr_unedited"}
     path = translator.save(tmp_path / "tr.pt")
     loaded = Translator.load(path, device="cpu")
-    images = _images(toy_model, 6, seed=9)
+    images = _images(toy_generator, 6, seed=9)
     assert np.array_equal(loaded.translate(images, [0, 0.5, 1]), translator.translate(images, [0, 0.5, 1]))
     assert loaded.config == translator.config and loaded.metrics == translator.metrics
     assert loaded.training == translator.training and loaded.attribute == "attr0"
 
 
 @pytest.mark.parametrize("interrupt_at", [7, 23])  # Adam steps: inside the identity stage, inside fine-tuning
-def test_interrupted_training_resumes_bit_identical(toy_model, tmp_path, monkeypatch, interrupt_at):
-    direction = Boundary(normal=toy_model.true_normal(0), attribute="attr0", model="toy")
+def test_interrupted_training_resumes_bit_identical(toy_generator, tmp_path, monkeypatch, interrupt_at):
+    direction = Boundary(normal=toy_generator.true_normal(0), attribute="attr0", model="toy")
     options = dict(alpha=2.0, num=32, identity_steps=12, steps=14, width=8, held_out=0, checkpoint_every=5)
-    reference = train_translator(toy_model, direction, **options)
+    reference = train_translator(toy_generator, direction, **options)
     checkpoint = tmp_path / "tr.pt.ckpt"
     calls, adam_step = [0], torch.optim.Adam.step
 
@@ -221,10 +216,10 @@ def test_interrupted_training_resumes_bit_identical(toy_model, tmp_path, monkeyp
     with monkeypatch.context() as patch:
         patch.setattr(torch.optim.Adam, "step", step_then_interrupt)
         with pytest.raises(KeyboardInterrupt):
-            train_translator(toy_model, direction, checkpoint=checkpoint, **options)
+            train_translator(toy_generator, direction, checkpoint=checkpoint, **options)
     assert checkpoint.exists()
     with pytest.raises(InterfaceGANError, match="other settings"):
-        train_translator(toy_model, direction, checkpoint=checkpoint, **{**options, "alpha": 3.0})
+        train_translator(toy_generator, direction, checkpoint=checkpoint, **{**options, "alpha": 3.0})
     counted = [0]
 
     def counting_step(self, *args, **kwargs):
@@ -233,7 +228,7 @@ def test_interrupted_training_resumes_bit_identical(toy_model, tmp_path, monkeyp
 
     with monkeypatch.context() as patch:
         patch.setattr(torch.optim.Adam, "step", counting_step)
-        resumed = train_translator(toy_model, direction, checkpoint=checkpoint, **options)
+        resumed = train_translator(toy_generator, direction, checkpoint=checkpoint, **options)
     assert counted[0] == 12 + 14 - (interrupt_at - 1)  # only the steps the interrupted run had not finished
     assert not checkpoint.exists()
     for name in ("identity", "edited"):
@@ -244,15 +239,17 @@ def test_interrupted_training_resumes_bit_identical(toy_model, tmp_path, monkeyp
 
 # ---- commands --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, toy_model):
+def trained(tmp_path_factory):
+    """A translator of the toy generator trained by the command line, and two of its images, for the module."""
+    generator = ToyGenerator()  # what conftest's toy_generator builds, once for the module
     folder = tmp_path_factory.mktemp("translate")
-    Boundary(normal=toy_model.true_normal(0), attribute="attr0", model="toy").save(folder / "b.npz")
+    Boundary(normal=generator.true_normal(0), attribute="attr0", model="toy").save(folder / "b.npz")
     result = runner.invoke(app, ["train-translator", "--boundary", str(folder / "b.npz"), "--num", "64",
                                  "--identity-steps", "10", "--steps", "10", "--width", "8", "--quiet",
                                  "--out", str(folder / "tr.pt")])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "held-out PSNR" in result.output
-    for i, image in enumerate(_images(toy_model, 2, seed=3)):
+    for i, image in enumerate(_images(generator, 2, seed=3)):
         Image.fromarray(image).save(folder / f"face{i}.png")
     return folder
 

@@ -33,13 +33,13 @@ def local(app) -> TestClient:
     return TestClient(app, base_url=LOCAL)
 
 
-def z_boundaries(toy, model="toy"):
-    return [Boundary(toy.true_normal(k), attribute=f"a{k}", space="z", model=model) for k in range(3)]
+def z_boundaries(toy_generator, model="toy"):
+    return [Boundary(toy_generator.true_normal(k), attribute=f"a{k}", space="z", model=model) for k in range(3)]
 
 
-def w_boundaries(toy, layers=None):
+def w_boundaries(toy_generator, layers=None):
     settings = {"layers": layers} if layers else {}
-    return [Boundary(toy.true_normal(k, "w"), attribute=f"w{k}", space="w", model="toy", settings=settings)
+    return [Boundary(toy_generator.true_normal(k, "w"), attribute=f"w{k}", space="w", model="toy", settings=settings)
             for k in range(3)]  # fmt: skip
 
 
@@ -55,46 +55,42 @@ def state(seed=0, **sliders):
 
 
 @pytest.fixture
-def toy():
-    return ToyGenerator()
+def client(toy_generator):
+    return local(create_app(toy_generator, z_boundaries(toy_generator)))
 
 
 @pytest.fixture
-def client(toy):
-    return local(create_app(toy, z_boundaries(toy)))
-
-
-@pytest.fixture
-def wp_client(toy):
-    return local(create_app(toy, w_boundaries(toy)))
+def wp_client(toy_generator):
+    return local(create_app(toy_generator, w_boundaries(toy_generator)))
 
 
 # ---- session math ---------------------------------------------------------------------------------------------
-def test_slider_values_move_the_code_by_value_times_normal(toy):
-    editor = Editor(toy, z_boundaries(toy))
+def test_slider_values_move_the_code_by_value_times_normal(toy_generator):
+    editor = Editor(toy_generator, z_boundaries(toy_generator))
     assert editor.space == "z" and editor.num_layers is None
-    z = toy.sample(1, seed=4)[0]
+    z = toy_generator.sample(1, seed=4)[0]
     session = editor.session(editor.code_from_z(z))
     session.set_value("a0", 2.5)
-    np.testing.assert_allclose(session.edited_code(), z + 2.5 * toy.normals[0], atol=1e-6)
+    np.testing.assert_allclose(session.edited_code(), z + 2.5 * toy_generator.normals[0], atol=1e-6)
     session.set_value("a1", -1.5)
-    np.testing.assert_allclose(session.edited_code(), z + 2.5 * toy.normals[0] - 1.5 * toy.normals[1], atol=1e-6)
+    normals = toy_generator.normals
+    np.testing.assert_allclose(session.edited_code(), z + 2.5 * normals[0] - 1.5 * normals[1], atol=1e-6)
     strip = session.strip_codes("a0", [-1.0, 0.0, 1.0])
-    np.testing.assert_allclose(strip[1], z - 1.5 * toy.normals[1], atol=1e-6)
-    np.testing.assert_allclose(strip[2] - strip[0], 2 * toy.normals[0], atol=1e-6)
+    np.testing.assert_allclose(strip[1], z - 1.5 * toy_generator.normals[1], atol=1e-6)
+    np.testing.assert_allclose(strip[2] - strip[0], 2 * toy_generator.normals[0], atol=1e-6)
     session.reset()
     np.testing.assert_array_equal(session.edited_code(), z)
 
 
-def test_conditional_slider_keeps_the_distance_to_its_conditions(toy):
-    editor = Editor(toy, z_boundaries(toy))
-    session = editor.session(toy.sample(1, seed=1)[0])
+def test_conditional_slider_keeps_the_distance_to_its_conditions(toy_generator):
+    editor = Editor(toy_generator, z_boundaries(toy_generator))
+    session = editor.session(toy_generator.sample(1, seed=1)[0])
     b = {d.key: d.boundary for d in editor.directions.values()}
     session.set_value("a0", 3.0)
     session.set_conditions("a0", ["a1"])
     edited = session.edited_code()
     assert float(b["a1"].distance(edited)) == pytest.approx(float(b["a1"].distance(session.code)), abs=1e-5)
-    c = float(toy.normals[0] @ toy.normals[1])
+    c = float(toy_generator.normals[0] @ toy_generator.normals[1])
     cosine = np.sqrt(1 - c**2)  # the part of n0 orthogonal to n1, normalised
     assert session.plan("a0").cosine == pytest.approx(cosine, abs=1e-6)
     moved = float(b["a0"].distance(edited) - b["a0"].distance(session.code))
@@ -105,9 +101,9 @@ def test_conditional_slider_keeps_the_distance_to_its_conditions(toy):
         assert float(b[key].distance(edited)) == pytest.approx(float(b[key].distance(session.code)), abs=1e-5)
 
 
-def test_degenerate_and_bad_conditions_are_one_line_errors(toy):
-    twin = Boundary(toy.true_normal(0), attribute="twin", space="z")
-    editor = Editor(toy, [*z_boundaries(toy), twin])
+def test_degenerate_and_bad_conditions_are_one_line_errors(toy_generator):
+    twin = Boundary(toy_generator.true_normal(0), attribute="twin", space="z")
+    editor = Editor(toy_generator, [*z_boundaries(toy_generator), twin])
     with pytest.raises(InterfaceGANError, match="conditioning 'a0' on twin: .*span of the conditions"):
         editor.plan("a0", ["twin"])
     with pytest.raises(InterfaceGANError, match="itself"):
@@ -116,44 +112,45 @@ def test_degenerate_and_bad_conditions_are_one_line_errors(toy):
         editor.plan("a0", ["nope"])
 
 
-def test_layer_range_moves_only_those_layers(toy):
-    editor = Editor(toy, w_boundaries(toy))
+def test_layer_range_moves_only_those_layers(toy_generator):
+    editor = Editor(toy_generator, w_boundaries(toy_generator))
     assert editor.space == "wp" and editor.num_layers == 4
-    code = editor.code_from_z(toy.sample(1, seed=2)[0])
+    code = editor.code_from_z(toy_generator.sample(1, seed=2)[0])
     session = editor.session(code)
     session.set_value("w0", 3.0)
     session.set_layers("w0", "1-2")
     edited = session.edited_code()
     np.testing.assert_array_equal(edited[[0, 3]], code[[0, 3]])  # bit-identical
-    np.testing.assert_allclose(edited[1:3], code[1:3] + 3.0 * toy.true_normal(0, "w"), atol=1e-6)
+    np.testing.assert_allclose(edited[1:3], code[1:3] + 3.0 * toy_generator.true_normal(0, "w"), atol=1e-6)
     # The toy draws image rows 2-5 from layers 1-2: only those rows change.
     before, after = editor.synthesize(np.stack([code, edited]))
     np.testing.assert_array_equal(before[[0, 1, 6, 7]], after[[0, 1, 6, 7]])
     assert (before[2:6] != after[2:6]).any()
 
 
-def test_layers_default_to_those_the_boundary_names(toy):
-    editor = Editor(toy, w_boundaries(toy, layers="0-1"))
+def test_layers_default_to_those_the_boundary_names(toy_generator):
+    editor = Editor(toy_generator, w_boundaries(toy_generator, layers="0-1"))
     assert editor.default_layers("w1") == "0-1"
-    session = editor.session(editor.code_from(toy.map(toy.sample(1), "w")[0], "w"))
+    session = editor.session(editor.code_from(toy_generator.map(toy_generator.sample(1), "w")[0], "w"))
     session.set_value("w1", -2.0)
     edited = session.edited_code()
     np.testing.assert_array_equal(edited[2:], session.code[2:])
     assert not np.allclose(edited[:2], session.code[:2])
 
 
-def test_layer_and_space_errors(toy):
+def test_layer_and_space_errors(toy_generator):
     for layers in ("0-1", "all"):  # no silent no-op on a Z editor
         with pytest.raises(InterfaceGANError, match="layer ranges need a style model"):
-            Editor(toy, z_boundaries(toy)).plan("a0", layers=layers)
+            Editor(toy_generator, z_boundaries(toy_generator)).plan("a0", layers=layers)
     with pytest.raises(InterfaceGANError, match="direction 'w0': .*this model has layers 0-3"):
-        Editor(toy, w_boundaries(toy)).plan("w0", layers="2-9")
+        Editor(toy_generator, w_boundaries(toy_generator)).plan("w0", layers="2-9")
     with pytest.raises(InterfaceGANError, match="^direction .a0. belongs to model .other."):
-        Editor(toy, z_boundaries(toy, model="other"))
+        Editor(toy_generator, z_boundaries(toy_generator, model="other"))
     with pytest.raises(InterfaceGANError, match="z, or all in w/wp"):
-        Editor(toy, [*z_boundaries(toy), *w_boundaries(toy)])
-    w = toy.map(toy.sample(1), "w")[0]
-    np.testing.assert_array_equal(Editor(toy, w_boundaries(toy)).code_from(w, "w"), np.stack([w] * 4))
+        Editor(toy_generator, [*z_boundaries(toy_generator), *w_boundaries(toy_generator)])
+    w = toy_generator.map(toy_generator.sample(1), "w")[0]
+    editor = Editor(toy_generator, w_boundaries(toy_generator))
+    np.testing.assert_array_equal(editor.code_from(w, "w"), np.stack([w] * 4))
 
 
 # ---- HTTP API -------------------------------------------------------------------------------------------------
@@ -177,43 +174,44 @@ def test_config_lists_directions_and_capabilities(client, wp_client):
     assert wp["space"] == "wp" and wp["num_layers"] == 4 and wp["directions"][0]["layers"] == "all"
 
 
-def test_render_is_the_edited_image_and_follows_the_slider(client, toy):
+def test_render_is_the_edited_image_and_follows_the_slider(client, toy_generator):
     plain = png(client.post("/api/render", json=state(seed=5)))
-    assert plain.shape == (toy.resolution, toy.resolution, 3)
-    z = toy.sample(1, seed=5)
-    np.testing.assert_array_equal(plain, toy.synthesize(z)[0])
+    assert plain.shape == (toy_generator.resolution, toy_generator.resolution, 3)
+    z = toy_generator.sample(1, seed=5)
+    np.testing.assert_array_equal(plain, toy_generator.synthesize(z)[0])
     edited = png(client.post("/api/render", json=state(seed=5, a0={"value": 3.0})))
-    np.testing.assert_array_equal(edited, toy.synthesize(z + 3.0 * toy.normals[0])[0])
+    np.testing.assert_array_equal(edited, toy_generator.synthesize(z + 3.0 * toy_generator.normals[0])[0])
     assert edited[0, 0, 0] > plain[0, 0, 0]  # pixel (0, 0) shows attribute 0
 
 
-def test_seed_truncation_on_a_style_model(client, wp_client, toy):
+def test_seed_truncation_on_a_style_model(client, wp_client, toy_generator):
     from interfacegan.models import Truncation
 
     half = {"source": {"kind": "seed", "seed": 2, "truncation": 0.5}}
-    z = toy.sample(1, seed=2)
-    expected = toy.synthesize(toy.map(z, "wp", Truncation(psi=0.5)), "wp")[0]
+    z = toy_generator.sample(1, seed=2)
+    expected = toy_generator.synthesize(toy_generator.map(z, "wp", Truncation(psi=0.5)), "wp")[0]
     np.testing.assert_array_equal(png(wp_client.post("/api/render", json=half)), expected)
     np.testing.assert_array_equal(png(client.post("/api/render", json=half)), expected)  # z edits: truncated at synthesis
     assert (png(client.post("/api/render", json=state(seed=2))) != expected).any()
 
 
-def test_strip_is_the_slider_at_each_step(client, toy):
+def test_strip_is_the_slider_at_each_step(client, toy_generator):
     response = client.post("/api/strip", json={"state": state(seed=1, a1={"value": 1.0}), "direction": "a0",
                                                "lo": -2, "hi": 2, "steps": 5})  # fmt: skip
     strip = png(response)
-    r = toy.resolution
+    r = toy_generator.resolution
     assert strip.shape == (r, 5 * r, 3) and response.headers["x-strip-values"] == "-2,-1,0,1,2"
-    z = toy.sample(1, seed=1)[0] + toy.normals[1]
-    np.testing.assert_array_equal(strip[:, 4 * r :], toy.synthesize((z + 2 * toy.normals[0])[None])[0])
+    z = toy_generator.sample(1, seed=1)[0] + toy_generator.normals[1]
+    edited = toy_generator.synthesize((z + 2 * toy_generator.normals[0])[None])[0]
+    np.testing.assert_array_equal(strip[:, 4 * r :], edited)
 
 
-def test_clicking_a_strip_frame_sets_the_slider_to_that_frames_value(client, toy):
+def test_clicking_a_strip_frame_sets_the_slider_to_that_frames_value(client, toy_generator):
     """The page maps a click on frame i to the i-th of the server's X-Strip-Values; that value, set on the slider,
     renders exactly frame i."""
     request = {"state": state(seed=1, a1={"value": 1.0}), "direction": "a0", "lo": -3, "hi": 3, "steps": 7}
     response = client.post("/api/strip", json=request)
-    strip, r = png(response), toy.resolution
+    strip, r = png(response), toy_generator.resolution
     values = [float(v) for v in response.headers["x-strip-values"].split(",")]
     for i, value in enumerate(values):
         clicked = png(client.post("/api/render", json=state(seed=1, a1={"value": 1.0}, a0={"value": value})))
@@ -256,30 +254,32 @@ def test_the_url_keeps_an_upload_and_its_edits_across_a_reload():
     assert out["aligned"].startswith("face aligned") and out["cropped"].startswith("centre crop, not aligned")
 
 
-def test_inspect_reports_cosine_position_and_degenerate_conditions(toy):
-    twin = Boundary(toy.true_normal(1), attribute="twin", space="z", intercept=0.5)
-    client = local(create_app(toy, [*z_boundaries(toy), twin]))
+def test_inspect_reports_cosine_position_and_degenerate_conditions(toy_generator):
+    twin = Boundary(toy_generator.true_normal(1), attribute="twin", space="z", intercept=0.5)
+    client = local(create_app(toy_generator, [*z_boundaries(toy_generator), twin]))
     report = client.post("/api/inspect", json=state(a0={"value": 1.0, "conditions": ["a1"]},
                                                      a1={"conditions": ["twin"]})).json()  # fmt: skip
-    c = float(toy.normals[0] @ toy.normals[1])
+    c = float(toy_generator.normals[0] @ toy_generator.normals[1])
     a0 = report["directions"]["a0"]
     assert a0["cosine"] == pytest.approx(np.sqrt(1 - c**2), abs=1e-6) and a0["error"] is None
     assert "conditioning 'a1' on twin: the primal direction lies in the span" in report["directions"]["a1"]["error"]
-    edited = toy.sample(1, seed=0)[0] + Editor(toy, z_boundaries(toy)).plan("a0", ["a1"]).vector
-    assert report["directions"]["twin"]["position"] == pytest.approx(float(edited @ toy.normals[1]) + 0.5, abs=1e-5)
+    plan = Editor(toy_generator, z_boundaries(toy_generator)).plan("a0", ["a1"])
+    edited = toy_generator.sample(1, seed=0)[0] + plan.vector
+    position = float(edited @ toy_generator.normals[1]) + 0.5
+    assert report["directions"]["twin"]["position"] == pytest.approx(position, abs=1e-5)
     response = client.post("/api/render", json=state(a1={"conditions": ["twin"]}))
     assert response.status_code == 400 and "span of the conditions" in response.json()["detail"]
 
 
-def test_code_download_is_the_edited_code(client, toy):
+def test_code_download_is_the_edited_code(client, toy_generator):
     response = client.post("/api/code", json=state(seed=3, a2={"value": -2.0}))
     assert response.status_code == 200 and "edited_z.npy" in response.headers["content-disposition"]
     code = np.load(io.BytesIO(response.content), allow_pickle=False)
-    assert code.shape == (1, toy.z_dim) and code.dtype == np.float32
-    np.testing.assert_allclose(code[0], toy.sample(1, seed=3)[0] - 2.0 * toy.normals[2], atol=1e-6)
+    assert code.shape == (1, toy_generator.z_dim) and code.dtype == np.float32
+    np.testing.assert_allclose(code[0], toy_generator.sample(1, seed=3)[0] - 2.0 * toy_generator.normals[2], atol=1e-6)
 
 
-def test_layer_ranges_through_the_api(wp_client, toy):
+def test_layer_ranges_through_the_api(wp_client, toy_generator):
     whole = png(wp_client.post("/api/render", json=state(w0={"value": 4.0})))
     some = png(wp_client.post("/api/render", json=state(w0={"value": 4.0, "layers": "3"})))
     plain = png(wp_client.post("/api/render", json=state()))
@@ -314,44 +314,47 @@ def test_bad_layer_range_on_a_style_model(wp_client):
     assert response.status_code == 400 and "layers 0-3" in response.json()["detail"]
 
 
-def test_run_rows_are_editable(tmp_path, toy):
+def test_run_rows_are_editable(tmp_path, toy_generator):
     from interfacegan.scoring.toy import ToyScorer
 
-    store = sample_to_store(toy, tmp_path / "run", num=20, seed=9, chunk_rows=8, progress=False)
-    scores = ToyScorer(3)(toy.synthesize(store.codes("z")))
+    store = sample_to_store(toy_generator, tmp_path / "run", num=20, seed=9, chunk_rows=8, progress=False)
+    scores = ToyScorer(3)(toy_generator.synthesize(store.codes("z")))
     store.ensure_array("scores/attr0", (), "float32")
     store.write_rows("scores/attr0", 0, scores["attr0"])
-    client = local(create_app(toy, z_boundaries(toy), store=store))
+    client = local(create_app(toy_generator, z_boundaries(toy_generator), store=store))
     assert client.get("/api/config").json()["run"]["rows"] == 20
     body = {"source": {"kind": "run", "row": 13}, "directions": {"a0": {"value": 1.0}}}
     image = png(client.post("/api/render", json=body))
-    np.testing.assert_array_equal(image, toy.synthesize(store.codes("z", rows=np.array([13])) + toy.normals[0])[0])
+    code = store.codes("z", rows=np.array([13])) + toy_generator.normals[0]
+    np.testing.assert_array_equal(image, toy_generator.synthesize(code)[0])
     report = client.post("/api/inspect", json=body).json()
     assert report["source"]["scores"]["attr0"] == pytest.approx(float(scores["attr0"][13]))
     response = client.post("/api/render", json={"source": {"kind": "run", "row": 20}})
     assert response.status_code == 400 and "0..19" in response.json()["detail"]
-    store.write_rows("codes/z", 16, np.full((1, toy.z_dim), np.nan, np.float32))  # as an unfinished run leaves it
+    # as an unfinished run leaves it
+    store.write_rows("codes/z", 16, np.full((1, toy_generator.z_dim), np.nan, np.float32))
     response = client.post("/api/render", json={"source": {"kind": "run", "row": 16}})
     assert response.status_code == 400 and "sampling did not finish" in response.json()["detail"]
 
 
-def test_run_rows_of_a_truncated_w_run_show_the_runs_own_images(tmp_path, toy):
+def test_run_rows_of_a_truncated_w_run_show_the_runs_own_images(tmp_path, toy_generator):
     """A run sampled with a layer cutoff stores w truncated on all layers; its W+ codes (truncated on the first
     `cutoff` layers only) must come from z, or the editor shows another image than the run's."""
     from interfacegan.models import Truncation
 
     truncation = Truncation(psi=0.5, cutoff=1)
-    store = sample_to_store(toy, tmp_path / "run", num=4, seed=5, truncation=truncation, progress=False)
-    store.ensure_array("codes/w", (toy.w_dim,), "float32")  # as older versions stored it (sampling now refuses w)
-    store.write_rows("codes/w", 0, toy.map(store.codes("z"), "w", truncation))
-    client = local(create_app(toy, w_boundaries(toy), store=store))
+    store = sample_to_store(toy_generator, tmp_path / "run", num=4, seed=5, truncation=truncation, progress=False)
+    # as older versions stored it (sampling now refuses w)
+    store.ensure_array("codes/w", (toy_generator.w_dim,), "float32")
+    store.write_rows("codes/w", 0, toy_generator.map(store.codes("z"), "w", truncation))
+    client = local(create_app(toy_generator, w_boundaries(toy_generator), store=store))
     image = png(client.post("/api/render", json={"source": {"kind": "run", "row": 2}}))
-    own = toy.synthesize(store.codes("z", rows=np.array([2])), "z", truncation=truncation)[0]
+    own = toy_generator.synthesize(store.codes("z", rows=np.array([2])), "z", truncation=truncation)[0]
     np.testing.assert_array_equal(image, own)
 
 
-def test_a_run_of_another_model_is_refused(tmp_path, toy):
-    store = sample_to_store(toy, tmp_path / "run", num=4, progress=False)
+def test_a_run_of_another_model_is_refused(tmp_path, toy_generator):
+    store = sample_to_store(toy_generator, tmp_path / "run", num=4, progress=False)
     other = ToyGenerator(seed=1)
     other.spec = "toy-other"
     with pytest.raises(InterfaceGANError, match="sampled with model 'toy'"):
@@ -385,8 +388,8 @@ def test_uploads_decode_like_image_files(tmp_path):
     assert np.asarray(upload_module.decode_image((tmp_path / "clear.png").read_bytes())).min() == 255
 
 
-def test_upload_size_limits(toy):
-    client = local(create_app(toy, z_boundaries(toy), max_upload_bytes=1000))
+def test_upload_size_limits(toy_generator):
+    client = local(create_app(toy_generator, z_boundaries(toy_generator), max_upload_bytes=1000))
     big = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     response = client.post("/api/upload", files={"file": ("big.png", image_bytes(big), "image/png")})
     assert response.status_code == 413 and "larger than" in response.json()["detail"]
@@ -415,11 +418,11 @@ def test_upload_while_another_inversion_runs_is_409(client, monkeypatch):
     assert response.status_code == 409 and "being inverted" in response.json()["detail"]
 
 
-def test_uploaded_image_is_inverted_then_edited(toy):
+def test_uploaded_image_is_inverted_then_edited(toy_generator):
     if upload_module.inversion_module() is None:
         pytest.skip("interfacegan.inversion is not installed")
-    client = local(create_app(toy, z_boundaries(toy), invert_steps=30))
-    target = toy.synthesize(toy.sample(1, seed=11))[0]
+    client = local(create_app(toy_generator, z_boundaries(toy_generator), invert_steps=30))
+    target = toy_generator.synthesize(toy_generator.sample(1, seed=11))[0]
     photo = np.pad(target, ((0, 0), (2, 2), (0, 0)))  # 8x12: the centre square is the target
     response = client.post("/api/upload", files={"file": ("t.png", image_bytes(photo), "image/png")},
                            data={"align": "false"})  # fmt: skip
@@ -447,7 +450,7 @@ def test_uploaded_image_is_inverted_then_edited(toy):
     np.testing.assert_array_equal(again, edited)
 
 
-def test_an_aligned_upload_says_so(toy, monkeypatch):
+def test_an_aligned_upload_says_so(toy_generator, monkeypatch):
     if upload_module.inversion_module() is None:
         pytest.skip("interfacegan.inversion is not installed")
     seen = []
@@ -457,8 +460,8 @@ def test_an_aligned_upload_says_so(toy, monkeypatch):
         return np.array(image.resize((model.resolution, model.resolution)))
 
     monkeypatch.setattr(upload_module, "prepare_target", prepare)
-    client = local(create_app(toy, z_boundaries(toy), invert_steps=2))
-    image = toy.synthesize(toy.sample(1, seed=3))[0]
+    client = local(create_app(toy_generator, z_boundaries(toy_generator), invert_steps=2))
+    image = toy_generator.synthesize(toy_generator.sample(1, seed=3))[0]
     job = client.post("/api/upload", files={"file": ("t.png", image_bytes(image), "image/png")},
                       data={"align": "true"}).json()["job"]  # fmt: skip
     for _ in range(600):
@@ -479,17 +482,17 @@ def test_ui_help():
         assert option in result.output
 
 
-def test_build_editor_app_loads_folders_stacks_names_and_sefa(tmp_path, toy):
+def test_build_editor_app_loads_folders_stacks_names_and_sefa(tmp_path, toy_generator):
     from interfacegan.ui.build import build_editor_app
 
     folder = tmp_path / "dirs"
-    for b in z_boundaries(toy):
+    for b in z_boundaries(toy_generator):
         b.save(folder / f"{b.attribute}.npz")
-    np.save(folder / "stack.npy", np.stack([toy.normals[0], -toy.normals[1]]).astype(np.float32))
+    np.save(folder / "stack.npy", np.stack([toy_generator.normals[0], -toy_generator.normals[1]]).astype(np.float32))
     names = {"directions": [{"direction": "a1", "label": "+attr1", "attribute": "attr1"}]}
     (folder / "names.json").write_text(json.dumps(names))
     single = tmp_path / "one.npy"
-    np.save(single, toy.normals[2][None].astype(np.float32))
+    np.save(single, toy_generator.normals[2][None].astype(np.float32))
     app = build_editor_app(boundaries=[str(folder), f"{tmp_path / 'dirs' / 'stack.npy'}:1", str(single)],
                            sefa=2, device="cpu")  # fmt: skip
     config = local(app).get("/api/config").json()
@@ -499,7 +502,7 @@ def test_build_editor_app_loads_folders_stacks_names_and_sefa(tmp_path, toy):
     assert labels["a1"] == "a1 (+attr1)" and config["model"]["spec"] == "toy"
     assert config["directions"][-1]["note"].startswith("SeFa eigenvalue")
     stack1 = app.state.editor.directions["stack_1"].boundary
-    np.testing.assert_allclose(stack1.normal, -toy.normals[1], atol=1e-6)
+    np.testing.assert_allclose(stack1.normal, -toy_generator.normals[1], atol=1e-6)
 
 
 def test_ui_command_refuses_a_busy_port():
@@ -511,10 +514,10 @@ def test_ui_command_refuses_a_busy_port():
     assert isinstance(result.exception, InterfaceGANError) and "choose another --port" in str(result.exception)
 
 
-def test_ui_command_serves_on_localhost_by_default(monkeypatch, tmp_path, toy):
+def test_ui_command_serves_on_localhost_by_default(monkeypatch, tmp_path, toy_generator):
     import uvicorn
 
-    sample_to_store(toy, tmp_path / "run", num=6, progress=False)
+    sample_to_store(toy_generator, tmp_path / "run", num=6, progress=False)
     served = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
     with socket.socket() as sock:  # a port that is free right now

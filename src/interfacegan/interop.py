@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from interfacegan.atomic import atomic_path
+from interfacegan.atomic import atomic_path, check_output, staged_dir
 from interfacegan.errors import InterfaceGANError
+from interfacegan.storage import is_url
 from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore
 
 
@@ -36,8 +37,12 @@ def import_official(
 ) -> SampleStore:
     """Create a store at `out` from official `.npy` files: codes {space: path}, scores {attribute: path}.
 
-    `model` is the spec of the generator the codes belong to (needed later to synthesize or edit).
+    `model` is the spec of the generator the codes belong to (needed later to synthesize or edit). `out` is a local
+    directory (made under a temporary name, then renamed); copy it to object storage afterwards if needed.
     """
+    if is_url(out):
+        raise InterfaceGANError(f"{out}: import-official writes a local directory; copy it to object storage later")
+    check_output(out, "dir")
     if Path(out).exists() and any(Path(out).iterdir()):
         raise InterfaceGANError(f"{out} exists and is not empty: choose a new output directory")
     if not codes:
@@ -87,19 +92,21 @@ def import_official(
 def export_official(
     store: SampleStore, out_dir: str | Path, spaces: list[str] | None = None, attributes: list[str] | None = None
 ) -> list[Path]:
-    """Write `<space>.npy` (N, ...) and `<attribute>_scores.npy` (N, 1) files the official code reads."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for space in spaces or store.spaces:
-        arr = store.codes_array(space)
-        written.append(_export_array(out_dir / f"{space}.npy", arr.shape, store, lambda s, a=arr: a[s]))
-    for name in attributes if attributes is not None else store.score_names:
-        arr = store.scores([name])  # validates the name
-        written.append(
-            _export_array(out_dir / f"{name}_scores.npy", (store.num, 1), store, lambda s, n=name: arr[n][s, None])
-        )
-    return written
+    """Write `<space>.npy` (N, ...) and `<attribute>_scores.npy` (N, 1) files the official code reads.
+
+    Every name is checked before anything is written, and the files appear together (`staged_dir`): an unknown
+    name, or a chunk that is missing or damaged, leaves `out_dir` as it was.
+    """
+    codes = {space: store.codes_array(space) for space in spaces or store.spaces}
+    names = list(attributes if attributes is not None else store.score_names)
+    store.scores(names, rows=slice(0, 0))  # refuses an unknown name before any file is written
+    with staged_dir(out_dir) as stage:
+        for space, arr in codes.items():
+            _export_array(stage / f"{space}.npy", arr.shape, store, lambda s, a=arr: a[s])
+        for name in names:
+            arr = store.array(f"scores/{name}")
+            _export_array(stage / f"{name}_scores.npy", (store.num, 1), store, lambda s, a=arr: a[s][:, None])
+    return [Path(out_dir) / f"{space}.npy" for space in codes] + [Path(out_dir) / f"{n}_scores.npy" for n in names]
 
 
 def _export_array(path: Path, shape, store: SampleStore, read) -> Path:

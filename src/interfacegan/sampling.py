@@ -8,9 +8,10 @@ the same arguments does only the rest. Shards let several processes or machines 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,7 +20,7 @@ from interfacegan.errors import InterfaceGANError
 from interfacegan.execution import ChunkJob, Executor, run_job
 from interfacegan.models import Generator, Truncation, load_model
 from interfacegan.progress import ProgressOption
-from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore, is_store
+from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore
 
 
 def run_arguments(
@@ -58,15 +59,14 @@ def _check_same_run(store: SampleStore, wanted: dict[str, Any]) -> None:
         )
 
 
-def open_or_create_run(path: str | Path, wanted: dict[str, Any]) -> SampleStore:
-    """Open the run at `path` when its arguments match `wanted`, or create it."""
-    path = Path(path)
-    if is_store(path):
-        store = SampleStore.open(path)
+def open_or_create_run(path: str | Path, wanted: dict[str, Any], storage_options: dict | None = None) -> SampleStore:
+    """Claim the run at `path` for `wanted` (atomically: of writers racing with different arguments, exactly one
+    creates it and the others are refused here), or open it when it exists with the same arguments."""
+    store, created = SampleStore.claim(path, wanted, storage_options)
+    if not created:
         _check_same_run(store, wanted)
         store.remove_partial_files()
-        return store
-    return SampleStore.create(path, wanted["num"], meta=wanted, chunk_rows=wanted["chunk_rows"])
+    return store
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
@@ -125,6 +125,9 @@ class SampleJob(ChunkJob):
         if self.model is None:
             self.model = load_model(self.model_spec, device=self.device)
 
+    def array_names(self) -> list[str]:
+        return [f"codes/{space}" for space in self.spaces] + (["images"] if self.image_size else [])
+
     def compute(self, start: int, stop: int, prefetched: Any = None) -> dict[str, np.ndarray]:
         model = self.model
         z = model.sample(stop - start, self.seed, start=start)
@@ -152,13 +155,15 @@ def sample_to_store(
     shard: tuple[int, int] = (0, 1),
     progress: ProgressOption = True,
     executor: Executor | str | None = None,
+    storage_options: dict | None = None,
 ) -> SampleStore:
     """Sample `num` codes with `seed` into the store at `out` (resuming it when it exists; see module doc).
 
     `spaces` lists the code spaces to save ('z' is always saved, since every other space derives from it).
     Images are saved at full resolution with `save_images`, or as `thumbnail_size` thumbnails. `shard` (I, K)
     does only the chunks k with k % K == I; `executor` runs the chunks (None: local threads); `progress` is
-    True (bar), False, or a callable getting (description, rows done, rows in all).
+    True (bar), False, or a callable getting (description, rows done, rows in all). `out` is a directory or an
+    fsspec URL (`s3://bucket/run`; `storage_options` go to fsspec).
     """
     if num <= 0:
         raise InterfaceGANError(f"num must be positive, got {num}")
@@ -172,7 +177,7 @@ def sample_to_store(
         check_truncation_space(model, space, truncation)
     image_size = thumbnail_size or (model.resolution if save_images else None)
     wanted = run_arguments(model, num, seed, spaces, truncation, image_size, chunk_rows)
-    store = open_or_create_run(out, wanted)
+    store = open_or_create_run(out, wanted, storage_options)
     for space in spaces:
         store.ensure_array(f"codes/{space}", model.space_shape(space), "float32")
     if image_size:
@@ -190,8 +195,51 @@ def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     return index, count
 
 
+# (index, count, index on this machine) variables of the launchers `--shard auto` reads, in order
+LAUNCHERS = {
+    "SLURM": ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
+    "torchrun": ("RANK", "WORLD_SIZE", "LOCAL_RANK"),
+}
+
+
+def _launcher(env: Mapping[str, str]) -> tuple[str, tuple[str, str, str]] | None:
+    return next(((name, keys) for name, keys in LAUNCHERS.items() if keys[0] in env and keys[1] in env), None)
+
+
+def launcher_shard(env: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """(I, K) of this process from its launcher's environment: SLURM's SLURM_PROCID/SLURM_NTASKS (srun) or
+    torchrun's RANK/WORLD_SIZE, so K launched processes fill one store with no wrapper script."""
+    env = os.environ if env is None else env
+    found = _launcher(env)
+    if found is None:
+        raise InterfaceGANError("shard 'auto' needs a launcher's environment (SLURM_PROCID and SLURM_NTASKS from srun, "
+                                "or RANK and WORLD_SIZE from torchrun): run under one, or give I/K")  # fmt: skip
+    name, (index, count, _) = found
+    try:
+        shard = int(env[index]), int(env[count])
+    except ValueError:
+        values = f"{index}={env[index]!r}, {count}={env[count]!r}"
+        raise InterfaceGANError(f"{name} sets {values}: not whole numbers") from None
+    return check_shard(shard)
+
+
+def launcher_device(device: str = "auto", env: Mapping[str, str] | None = None) -> str:
+    """`device`, except that 'auto' under a launcher on a machine with several GPUs becomes the GPU of this process's
+    index on the machine (SLURM_LOCALID / LOCAL_RANK), so the processes of one machine do not share one GPU."""
+    import torch
+
+    env = os.environ if env is None else env
+    found = _launcher(env)
+    if device != "auto" or found is None or found[1][2] not in env or torch.cuda.device_count() < 2:
+        return device
+    return f"cuda:{int(env[found[1][2]]) % torch.cuda.device_count()}"
+
+
 def parse_shard(text: str) -> tuple[int, int]:
-    """'I/K' -> (I, K): the process doing the chunks k with k % K == I (one of K processes or machines)."""
+    """'I/K' -> (I, K): the process doing the chunks k with k % K == I (one of K processes or machines); 'auto'
+    reads them from the launcher (`launcher_shard`)."""
+    if text.strip() == "auto":
+        return launcher_shard()
     try:
         index, count = (int(p) for p in text.split("/"))
     except ValueError:

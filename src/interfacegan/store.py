@@ -6,88 +6,133 @@ Layout of RUN/ (a zarr v3 group; every array is chunked along rows in blocks of 
     scores/<name>        (N,) float32                  attribute scores (NaN = scorer could not tell)
     features/<name>      (N, k) float32                vector outputs such as the identity descriptor
     progress/<task>      (num_chunks,) uint8           1 once chunk k of that task is completely written
-The group attribute `interfacegan` holds the metadata (model, seed, spaces, truncation, created, ...).
+The group attribute `interfacegan` holds the metadata (model, seed, spaces, truncation, created, ...). RUN is a
+local directory or any fsspec URL (`s3://bucket/run`); `interfacegan.storage` says what each backend guarantees.
 
-Chunks of rows are the unit of work: a task writes every array of a chunk, then sets its progress flag
-(`write_chunk`), so a run killed at any moment resumes by redoing unflagged chunks, and many writers (machines)
-can fill disjoint chunks of one store. zarr writes each chunk file under a temporary name and renames it.
-Engines that run the work of a task over the chunks live in `interfacegan.execution`.
+A store is claimed atomically: its root metadata, arguments included, is written with create-if-absent, so of
+writers racing to create it with different arguments exactly one wins and the others find its arguments (and
+refuse); array metadata is created the same way, so concurrent writers never trip over each other. Chunks of rows
+are the unit of work: a task writes every array of a chunk, then sets its progress flag (`write_chunk`), so a run
+killed at any moment resumes by redoing unflagged chunks, and many writers (machines) can fill disjoint chunks of
+one store; a rerun also unflags chunks whose files have gone missing (`unflag_missing`). Every chunk is written,
+even one of fill values, so reading a chunk that has no file, or one that does not decode, is an error naming it
+(`store_reads`), never NaN. Engines that run the work of a task over the chunks live in `interfacegan.execution`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
-import time
+import logging
+import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 import zarr
+from zarr.codecs import Crc32cCodec, ZstdCodec
+from zarr.core.sync import sync
 
 from interfacegan import __version__
 from interfacegan.errors import InterfaceGANError
+from interfacegan.storage import (
+    PARTIAL_SUFFIX,
+    Location,
+    StrictReads,
+    check_new_location,
+    key_url,
+    metadata_documents,
+    parse_location,
+    put_if_absent,
+    read_key,
+    remove_stale_partials,
+    stored_chunks,
+    zarr_store,
+)
+from interfacegan.store_reads import StoreArray, checked_meta, repair_hint, short
+
+logger = logging.getLogger(__name__)
 
 STORE_FORMAT = 1
 DEFAULT_CHUNK_ROWS = 1024
 SAMPLE_TASK = "sample"  # the task that writes a run's codes; every other task needs it complete
+_WRITE_CONFIG = {"write_empty_chunks": True}  # a chunk of fill values is written too: no file means not written
 
 
 def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def is_store(path: str | Path) -> bool:
-    """True when `path` is a directory holding an interfacegan sample store."""
-    path = Path(path)
-    if not (path / "zarr.json").is_file():
-        return False
+def is_store(path: str | os.PathLike) -> bool:
+    """True when `path` (a directory or URL) holds an interfacegan sample store."""
     try:
-        return "interfacegan" in zarr.open_group(str(path), mode="r").attrs
-    except Exception:
+        return SampleStore.open(path, mode="r") is not None
+    except (InterfaceGANError, OSError):
         return False
 
 
 class SampleStore:
-    """Read and write access to one run directory (see module docstring)."""
+    """Read and write access to one run (see module docstring). `path` is the run's local directory (a `Path`)
+    or its URL (a `str`); `storage_options` are fsspec's options for a URL. Pickled, a store reopens by location."""
 
-    def __init__(self, group: zarr.Group, path: Path):
-        self.group = group
-        self.path = path
+    def __init__(self, location: Location, storage_options: dict | None = None, mode: str = "r+"):
+        self.path, self.storage_options, self.mode = location, storage_options, mode
+        self._zstore = zarr_store(location, read_only=mode == "r", storage_options=storage_options)
+        self.group = zarr.open_group(self._zstore, mode="r" if mode == "r" else "r+")
+        self._reads: zarr.Group | None = None  # the same group on StrictReads, opened on first read
+        self._writers: dict[str, zarr.Array] = {}  # arrays written to, opened once (their metadata never changes)
+
+    def __getstate__(self) -> dict:  # a local path travels absolute: workers may run in another directory
+        path = self.path.absolute() if isinstance(self.path, Path) else self.path
+        return {"path": path, "storage_options": self.storage_options, "mode": self.mode}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"], state["storage_options"], state["mode"])
 
     # ---- opening ------------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, num: int, meta: dict[str, Any], chunk_rows: int = DEFAULT_CHUNK_ROWS):
-        """Create an empty store for `num` samples; refuses a path that already has content."""
-        path = Path(path)
-        if num <= 0:
+    def claim(
+        cls, path: str | os.PathLike, meta: dict[str, Any], storage_options: dict | None = None
+    ) -> tuple["SampleStore", bool]:
+        """The store at `path`, created with `meta` (which holds `num` and `chunk_rows`) unless another writer
+        created it first: (store, created). Atomic (create-if-absent of the root metadata, see `storage`): the
+        caller compares the store's arguments with its own. Refuses a location holding anything else."""
+        location = parse_location(path)
+        num, chunk_rows = meta.get("num"), meta.get("chunk_rows", DEFAULT_CHUNK_ROWS)
+        if not isinstance(num, int) or num <= 0:
             raise InterfaceGANError(f"number of samples must be positive, got {num}")
-        if path.exists() and any(path.iterdir()):
-            raise InterfaceGANError(f"{path} exists and is not empty: choose a new output directory")
-        group = zarr.open_group(str(path), mode="w")
-        group.attrs["interfacegan"] = {
-            "format": STORE_FORMAT,
-            "num": int(num),
-            "chunk_rows": int(chunk_rows),
-            "created": utc_now(),
-            "version": __version__,
-            **meta,
-        }
-        return cls(group, path)
+        if not isinstance(chunk_rows, int) or chunk_rows <= 0:
+            raise InterfaceGANError(f"chunk_rows must be positive, got {chunk_rows}")
+        zstore = check_new_location(location, storage_options)
+        full = {"format": STORE_FORMAT, "num": num, "chunk_rows": chunk_rows, "created": utc_now(),
+                "version": __version__, **meta}  # fmt: skip
+        ours = metadata_documents(lambda root: root.attrs.update({"interfacegan": full}))["zarr.json"]
+        try:
+            stored = put_if_absent(zstore, "zarr.json", ours)
+        except OSError as exc:
+            raise InterfaceGANError(f"cannot write the run to {location} ({exc}): choose another output") from None
+        checked_meta(stored, key_url(location, "zarr.json"), STORE_FORMAT)
+        return cls(location, storage_options), stored == ours
 
     @classmethod
-    def open(cls, path: str | Path, mode: str = "r+") -> "SampleStore":
-        """Open an existing store; a clear error when `path` is not one."""
-        path = Path(path)
-        if not path.exists():
-            raise InterfaceGANError(f"{path} does not exist: sample a run into it first (`interfacegan sample`)")
-        if not is_store(path):
-            raise InterfaceGANError(f"{path} is not an interfacegan sample store (no zarr metadata)")
-        store = cls(zarr.open_group(str(path), mode=mode), path)
-        fmt = store.meta.get("format")
-        if fmt != STORE_FORMAT:
-            raise InterfaceGANError(f"{path} has store format {fmt}, this version reads format {STORE_FORMAT}")
+    def create(cls, path: str | os.PathLike, num: int, meta: dict[str, Any], chunk_rows: int = DEFAULT_CHUNK_ROWS,
+               storage_options: dict | None = None) -> "SampleStore":  # fmt: skip
+        """Create an empty store for `num` samples; refuses a location that already has content."""
+        store, created = cls.claim(path, {**meta, "num": num, "chunk_rows": chunk_rows}, storage_options)
+        if not created:
+            raise InterfaceGANError(f"{store.path} exists and is not empty: choose a new output directory")
         return store
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, mode: str = "r+", storage_options: dict | None = None) -> "SampleStore":
+        """Open an existing store; a clear error when `path` is not one (or its metadata is damaged)."""
+        location = parse_location(path)
+        if isinstance(location, Path) and not location.exists():
+            raise InterfaceGANError(f"{location} does not exist: sample a run into it first (`interfacegan sample`)")
+        document = read_key(zarr_store(location, read_only=True, storage_options=storage_options), "zarr.json")
+        if document is None:
+            raise InterfaceGANError(f"{location} is not an interfacegan sample store (no zarr metadata)")
+        checked_meta(document, key_url(location, "zarr.json"), STORE_FORMAT)
+        return cls(location, storage_options, mode)
 
     # ---- metadata -----------------------------------------------------------------------------------------
     @property
@@ -118,13 +163,35 @@ class SampleStore:
         return Truncation(**(self.meta.get("truncation") or {}))
 
     # ---- arrays -------------------------------------------------------------------------------------------
-    def has(self, name: str) -> bool:
-        return name in self.group
+    def _node(self, name: str, group: zarr.Group | None = None) -> zarr.Array | zarr.Group | None:
+        """The node `name` (None when absent); damaged metadata is one line naming its file."""
+        group = self.group if group is None else group
+        try:
+            return group[name] if name in group else None
+        except InterfaceGANError:
+            raise
+        except Exception as exc:  # zarr raises JSON or metadata errors for a damaged zarr.json
+            document = key_url(self.path, f"{name}/zarr.json")
+            hint = repair_hint(self.path, name, {}, chunk=False)
+            target = document if "/" not in name and name != "images" else key_url(self.path, name)
+            raise InterfaceGANError(f"{document} is damaged ({short(exc)}): delete {target}, then {hint}") from None
 
-    def array(self, name: str) -> zarr.Array:
-        if name not in self.group:
+    def has(self, name: str) -> bool:
+        return self._node(name) is not None
+
+    def array(self, name: str) -> StoreArray:
+        """Array `name` for reading: a missing or damaged chunk is an error naming it (see `store_reads`)."""
+        if self._reads is None:
+            self._reads = zarr.open_group(StrictReads(self._zstore, self.path), mode="r" if self.mode == "r" else "r+")
+        node = self._node(name, self._reads)
+        if not isinstance(node, zarr.Array):
             raise InterfaceGANError(f"{self.path} has no array {name!r}")
-        return self.group[name]
+        return StoreArray(node, self.path, name, self.chunk_rows, repair_hint(self.path, name, dict(node.attrs)))
+
+    def _writable(self, name: str) -> zarr.Array:
+        if name not in self._writers:
+            self._writers[name] = self.group[name].with_config(_WRITE_CONFIG)
+        return self._writers[name]
 
     def ensure_array(
         self,
@@ -135,45 +202,66 @@ class SampleStore:
         fill_value: Any = None,
         compress: bool = True,
     ) -> zarr.Array:
-        """The (num, *tail) array `name`, created if missing; refuses one of another shape or dtype.
+        """The (num, *tail) array `name`, created if missing; refuses one of another shape, dtype or `attrs`.
 
-        `compress=False` stores raw chunks: for data that barely compresses (synthesized images shrink by ~5%)
-        it saves the writer a fifth of its CPU time, which the generator otherwise loses.
+        Created with create-if-absent (see `storage`), so concurrent writers agree on one array. Chunks carry a
+        CRC32C checksum, so a damaged chunk fails to read instead of decoding to wrong values. `compress=False`
+        stores raw chunks: for data that barely compresses (synthesized images shrink by ~5%) it saves the
+        writer a fifth of its CPU time, which the generator otherwise loses.
         """
-        shape = (self.num, *tail)
-        if name in self.group:
-            arr = self.group[name]
-            if tuple(arr.shape) != shape or np.dtype(arr.dtype) != np.dtype(dtype):
-                raise InterfaceGANError(
-                    f"{self.path}: array {name!r} is {arr.shape} {arr.dtype}, expected {shape} {dtype}; "
-                    "use a new output directory"
-                )
-            return arr
         if fill_value is None:
             fill_value = np.nan if np.dtype(dtype).kind == "f" else 0
-        arr = self.group.create_array(
-            name=name, shape=shape, chunks=(self.chunk_rows, *tail), dtype=dtype, fill_value=fill_value,
-            compressors="auto" if compress else None,
-        )  # fmt: skip
-        if attrs:
-            arr.attrs.update(attrs)
+        codecs = (ZstdCodec(), Crc32cCodec()) if compress else (Crc32cCodec(),)
+        return self._ensure(name, (self.num, *tail), (self.chunk_rows, *tail), dtype, fill_value, codecs, attrs)
+
+    def _ensure(self, name, shape, chunks, dtype, fill_value, codecs, attrs) -> zarr.Array:
+        documents = metadata_documents(
+            lambda root: root.create_array(name=name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill_value,
+                                           compressors=codecs, attributes=attrs or {})  # fmt: skip
+        )
+        for key, document in documents.items():
+            if key != "zarr.json":  # the root is the store's claim, written once by `claim`
+                put_if_absent(self._zstore, key, document)
+        arr = self._node(name)
+        if not isinstance(arr, zarr.Array):
+            raise InterfaceGANError(f"{key_url(self.path, name)} is not an array: use a new output directory")
+        if tuple(arr.shape) != tuple(shape) or np.dtype(arr.dtype) != np.dtype(dtype):
+            raise InterfaceGANError(
+                f"{self.path}: array {name!r} is {arr.shape} {arr.dtype}, expected {tuple(shape)} {dtype}; "
+                "use a new output directory"
+            )
+        found = {k: arr.attrs.get(k) for k in attrs or {}}
+        if attrs and found != attrs:
+            raise InterfaceGANError(
+                f"{self.path}: array {name!r} was made with {found}, not {attrs} (another writer at the same time?): "
+                "use overwrite to replace it, or a prefix to keep both"
+            )
         return arr
 
     def write_rows(self, name: str, start: int, values: np.ndarray) -> None:
-        self.group[name][start : start + len(values)] = values
+        self._writable(name)[start : start + len(values)] = values
 
     # ---- codes, images, scores ------------------------------------------------------------------------------
+    def _children(self, group: str) -> list[str]:
+        """Names of the arrays in `group` (codes, scores, features), from a listing of the store."""
+
+        async def names() -> list[str]:
+            return [n async for n in self._zstore.list_dir(group) if n != "zarr.json" and PARTIAL_SUFFIX not in n]
+
+        found = sync(names()) if self._node(group) is not None else []
+        return sorted(n for n in found if read_key(self._zstore, f"{group}/{n}/zarr.json") is not None)
+
     @property
     def spaces(self) -> list[str]:
-        return sorted(self.group["codes"].keys()) if "codes" in self.group else []
+        return self._children("codes")
 
-    def codes_array(self, space: str = "z") -> zarr.Array:
-        if f"codes/{space}" not in self.group:
+    def codes_array(self, space: str = "z") -> StoreArray:
+        if not isinstance(self._node(f"codes/{space}"), zarr.Array):
             raise InterfaceGANError(
                 f"{self.path} has no codes in space {space!r} (it has: {', '.join(self.spaces) or 'none'}); "
                 f"sample the run with {space!r} among its spaces"
             )
-        return self.group[f"codes/{space}"]
+        return self.array(f"codes/{space}")
 
     def codes(self, space: str = "z", rows: slice | np.ndarray | None = None) -> np.ndarray:
         """Latent codes in `space` (all rows, a slice, or an index array), float32."""
@@ -186,55 +274,62 @@ class SampleStore:
 
     @property
     def has_images(self) -> bool:
-        return "images" in self.group
+        return self.has("images")
+
+    @property
+    def sampled_arrays(self) -> list[str]:
+        """The arrays the sample task writes: codes of every space, and images when the run has them."""
+        return [f"codes/{s}" for s in self.spaces] + (["images"] if self.has_images else [])
 
     def images(self, rows: slice | np.ndarray) -> np.ndarray:
         arr = self.array("images")
         return arr[rows] if isinstance(rows, slice) else arr.get_orthogonal_selection((np.asarray(rows),))
 
-    def _names(self, group: str) -> list[str]:
-        return sorted(self.group[group].keys()) if group in self.group else []
-
     @property
     def score_names(self) -> list[str]:
         """Names of the scalar attribute scores in the store."""
-        return self._names("scores")
+        return self._children("scores")
 
     @property
     def feature_names(self) -> list[str]:
-        return self._names("features")
+        return self._children("features")
 
     def scores(self, names: Iterable[str] | None = None, rows: slice | None = None) -> dict[str, np.ndarray]:
         """{name: float32 (N,)} for the requested (default: all) attribute scores."""
-        names = list(names) if names is not None else self.score_names
-        missing = [n for n in names if n not in self.score_names]
+        have = self.score_names
+        names = list(names) if names is not None else have
+        missing = [n for n in names if n not in have]
         if missing:
             raise InterfaceGANError(
-                f"{self.path} has no scores {missing} (it has: {', '.join(self.score_names) or 'none'}); "
+                f"{self.path} has no scores {missing} (it has: {', '.join(have) or 'none'}); "
                 "score the run with a scorer that writes them first (`interfacegan score`)"
             )
         sel = rows if rows is not None else slice(None)
-        return {n: self.group[f"scores/{n}"][sel] for n in names}
+        return {n: self.array(f"scores/{n}")[sel] for n in names}
 
     def score_info(self, name: str) -> dict[str, Any]:
         """The scorer name and version that produced `scores/<name>` or `features/<name>`."""
         for group in ("scores", "features"):
-            if f"{group}/{name}" in self.group:
-                return dict(self.group[f"{group}/{name}"].attrs)
+            node = self._node(f"{group}/{name}")
+            if node is not None:
+                return dict(node.attrs)
         raise InterfaceGANError(f"{self.path} has no score or feature named {name!r}")
 
     # ---- progress -----------------------------------------------------------------------------------------
     def _progress(self, task: str) -> zarr.Array:
+        """The flags of `task` for writing, created if missing."""
         name = f"progress/{task}"
-        if name not in self.group:
-            self.group.create_array(name=name, shape=(self.num_chunks,), chunks=(1,), dtype="uint8", fill_value=0)
-        return self.group[name]
+        if name not in self._writers:
+            self._ensure(name, (self.num_chunks,), (1,), "uint8", 0, (ZstdCodec(),), None)
+        return self._writable(name)
 
     def done_chunks(self, task: str) -> np.ndarray:
-        """Boolean (num_chunks,) of the chunks `task` has completed."""
-        if f"progress/{task}" not in self.group:
+        """Boolean (num_chunks,) of the chunks `task` has completed (a flag without a file: not done)."""
+        name = f"progress/{task}"
+        node = self._node(name)
+        if node is None:
             return np.zeros(self.num_chunks, dtype=bool)
-        return self.group[f"progress/{task}"][:].astype(bool)
+        return StoreArray(node, self.path, name, 1, repair_hint(self.path, name, {}))[:].astype(bool)
 
     def pending_chunks(self, task: str, shard: tuple[int, int] = (0, 1)) -> list[int]:
         """Chunks of `task` still to do that belong to shard (index, count)."""
@@ -248,6 +343,30 @@ class SampleStore:
     def is_complete(self, task: str) -> bool:
         return bool(self.done_chunks(task).all())
 
+    def missing_chunks(self, task: str, names: Iterable[str], chunks: Iterable[int] | None = None) -> list[int]:
+        """Chunks flagged done for `task` (among `chunks`, default all) with a file missing in any array of `names`.
+
+        Flags are read before the files are listed: a concurrent writer flags a chunk only after writing its
+        files, so a chunk flagged by then is never mistaken for a missing one.
+        """
+        done = self.done_chunks(task)
+        flagged = [k for k in (range(self.num_chunks) if chunks is None else chunks) if done[k]]
+        if not flagged:
+            return []
+        present = [stored_chunks(self._zstore, name) if self.has(name) else set() for name in names]
+        return [k for k in flagged if not all(k in p for p in present)]
+
+    def unflag_missing(self, task: str, names: Iterable[str], chunks: Iterable[int] | None = None) -> list[int]:
+        """Clear the flags of `missing_chunks` so the task's next run rewrites them; returns those chunks."""
+        missing = self.missing_chunks(task, names, chunks)
+        if missing:
+            logger.warning("%s: %d chunk(s) of task %r were flagged done but have files missing (%s): redoing them",
+                           self.path, len(missing), task, ", ".join(map(str, missing[:10])))  # fmt: skip
+            flags = self._progress(task)
+            for k in missing:
+                flags[k] = 0
+        return missing
+
     def write_chunk(self, task: str, k: int, start: int, arrays: dict[str, np.ndarray]) -> None:
         """Write every array of chunk k (rows from `start`), then flag the chunk done for `task`.
 
@@ -259,27 +378,15 @@ class SampleStore:
 
     def iter_chunks(self) -> Iterator[tuple[int, int, int]]:
         """(k, start, stop) for every chunk, for streaming reads."""
-        for k in range(self.num_chunks):
-            yield (k, *self.chunk_range(k))
+        return ((k, *self.chunk_range(k)) for k in range(self.num_chunks))
 
     def remove_partial_files(self, older_than_s: float = 600.0) -> int:
-        """Delete temporary files a killed writer left behind; returns how many.
-
-        Only files older than `older_than_s` go, so a live writer on another machine keeps its own.
-        """
-        removed, now = 0, time.time()
-        for p in self.path.rglob("*.partial"):
-            try:
-                if now - p.stat().st_mtime > older_than_s:
-                    p.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                pass
-        return removed
+        """Delete temporary files killed writers left in a local store (see `storage.remove_stale_partials`)."""
+        return remove_stale_partials(self.path, older_than_s)
 
     def delete(self, name: str) -> None:
         """Remove an array (e.g. scores to recompute)."""
-        if name in self.group:
-            target = self.path / name
-            shutil.rmtree(target, ignore_errors=True)
-            self.group = zarr.open_group(str(self.path), mode="r+")
+        if self.has(name):
+            sync(self._zstore.delete_dir(name))
+            self.group = zarr.open_group(self._zstore, mode="r+")
+            self._reads, self._writers = None, {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,26 +18,77 @@ console = Console()
 
 ImagesArg = Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, WebP, ...).", show_default=False)]
 InvertStepsOpt = Annotated[int, typer.Option(help="Adam steps per image (0: keep the initial codes).")]
-LrOpt = Annotated[float, typer.Option(help="Adam learning rate, in units of the codes' spread.")]
-InitOpt = Annotated[str, typer.Option(help="Start codes: auto, mean, search (best of --candidates samples), encoder.")]
-CandidatesOpt = Annotated[int, typer.Option(help="Random samples tried by --init search.")]
-EncoderOpt = Annotated[Optional[Path], typer.Option(help="Encoder from train-encoder: start from its guess.")]
-AlignOpt = Annotated[bool, typer.Option("--align", help="Detect and align the face (dlib) instead of centre-cropping.")]
-PriorOpt = Annotated[float, typer.Option(help="Weight of the Gaussian prior keeping ||z||^2 near d (z space).")]
-SpreadOpt = Annotated[float, typer.Option(help="Weight pulling W+ layers toward one w (W+ space).")]
-PyramidOpt = Annotated[float, typer.Option(help="Weight of the multi-scale L1 loss (pixel MSE has weight 1).")]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the --init search samples.")]
-BatchOpt = Annotated[int, typer.Option(help="Images optimised together.")]
 ScaleOpt = Annotated[int, typer.Option(help="Enlarge images in the sheets by this integer factor.")]
+# The inversion options `invert` and `edit-image` share, declared once: name -> (option, default).
+INVERSION_OPTIONS = {
+    "lr": (Annotated[float, typer.Option(help="Adam learning rate, in units of the codes' spread.")], 0.4),
+    "init": (Annotated[str, typer.Option(help="Start codes: auto, mean, search (best of --candidates samples), "
+                                              "encoder.")], "auto"),  # fmt: skip
+    "candidates": (Annotated[int, typer.Option(help="Random samples tried by --init search.")], 256),
+    "encoder": (Annotated[Optional[Path], typer.Option(help="Encoder from train-encoder: start from its guess.")],
+                None),  # fmt: skip
+    "align": (Annotated[bool, typer.Option("--align", help="Detect and align the face (dlib) instead of "
+                                                          "centre-cropping.")], False),  # fmt: skip
+    "prior_weight": (Annotated[float, typer.Option(help="Weight of the Gaussian prior keeping ||z||^2 near d "
+                                                        "(z space).")], 0.5),  # fmt: skip
+    "spread_weight": (Annotated[float, typer.Option(help="Weight pulling W+ layers toward one w (W+ space).")], 0.0),
+    "pyramid": (Annotated[float, typer.Option(help="Weight of the multi-scale L1 loss (pixel MSE has weight 1).")],
+                0.25),  # fmt: skip
+    "seed": (Annotated[int, typer.Option(help="Seed of the --init search samples.")], 0),
+    "batch_size": (Annotated[int, typer.Option(help="Images optimised together.")], 16),
+}
 
 
-def _run_inversion(model, targets, space, steps, lr, init, candidates, encoder, prior_weight, spread_weight, pyramid,
-                   seed, batch_size, quiet):  # fmt: skip
-    from interfacegan.inversion import ReconstructionLoss, invert
+@dataclass
+class InversionOptions:
+    """The values of INVERSION_OPTIONS a command was given: checked before any work, then run by `invert`."""
 
-    return invert(model, targets, space=space, steps=steps, lr=lr, loss=ReconstructionLoss(pyramid=pyramid),
-                  prior_weight=prior_weight, spread_weight=spread_weight, init=init, num_candidates=candidates,
-                  encoder=encoder, seed=seed, batch_size=batch_size, progress=not quiet)  # fmt: skip
+    lr: float
+    init: str
+    candidates: int
+    encoder: Path | None
+    align: bool
+    prior_weight: float
+    spread_weight: float
+    pyramid: float
+    seed: int
+    batch_size: int
+
+    def check(self, steps: int) -> None:
+        """One line for a bad number among them (or `steps`), before a model loads or an image is read."""
+        from interfacegan.inversion import ReconstructionLoss
+        from interfacegan.inversion.optimize import check_inversion
+
+        check_inversion(steps, self.lr, self.prior_weight, self.spread_weight, self.candidates, self.seed,
+                        self.batch_size)  # fmt: skip
+        ReconstructionLoss(pyramid=self.pyramid)
+
+    def invert(self, model, targets, space: str | None, steps: int, quiet: bool):
+        """`interfacegan.inversion.invert` of uint8 `targets` with these options."""
+        from interfacegan.inversion import ReconstructionLoss, invert
+
+        loss = ReconstructionLoss(pyramid=self.pyramid)
+        return invert(model, targets, space=space, steps=steps, lr=self.lr, loss=loss,
+                      prior_weight=self.prior_weight, spread_weight=self.spread_weight, init=self.init,
+                      num_candidates=self.candidates, encoder=self.encoder, seed=self.seed,
+                      batch_size=self.batch_size, progress=not quiet)  # fmt: skip
+
+
+def inversion_options(command):
+    """Give `command` the INVERSION_OPTIONS (before its `device` option); it receives them as `inversion`, an
+    InversionOptions (typer reads the signature set here)."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "inversion"]
+    shared = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=option, default=default)
+              for name, (option, default) in INVERSION_OPTIONS.items()]  # fmt: skip
+    at = next((i for i, p in enumerate(own) if p.name == "device"), len(own))
+
+    @functools.wraps(command)
+    def with_options(**values):
+        inversion = InversionOptions(**{name: values.pop(name) for name in INVERSION_OPTIONS})
+        return command(inversion=inversion, **values)
+
+    with_options.__signature__ = inspect.Signature(own[:at] + shared + own[at:])
+    return with_options
 
 
 def _report(result, images: list[Path]) -> None:
@@ -43,38 +97,34 @@ def _report(result, images: list[Path]) -> None:
 
 
 @app.command("invert")
+@inversion_options
 def invert_command(
     images: ImagesArg,
     out: Annotated[Path, typer.Option(help="Output directory: codes.npy, comparison.png, inputs/, reconstructions/.")],
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the encoder's model, else dcgan-digiface).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Latent space to invert into (default: z, or wp for style models).")] = None,
     steps: InvertStepsOpt = 300,
-    lr: LrOpt = 0.4,
-    init: InitOpt = "auto",
-    candidates: CandidatesOpt = 256,
-    encoder: EncoderOpt = None,
-    align: AlignOpt = False,
-    prior_weight: PriorOpt = 0.5,
-    spread_weight: SpreadOpt = 0.0,
-    pyramid: PyramidOpt = 0.25,
-    seed: SeedOpt = 0,
-    batch_size: BatchOpt = 16,
     scale: ScaleOpt = 2,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    inversion: InversionOptions = None,
 ):
     """Find the latent codes of real images by optimisation (optionally from an encoder's guess)."""
+    from interfacegan.atomic import check_output
+    from interfacegan.editing.render import check_render
     from interfacegan.inversion.files import check_image_files, inversion_model_spec, read_targets, save_inversion
     from interfacegan.models import load_model
 
+    check_output(out, "dir")
     check_image_files(images)
-    generator = load_model(inversion_model_spec(model, encoder), device=device)
+    inversion.check(steps)
+    check_render(scale=scale)
+    generator = load_model(inversion_model_spec(model, inversion.encoder), device=device)
     if space is not None:
         generator.check_space(space)
-    targets = read_targets(generator, images, align)
-    result = _run_inversion(generator, targets, space, steps, lr, init, candidates, encoder, prior_weight,
-                            spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
-    meta = {"model": generator.spec, "align": align}
+    targets = read_targets(generator, images, inversion.align)
+    result = inversion.invert(generator, targets, space, steps, quiet)
+    meta = {"model": generator.spec, "align": inversion.align}
     paths = save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
     console.print(f"[green]inverted[/] {len(images)} image(s) into {result.space!r} codes of {generator.spec} "
                   f"({result.init} start, {steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
@@ -120,6 +170,7 @@ def train_encoder_command(
 
 
 @app.command("edit-image")
+@inversion_options
 def edit_image(
     boundary: Annotated[str, typer.Option(help="Boundary .npz, official .npy, or PATH:I of a direction stack.")],
     out: Annotated[Path, typer.Option(help="Output directory: grid.png, edit.gif, codes.npy, comparison.png.")],
@@ -132,25 +183,18 @@ def edit_image(
     layers: Annotated[Optional[str], typer.Option(help="W+ layers to edit, e.g. 0-3,6 (style models).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Space of .npy directions and of the inversion (default: the boundary's).")] = None,
     invert_steps: InvertStepsOpt = 300,
-    lr: LrOpt = 0.4,
-    init: InitOpt = "auto",
-    candidates: CandidatesOpt = 256,
-    encoder: EncoderOpt = None,
-    align: AlignOpt = False,
-    prior_weight: PriorOpt = 0.5,
-    spread_weight: SpreadOpt = 0.0,
-    pyramid: PyramidOpt = 0.25,
-    seed: SeedOpt = 0,
-    batch_size: BatchOpt = 16,
     codes: Annotated[Optional[Path], typer.Option(help="Edit the codes.npy of an earlier `invert` run instead of images.")] = None,
     mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
     fps: Annotated[float, typer.Option(help="Animation frames per second.")] = 6.0,
     scale: ScaleOpt = 2,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    inversion: InversionOptions = None,
 ):
     """Invert real images, then edit them along a boundary: grid.png (rows = images, columns = steps), edit.gif."""
+    from interfacegan.atomic import check_output, staged_dir
     from interfacegan.directions.files import load_direction
+    from interfacegan.editing.render import check_render
     from interfacegan.editing.run import EditRequest, edit_codes, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.inversion.files import check_image_files, inversion_model_spec, load_codes, read_targets
@@ -158,29 +202,31 @@ def edit_image(
     from interfacegan.models import load_model
 
     images = images or []
+    check_output(out, "dir")
     if codes is None:
         check_image_files(images)
+        inversion.check(invert_steps)
     elif images:
         raise InterfaceGANError("give image files or --codes, not both")
+    check_render(fps, scale)
     primal = load_direction(boundary, space=space or "z", model=model)
     conditions = [load_direction(c, space=primal.space, model=model or primal.model) for c in condition]
-    spec = inversion_model_spec(model or primal.model, encoder)
-    generator = load_model(spec, device=device)
     request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
+    request.check()  # mode, range and steps, before the model loads
+    generator = load_model(inversion_model_spec(model or primal.model, inversion.encoder), device=device)
     plan = request.plan(generator)  # a wrong boundary fails here, before the inversion
-    code_space = plan.space
     written = [out / "grid.png", out / "edit.gif"]
     if codes is not None:
-        edited = edit_codes(generator, load_codes(codes, generator, code_space), request, plan=plan)
+        edited = edit_codes(generator, load_codes(codes, generator, plan.space), request, plan=plan)
         save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
     else:
-        targets = read_targets(generator, images, align)
-        result = _run_inversion(generator, targets, code_space, invert_steps, lr, init, candidates, encoder,
-                                prior_weight, spread_weight, pyramid, seed, batch_size, quiet)  # fmt: skip
+        targets = read_targets(generator, images, inversion.align)
+        result = inversion.invert(generator, targets, plan.space, invert_steps, quiet)
         edited = edit_codes(generator, result.codes, request, plan=plan)
-        meta = {"model": generator.spec, "align": align, "boundary": str(boundary)}
-        save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
-        save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
+        meta = {"model": generator.spec, "align": inversion.align, "boundary": str(boundary)}
+        with staged_dir(out) as stage:  # the inversion's files and the edit's, or none
+            save_inversion(result, targets, stage, [str(p) for p in images], meta, scale=scale)
+            save_edit(edited, stage, mp4=mp4, fps=fps, scale=scale)
         console.print(f"[green]inverted[/] {len(images)} image(s) into {result.space!r} ({result.init} start, "
                       f"{invert_steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
         _report(result, images)

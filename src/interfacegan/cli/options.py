@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -12,8 +12,17 @@ from interfacegan.errors import InterfaceGANError
 
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
-ExecutorOpt = Annotated[str, typer.Option(help="Engine that runs the chunks: local (threads in this process), "
-                                              "processes (one worker per core) or auto (processes for image scorers).")]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(help="Engine that runs the chunks: local (threads in this process), processes (one worker process "
+                 "per core), auto (processes for image scorers, else local) or ray (a Ray cluster)."),
+]
+RayAddressOpt = Annotated[
+    Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT, ray://...); default: start a local one.")
+]
+GpusPerWorkerOpt = Annotated[
+    Optional[float], typer.Option(help="GPUs per Ray worker (none by default; 0.5: two workers per GPU).")
+]
 
 
 def given(**values) -> dict:
@@ -22,6 +31,16 @@ def given(**values) -> dict:
     Options whose default lives in the API have None as their CLI default and show the API's value in their help.
     """
     return {name: value for name, value in values.items() if value is not None}
+
+
+def executor_from_options(executor: str, ray_address: str | None, gpus_per_worker: float | None):
+    """The engine `--executor` names, with the Ray options (refused with another engine)."""
+    from interfacegan.execution import load_executor
+
+    options = given(address=ray_address, gpus_per_worker=gpus_per_worker)
+    if options and executor != "ray":
+        raise InterfaceGANError("--ray-address and --gpus-per-worker need --executor ray")
+    return load_executor(executor, **options)
 
 
 def parse_named_paths(items: list[str], what: str) -> dict[str, str]:
@@ -37,7 +56,11 @@ def parse_named_paths(items: list[str], what: str) -> dict[str, str]:
 
 def training_checkpoint(out: Path, force: bool, checkpoint_every: int, what: str) -> Path:
     """OUT.ckpt, the resumable progress of a training command writing `out` (a `what`), after checking that `out`
-    is not overwritten without --force (unless a checkpoint says the run is being resumed) and the interval."""
+    can be written (`atomic.check_output`) and is not overwritten without --force (unless a checkpoint says the run
+    is being resumed), and the interval."""
+    from interfacegan.atomic import check_output
+
+    check_output(out, "file")
     checkpoint = out.with_name(out.name + ".ckpt")
     if out.exists() and not checkpoint.exists() and not force:
         raise InterfaceGANError(f"{out} exists: pass --force to train a new {what} over it, or choose another --out")

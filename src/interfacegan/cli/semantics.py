@@ -92,12 +92,16 @@ def edit(
     """Render samples of a run edited along a boundary: grid.png (rows = samples, columns = steps) and edit.gif."""
     import numpy as np
 
+    from interfacegan.atomic import check_output
     from interfacegan.directions.files import load_direction
+    from interfacegan.editing.render import check_render
     from interfacegan.editing.run import EditRequest, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.store import SampleStore
 
+    check_output(out, "dir")
+    check_render(fps, scale)
     store = SampleStore.open(run, mode="r")
     spec = store.meta.get("model")
     if not spec or spec == "unknown":
@@ -134,19 +138,32 @@ def _naming_table(names, title: str) -> Table:
     return table
 
 
-def _name(generator, boundaries, scorers, num, alpha, seed, quiet: bool, spec: str, out: Path | None) -> None:
-    """Name the directions with the API's naming (its defaults where an option is not given), print the table and
-    write the names file `out` (when given)."""
-    from interfacegan.directions.files import write_names
-    from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_SEED, name_directions, naming_settings
+def _naming(scorers, num, alpha, seed) -> tuple[list, tuple[int, float, int]]:
+    """(the scorers loaded, (num, alpha, seed) checked), with the API's defaults where an option is not given: what
+    naming needs, checked before any work."""
+    from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_SEED, check_naming
+    from interfacegan.rescoring.rescore import image_scorers
 
-    num, alpha, seed = (NAMING_NUM if num is None else num, NAMING_ALPHA if alpha is None else alpha,
-                        NAMING_SEED if seed is None else seed)  # fmt: skip
-    names = name_directions(generator, boundaries, scorers, num=num, alpha=alpha, seed=seed, progress=not quiet)
+    settings = check_naming(NAMING_NUM if num is None else num, NAMING_ALPHA if alpha is None else alpha,
+                            NAMING_SEED if seed is None else seed)  # fmt: skip
+    return image_scorers(scorers), settings
+
+
+def _name(generator, boundaries, scorers, num, alpha, seed, quiet: bool, spec: str, out: Path | None,
+          specs: list[str] | None = None, shown: Path | None = None) -> None:  # fmt: skip
+    """Name the directions with the API's naming (its defaults where an option is not given), print the table and
+    write the names file `out` (when given; reported as `shown`, default `out`, e.g. its place after a stage
+    commits). `scorers` are specs or scorers loaded by `_naming`; the file records `specs` (default: `scorers`)."""
+    from interfacegan.directions.files import write_names
+    from interfacegan.rescoring.naming import name_directions, naming_settings
+
+    loaded, (num, alpha, seed) = _naming(scorers, num, alpha, seed)
+    names = name_directions(generator, boundaries, loaded, num=num, alpha=alpha, seed=seed, progress=not quiet)
     console.print(_naming_table(names, f"what each direction moves on {spec} (edits x + {alpha:g} n, {num} samples)"))
     if out is not None:
-        path = write_names(out, names, {"model": spec, "scorers": list(scorers), **naming_settings(num, alpha, seed)})
-        console.print(f"wrote {path}")
+        recorded = list(specs if specs is not None else scorers)
+        write_names(out, names, {"model": spec, "scorers": recorded, **naming_settings(num, alpha, seed)})
+        console.print(f"wrote {shown or out}")
 
 
 NameNumOpt = Annotated[Optional[int], typer.Option(help="Samples edited to name each direction (default 64).")]
@@ -174,32 +191,37 @@ def sefa(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
+    from interfacegan import checks
+    from interfacegan.atomic import check_output, staged_dir
+    from interfacegan.cli.ganspace import save_direction_grid
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
-    from interfacegan.editing.codes import SampledCodes
     from interfacegan.editing.manipulation import linspace_steps
-    from interfacegan.editing.plan import plan_edit
-    from interfacegan.editing.render import save_grid
-    from interfacegan.editing.stream import edit_images
+    from interfacegan.editing.render import check_render
     from interfacegan.models import load_model
 
+    check_output(out, "dir")
     values = linspace_steps(range_[0], range_[1], steps)
+    check_render(scale=scale)
+    num, seed = checks.positive_int("num", num), checks.seed(seed)
+    scorers = []
+    if name_with:  # scorers loaded and naming settings checked before any work
+        scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
     boundaries = sefa_boundaries(generator, k, layers=layers, normalize_columns=normalize_columns, **affine_options)
     table = Table("direction", "eigenvalue", "share of top-k", "space", "file", title=f"SeFa directions of {model}")
-    for b in boundaries:
-        path = b.save(out / f"{b.attribute}.npz")
-        if grids:
-            plan = plan_edit(generator, b)
-            grid = edit_images(plan, SampledCodes(generator, plan.space, num, seed).read(0, num), values)
-            labels = [f"{v:+.1f}" for v in values] if grid.shape[3] * scale >= 32 else None
-            save_grid(grid, out / f"{b.attribute}.png", col_labels=labels, scale=scale)
-        table.add_row(b.attribute, f"{b.metrics['eigenvalue']:.4g}", f"{b.metrics['share_of_top_k']:.3f}", b.space,
-                      str(path))  # fmt: skip
-    console.print(table)
-    if name_with:
-        _name(generator, boundaries, name_with, name_num, alpha, None, quiet, model, out / NAMES_FILE)
+    with staged_dir(out) as stage:  # every file, or none
+        for b in boundaries:
+            b.save(stage / f"{b.attribute}.npz")
+            if grids:
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", num, values, seed, scale)
+            table.add_row(b.attribute, f"{b.metrics['eigenvalue']:.4g}", f"{b.metrics['share_of_top_k']:.3f}",
+                          b.space, str(out / f"{b.attribute}.npz"))  # fmt: skip
+        console.print(table)
+        if scorers:
+            _name(generator, boundaries, scorers, name_num, alpha, None, quiet, model, stage / NAMES_FILE,
+                  specs=name_with, shown=out / NAMES_FILE)  # fmt: skip
 
 
 @app.command("name-directions")
@@ -216,12 +238,16 @@ def name_directions_command(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Name directions (e.g. SeFa's) after the attribute they clearly move most, re-scoring edited samples."""
+    from interfacegan.atomic import check_output
     from interfacegan.directions.files import load_direction
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
 
+    if out is not None:
+        check_output(out, "file")
     boundaries = [load_direction(d, space=space, model=model) for d in directions]
     spec = model or next((b.model for b in boundaries if b.model), None)
     if spec is None:
         raise InterfaceGANError("the directions do not name their model: pass --model SPEC")
-    _name(load_model(spec, device=device), boundaries, scorer, num, alpha, seed, quiet, spec, out)
+    scorers, (num, alpha, seed) = _naming(scorer, num, alpha, seed)
+    _name(load_model(spec, device=device), boundaries, scorers, num, alpha, seed, quiet, spec, out, scorer)

@@ -114,24 +114,20 @@ def translate_command(
     device: DeviceOpt = "auto",
 ):
     """Edit images in one forward pass per strength (no inversion): OUT/NNN_name_tT.png and OUT/NNN_name_strip.png."""
+    from interfacegan.atomic import check_output
+    from interfacegan.editing.render import check_render
     from interfacegan.inversion.files import check_image_files
-    from interfacegan.inversion.files import _safe_stem
-    from interfacegan.editing.render import save_grid, save_image
     from interfacegan.translation import Translator
-    from interfacegan.translation.dni import check_strengths
+    from interfacegan.translation.dni import check_strengths, save_translations
 
+    check_output(out, "dir")
     check_image_files(images)
     values = check_strengths(parse_strengths(strength))
+    check_render(scale=scale)
     editor = Translator.load(translator, device=device)
     inputs = _read_inputs(images, editor.resolution, resize, (editor.model or DEFAULT_MODEL) if align else None, device)
     edited = editor.translate(inputs, values)  # (N, S, R, R, 3)
-    labels = [f"{t:g}" for t in values] if editor.resolution * scale >= 32 else None
-    written = []
-    for i, (path, row) in enumerate(zip(images, edited)):
-        stem = f"{i:03d}_{_safe_stem(path.name)}"
-        for t, image in zip(values, row):
-            written.append(save_image(image, out / f"{stem}_t{t:g}.png"))
-        written.append(save_grid(row[None], out / f"{stem}_strip.png", col_labels=labels, scale=scale))
+    written = save_translations(edited, [p.name for p in images], values, out, scale=scale)
     console.print(f"[green]edited[/] {len(images)} image(s) with the {editor.attribute!r} translator at strengths "
                   f"{', '.join(f'{t:g}' for t in values)}")  # fmt: skip
     console.print(f"wrote {len(written)} files to {out}")

@@ -27,6 +27,14 @@ from interfacegan.errors import InterfaceGANError
 
 BOUNDARY_FORMAT = 1
 KINDS = ("svm", "sefa", "ganspace", "imported", "conditional")
+# field -> (types, low, high, required) of the metadata JSON (`models.weights.read_json_config`'s checks)
+META_FIELDS = {
+    "format": ((int,), 0, 1 << 30, True), "attribute": ((str,), 1, 1000, False), "space": ((str,), 1, 16, False),
+    "code_shape": ((list, type(None)), 1, 1 << 30, False), "model": ((str, type(None)), 0, 4096, False),
+    "model_info": ((dict, type(None)), 0, 1000, False), "kind": ((str,), 1, 64, False),
+    "metrics": ((dict, type(None)), 0, 10_000, False), "settings": ((dict, type(None)), 0, 10_000, False),
+    "created": ((str, type(None)), 0, 100, False), "version": ((str, type(None)), 0, 100, False),
+}  # fmt: skip
 
 
 def _utc_now() -> str:
@@ -51,13 +59,24 @@ class Boundary:
     code_shape: tuple[int, ...] | None = None
 
     def __post_init__(self):
-        normal = np.asarray(self.normal, dtype=np.float64).reshape(-1)
+        normal = np.asarray(self.normal)
+        if normal.dtype.kind not in "iuf":
+            raise InterfaceGANError(f"boundary {self.attribute!r} has a normal of {normal.dtype} values, not numbers")
+        normal = normal.astype(np.float64).reshape(-1)
         norm = float(np.linalg.norm(normal))
         if normal.size == 0 or not np.isfinite(norm) or norm == 0.0:
             raise InterfaceGANError(f"boundary {self.attribute!r} has a zero or non-finite normal: refit or re-export it")
+        intercept = np.asarray(self.intercept, dtype=np.float64) if _is_number(self.intercept) else None
+        if intercept is None or intercept.size != 1 or not np.isfinite(intercept).all():
+            shown = (f"{intercept.reshape(-1)[0]:g}" if intercept is not None and intercept.size == 1 else
+                     f"of shape {intercept.shape}" if intercept is not None else f"{self.intercept!r:.40}")  # fmt: skip
+            raise InterfaceGANError(
+                f"boundary {self.attribute!r} has intercept {shown}, not a finite number: refit or re-export it"
+            )
+        intercept = float(intercept.reshape(()))
         # Keep the hyperplane when normalising: (n.x + b)/|n| is the same plane in unit-normal units.
         self.normal = (normal / norm).astype(np.float32)
-        self.intercept = float(self.intercept) / norm if abs(norm - 1.0) > 1e-6 else float(self.intercept)
+        self.intercept = intercept / norm if abs(norm - 1.0) > 1e-6 else intercept
         self.code_shape = tuple(int(s) for s in (self.code_shape or (normal.size,)))
         if math.prod(self.code_shape) != normal.size:
             raise InterfaceGANError(
@@ -134,17 +153,12 @@ class Boundary:
                 f"{path} holds {sorted(arrays)} but no 'normal'/'meta': not an interfacegan boundary "
                 "(open plain directions with interfacegan.directions.load_direction)"
             )
-        try:
-            meta = json.loads(str(arrays["meta"]))
-        except json.JSONDecodeError:
-            raise InterfaceGANError(f"{path}: boundary metadata is not valid JSON") from None
-        if meta.get("format") != BOUNDARY_FORMAT:
-            raise InterfaceGANError(f"{path} has boundary format {meta.get('format')}, this version reads {BOUNDARY_FORMAT}")
+        meta = _read_meta(arrays["meta"], path)
         settings = dict(meta.get("settings") or {})
         settings.setdefault("created", meta.get("created"))
         return cls(
             normal=arrays["normal"],
-            intercept=float(arrays.get("intercept", 0.0)),
+            intercept=arrays.get("intercept", 0.0),
             attribute=meta.get("attribute", path.stem),
             space=meta.get("space", "z"),
             model=meta.get("model"),
@@ -205,6 +219,25 @@ class Boundary:
         )  # fmt: skip
         fields.update(changes)
         return Boundary(**fields)
+
+
+def _read_meta(stored: np.ndarray, path: Path) -> dict:
+    """The metadata of a boundary file, every field of the type and size the format says (one line otherwise)."""
+    from interfacegan.models.weights import read_json_config
+
+    if stored.dtype.kind not in "SU" or stored.ndim != 0:
+        raise InterfaceGANError(f"{path}: boundary metadata is {stored.dtype} {stored.shape}, not a JSON string")
+    meta = read_json_config(str(stored), META_FIELDS, str(path), "boundary", "refit or re-export it")
+    if meta["format"] != BOUNDARY_FORMAT:
+        raise InterfaceGANError(f"{path} has boundary format {meta['format']}, this version reads {BOUNDARY_FORMAT}")
+    return meta
+
+
+def _is_number(value) -> bool:
+    """A real number or a numeric array (bool excluded): what an intercept may be given as."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float, np.number)) or (isinstance(value, np.ndarray) and value.dtype.kind in "iuf")
 
 
 def _jsonable(value):

@@ -20,6 +20,7 @@ import math
 import numpy as np
 import torch
 
+from interfacegan import checks
 from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import format_layers, parse_layers
@@ -44,7 +45,7 @@ def factorize(weight, k: int | None = None, normalize_columns: bool = True, late
     if not torch.isfinite(a).all():
         raise InterfaceGANError("the affine weight contains NaN or inf values")
     d = a.shape[1]
-    k = d if k is None else int(k)
+    k = d if k is None else checks.integer("k", k)
     if not 1 <= k <= d:
         raise InterfaceGANError(f"k must be between 1 and the latent dimension {d}, got {k}")
     if not a.is_floating_point():

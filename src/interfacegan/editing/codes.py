@@ -12,6 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import Truncation
 from interfacegan.store import SampleStore
@@ -36,8 +37,7 @@ class CodeSource:
 
     def __init__(self, store: SampleStore, model, space: str, num: int, block_rows: int = DEFAULT_BLOCK_ROWS):
         model.check_space(space)
-        if num <= 0:
-            raise InterfaceGANError(f"the number of samples to analyse must be positive, got {num}")
+        num = checks.positive_int("num", num)
         self.store, self.model, self.space = store, model, space
         self.num = min(int(num), store.num)
         self.block_rows = max(1, int(block_rows))
@@ -79,9 +79,8 @@ class SampledCodes:
     def __init__(self, model, space: str, num: int, seed: int = 0, truncation: Truncation | None = None,
                  block_rows: int = DEFAULT_BLOCK_ROWS):  # fmt: skip
         model.check_space(space)
-        if num <= 0:
-            raise InterfaceGANError(f"the number of samples must be positive, got {num}")
-        self.model, self.space, self.num, self.seed = model, space, int(num), int(seed)
+        self.model, self.space = model, space
+        self.num, self.seed = checks.positive_int("num", num), checks.seed(seed)
         self.truncation = truncation
         self.block_rows = max(1, int(block_rows))
 

@@ -18,11 +18,13 @@ direction is a batch of L w codes.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import parse_layers
 
@@ -61,9 +63,8 @@ def _like(values, ref):
 def linspace_steps(lo: float, hi: float, steps: int) -> np.ndarray:
     """`steps` evenly spaced values from lo to hi inclusive, float32 (steps,); lo < hi (a reversed or empty range
     draws nothing new: negate the direction instead)."""
-    if steps < 1:
-        raise InterfaceGANError(f"steps must be >= 1, got {steps}")
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+    steps = checks.positive_int("steps", steps)
+    if not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (lo, hi)):
         raise InterfaceGANError(f"the edit range must be finite, got {lo} .. {hi}")
     if not lo < hi:
         raise InterfaceGANError(f"the edit range must go from a lower to a higher value: lo < hi, got {lo:g} .. {hi:g}")
@@ -118,14 +119,22 @@ def _hyperplane(codes, direction, code_shape=None):
     flat = d.reshape(-1)
     norm = float(flat.norm()) if _is_torch(flat) else float(np.linalg.norm(flat))
     norm /= math.sqrt(k)
-    if norm == 0.0:
-        raise InterfaceGANError("the direction is the zero vector: it defines no hyperplane")
+    if norm == 0.0 or not math.isfinite(norm):
+        raise InterfaceGANError("the direction is the zero vector or not finite: it defines no hyperplane")
     return batch, shape, single, flat, norm, k
+
+
+def _finite(values, name: str):
+    """`values` (array or tensor), after a one-line error if any is NaN or inf."""
+    ok = bool(torch.isfinite(values).all()) if _is_torch(values) else bool(np.isfinite(values).all())
+    if not ok:
+        raise InterfaceGANError(f"{name} must be finite, got NaN or inf")
+    return values
 
 
 def _alphas_matrix(alphas, n: int, ref):
     """Edit amounts as (N, S) (broadcasting (S,) over samples)."""
-    a = _like(alphas, ref)
+    a = _finite(_like(alphas, ref), "alphas")
     if a.ndim == 0:
         a = a.reshape(1)
     if a.ndim == 1:
@@ -159,7 +168,7 @@ def signed_distance(codes, direction, intercept: float = 0.0, code_shape=None):
     For W+ codes with a (w_dim,) direction (code_shape=(L, w_dim)) it is the mean over the layers.
     """
     batch, _, single, d, norm, k = _hyperplane(codes, direction, code_shape)
-    dist = (batch.reshape(len(batch), -1) @ d / k + intercept) / norm
+    dist = (batch.reshape(len(batch), -1) @ d / k + checks.finite("intercept", intercept)) / norm
     return dist[0] if single else dist
 
 
@@ -178,7 +187,7 @@ def edit_to_distance(codes, direction, intercept: float | None = None, distances
     if intercept is None:
         intercept = direction.intercept if isinstance(direction, Boundary) else 0.0
     batch, shape, single, n_flat, norm, k = _hyperplane(codes, direction, code_shape)
-    n_unit, b = n_flat / norm, float(intercept) / norm
+    n_unit, b = n_flat / norm, checks.finite("intercept", intercept) / norm
     if along is None:
         m = n_unit
     else:
@@ -188,7 +197,7 @@ def edit_to_distance(codes, direction, intercept: float | None = None, distances
     if abs(rate) < 1e-8:
         raise InterfaceGANError("the edit direction is parallel to the hyperplane: it cannot change the distance")
     current = batch.reshape(len(batch), -1) @ n_unit / k + b  # (N,)
-    targets = _like(distances, codes).reshape(-1)
+    targets = _finite(_like(distances, codes).reshape(-1), "distances")
     steps = (targets[None, :] - current[:, None]) / rate  # (N, S)
     out = _apply(batch, m.reshape(shape), steps)
     return out[0] if single else out

@@ -13,8 +13,18 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from interfacegan import checks
 from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
+
+MAX_SCALE = 64  # enlargement factor of grid images (a 1024 px model at 64x already makes 65k px tiles)
+MAX_FPS = 1000.0  # frames per second of animations (GIF frames last at least 20 ms whatever is asked)
+
+
+def check_render(fps: float = 6.0, scale: int = 1) -> tuple[float, int]:
+    """(fps, scale) checked: fps in (0, MAX_FPS], scale a whole number in [1, MAX_SCALE]; callers that render at
+    the end of long work call this first, so a bad value is refused before any work."""
+    return checks.in_range("fps", fps, 0.0, MAX_FPS, low_open=True), checks.integer("scale", scale, 1, MAX_SCALE)
 
 
 def _check_images(images: np.ndarray, ndim: int, what: str) -> np.ndarray:
@@ -36,6 +46,7 @@ def image_grid(
     """One PIL image of a grid (R, C, H, W, 3) uint8, `pad` pixels apart, optional column/row labels (their font
     grows with the tiles, a quarter of a tile's width, so labels stay legible wherever the grid is shown smaller)."""
     images = _check_images(images, 5, "grid images")
+    scale = check_render(scale=scale)[1]
     rows, cols, h, w, _ = images.shape
     if scale > 1:
         images = images.repeat(scale, axis=2).repeat(scale, axis=3)
@@ -99,8 +110,7 @@ def save_animation(frames: np.ndarray, path: str | Path, fps: float = 8.0, loop:
     frames = _check_images(frames, 4, "frames")
     if len(frames) == 0:
         raise InterfaceGANError("no frames to write")
-    if fps <= 0:
-        raise InterfaceGANError(f"fps must be positive, got {fps}")
+    fps = check_render(fps=fps)[0]
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":

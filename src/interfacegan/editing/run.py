@@ -1,7 +1,8 @@
 """Edit samples of a run along a boundary and save the result: the API behind `interfacegan edit` and the demo.
 
 `EditRequest` names what to edit (boundary, optional conditions, steps, mode, layers); `edit_run` turns it into
-an image grid (N samples x S steps) and `save_edit` writes grid.png, edit.gif (and edit.mp4) atomically.
+an image grid (N samples x S steps) and `save_edit` writes grid.png, edit.gif (and edit.mp4): all of them or,
+on any failure, none (`atomic.staged_dir`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Sequence
 
 import numpy as np
 
+from interfacegan import checks
+from interfacegan.atomic import staged_dir
 from interfacegan.directions.boundary import Boundary
 from interfacegan.editing.codes import run_codes
 from interfacegan.editing.manipulation import linspace_steps
 from interfacegan.editing.plan import EditPlan, check_mode, plan_edit
-from interfacegan.editing.render import edit_frames, save_animation, save_grid
+from interfacegan.editing.render import check_render, edit_frames, save_animation, save_grid
 from interfacegan.editing.stream import edit_images
 from interfacegan.errors import InterfaceGANError
 
@@ -87,6 +90,7 @@ def edit_codes(model, codes: np.ndarray, request: EditRequest, batch_size: int =
 
 def edit_run(model, store, request: EditRequest, rows: Sequence[int] | np.ndarray, batch_size: int = 64) -> EditResult:
     """Edit the run's samples `rows` (codes read from the store, or mapped from its z)."""
+    checks.positive_int("batch_size", batch_size)
     rows = np.asarray(rows)
     if len(rows) == 0:
         raise InterfaceGANError("give at least one sample row to edit")
@@ -99,18 +103,20 @@ def edit_run(model, store, request: EditRequest, rows: Sequence[int] | np.ndarra
 def save_edit(
     result: EditResult, out: str | Path, stem: str = "", mp4: bool = False, fps: float = 6.0, scale: int = 1
 ) -> list[Path]:
-    """Write `{stem}grid.png` (rows = samples, columns = steps), `{stem}edit.gif` and optionally `.mp4`."""
+    """Write `{stem}grid.png` (rows = samples, columns = steps), `{stem}edit.gif`, optionally `.mp4`, and with
+    conditions the direction used (`{stem}direction.npz`) into the folder `out`: all of them or none."""
+    fps, scale = check_render(fps, scale)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     grid = result.grid
     labels = [f"{v:+.1f}" for v in result.values] if grid.shape[3] * scale >= 32 else None
-    paths = [save_grid(grid, out / f"{stem}grid.png", col_labels=labels, scale=scale)]
-    frames = edit_frames(grid)
-    if scale > 1:
-        frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
-    paths.append(save_animation(frames, out / f"{stem}edit.gif", fps=fps))
-    if mp4:
-        paths.append(save_animation(frames, out / f"{stem}edit.mp4", fps=fps))
-    if result.conditional is not None:
-        paths.append(result.conditional.save(out / f"{stem}direction.npz"))
-    return paths
+    names = [f"{stem}grid.png", f"{stem}edit.gif"] + [f"{stem}edit.mp4"] * mp4
+    with staged_dir(out) as stage:
+        save_grid(grid, stage / names[0], col_labels=labels, scale=scale)
+        frames = edit_frames(grid)
+        if scale > 1:
+            frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+        for name in names[1:]:
+            save_animation(frames, stage / name, fps=fps)
+        if result.conditional is not None:
+            names.append(result.conditional.save(stage / f"{stem}direction.npz").name)
+    return [out / name for name in names]

@@ -8,6 +8,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.editing.plan import EditPlan, check_mode
 from interfacegan.errors import InterfaceGANError
 
@@ -20,13 +21,12 @@ def edited_batches(plan: EditPlan, codes: np.ndarray, values: Sequence[float], b
     holds about `batch_size` images. `truncation` applies when synthesizing z codes of style models. Arguments are
     checked on the call, not on first use.
     """
-    codes = np.asarray(codes, dtype=np.float32)
+    codes = checks.finite_array("codes", np.asarray(codes, dtype=np.float32))
     plan.model.check_codes(codes, plan.space)
-    values = np.asarray(values, dtype=np.float32).reshape(-1)
+    values = checks.finite_array("edit values", np.asarray(values, dtype=np.float32).reshape(-1))
     if len(values) == 0:
         raise InterfaceGANError("give at least one edit step (value)")
-    if batch_size <= 0:
-        raise InterfaceGANError(f"batch_size must be positive, got {batch_size}")
+    checks.positive_int("batch_size", batch_size)
     check_mode(mode)
     if mode == "distance":
         plan.check_distance_mode()

@@ -1,4 +1,4 @@
-"""Engines for chunked work over a sample store (see `base` for the seam): `local` threads by default.
+"""Engines for chunked work over a sample store (see `base` for the seam): `local` threads by default, `ray`.
 
 An engine is one module with an `Executor` subclass, registered here by name and imported only when asked for.
 """
@@ -8,10 +8,10 @@ from __future__ import annotations
 from importlib import import_module
 
 from interfacegan.errors import InterfaceGANError
-from interfacegan.execution.base import ChunkCallback, ChunkJob, Executor, run_chunk, run_job
+from interfacegan.execution.base import ChunkCallback, ChunkJob, Executor, ResultCallback, run_chunk, run_job
 
 # name -> "module:class", imported on demand (an engine's own dependencies load only when it is used)
-_BUILTIN = {"local": "interfacegan.execution.local:LocalExecutor"}
+_BUILTIN = {"local": "interfacegan.execution.local:LocalExecutor", "ray": "interfacegan.execution.ray:RayExecutor"}
 
 # worker processes of this machine, and `auto`: processes for image scorers on several cores, else local (`score`)
 _BUILTIN.update(processes="interfacegan.execution.processes:ProcessExecutor", auto="interfacegan.execution.processes:AutoExecutor")  # fmt: skip
@@ -29,7 +29,24 @@ def load_executor(spec: "Executor | str | None" = None, **options) -> Executor:
     if name not in _BUILTIN:
         raise InterfaceGANError(f"unknown executor {name!r}: use one of {', '.join(available_executors())}")
     module, _, cls = _BUILTIN[name].partition(":")
-    return getattr(import_module(module), cls)(**options)
+    try:
+        engine = getattr(import_module(module), cls)
+    except ModuleNotFoundError as exc:
+        install = "pip install 'interfacegan[distributed]'"
+        raise InterfaceGANError(f"the {name} executor needs {exc.name}: {install}") from None
+    try:
+        return engine(**options)
+    except TypeError as exc:
+        raise InterfaceGANError(f"executor {name!r} does not take these options: {exc}") from None
 
 
-__all__ = ["ChunkCallback", "ChunkJob", "Executor", "available_executors", "load_executor", "run_chunk", "run_job"]
+__all__ = [
+    "ChunkCallback",
+    "ChunkJob",
+    "Executor",
+    "ResultCallback",
+    "available_executors",
+    "load_executor",
+    "run_chunk",
+    "run_job",
+]

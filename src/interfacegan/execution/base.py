@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 # on_chunk(k, start, stop): chunk k, rows [start, stop), has been written and flagged done.
 ChunkCallback = Callable[[int, int, int], None]
+# on_result(start, stop, arrays): the arrays `compute` returned for rows [start, stop) (`Executor.map`).
+ResultCallback = Callable[[int, int, dict], None]
 
 
 class ChunkJob(ABC):
@@ -48,6 +50,11 @@ class ChunkJob(ABC):
         worker processes. False by default."""
         return False
 
+    def array_names(self) -> list[str]:
+        """The store arrays `compute` writes; before a run, chunks flagged done whose files are missing in any of
+        them are unflagged and redone (`SampleStore.unflag_missing`). None by default."""
+        return []
+
     def prefetch(self, start: int, stop: int) -> Any:
         """Input of rows [start, stop) that may be made ahead, while the previous chunk is computed (e.g. images
         synthesized for a scorer); handed to `compute`. None by default."""
@@ -65,7 +72,8 @@ class ChunkJob(ABC):
 
 
 class Executor(ABC):
-    """An engine that runs a `ChunkJob` over chunks of a store: local threads, or (later) a cluster."""
+    """An engine that runs a `ChunkJob` over chunks of a store (`run`: workers write the chunks) or over blocks of
+    rows whose results come back to the caller (`map`: e.g. re-scoring, which keeps its results in memory)."""
 
     name: str = "executor"
 
@@ -76,6 +84,14 @@ class Executor(ABC):
         """Compute, write and flag every chunk in `chunks` (each flag set only after all its arrays are written),
         calling `on_chunk(k, start, stop)` as each one completes. Returns when all are done; raises the first
         error of any chunk, leaving the chunks completed so far flagged (a rerun resumes from them)."""
+
+    def map(self, job: ChunkJob, blocks: Sequence[tuple[int, int]], on_result: ResultCallback) -> None:
+        """Compute `job` on every block of rows (start, stop) and hand each block's arrays to `on_result` in this
+        process, in any order. This default runs the blocks one after the other here; engines run them on their
+        workers (each set up once)."""
+        job.setup()
+        for start, stop in blocks:
+            on_result(start, stop, job.compute(start, stop, job.prefetch(start, stop)))
 
 
 def run_chunk(store: SampleStore, job: ChunkJob, k: int) -> tuple[int, int]:
@@ -107,6 +123,7 @@ def run_job(
 
     limit_threads()
     engine = load_executor(executor)
+    store.unflag_missing(job.task, job.array_names(), range(shard[0], store.num_chunks, shard[1]))
     chunks = store.pending_chunks(job.task, shard)
     done_rows = store.num - sum(stop - start for start, stop in map(store.chunk_range, chunks))
     logger.info("%s: %d of %d chunks to do (shard %d/%d, %s executor)", job.task, len(chunks), store.num_chunks,

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion.images import check_uint8_images, to_model_tensor
 from interfacegan.inversion.losses import ReconstructionLoss, psnr
@@ -239,17 +240,17 @@ def train_encoder(
     with the same settings resumes from it; it is deleted when training ends. Held-out metrics (code error,
     re-synthesis PSNR on samples of seed + HELD_OUT_SEED_OFFSET) go to `config.metrics`.
     """
+    steps, batch_size = checks.positive_int("steps", steps), checks.positive_int("batch_size", batch_size)
+    checkpoint_every = checks.positive_int("checkpoint_every", checkpoint_every)
+    width, max_width, hidden = (checks.integer(name, value, *CONFIG_FIELDS[name][1:3])  # what a file may hold
+                                for name, value in (("width", width), ("max_width", max_width), ("hidden", hidden)))
+    lr, seed = checks.positive("lr", lr), checks.seed(seed)
+    code_weight = checks.non_negative("code_weight", code_weight)
+    image_weight = checks.non_negative("image_weight", image_weight)
+    if code_weight + image_weight == 0:
+        raise InterfaceGANError("code_weight and image_weight are both 0: make one positive")
     space = space or default_space(model)
     model.check_space(space)
-    if min(steps, batch_size, width, max_width, hidden) <= 0 or lr <= 0:
-        raise InterfaceGANError(
-            f"need positive steps, batch size, lr and widths, got {steps}, {batch_size}, {lr}, {width}, "
-            f"{max_width}, {hidden}"
-        )
-    if checkpoint_every <= 0:
-        raise InterfaceGANError(f"checkpoint_every must be positive, got {checkpoint_every}")
-    if code_weight < 0 or image_weight < 0 or code_weight + image_weight == 0:
-        raise InterfaceGANError("code and image weights must be >= 0 with one positive")
     loss = loss or ReconstructionLoss()
     training = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "code_weight": code_weight,
                 "image_weight": image_weight, "loss": loss.as_dict()}  # fmt: skip
@@ -279,6 +280,9 @@ def train_encoder(
                 if image_weight:
                     decoded = net.decode(predicted).reshape(codes.shape)
                     objective = objective + image_weight * loss(model.generate(decoded, space), images).mean()
+                if not torch.isfinite(objective):
+                    value = float(objective.detach())
+                    raise InterfaceGANError(f"training diverged at step {step} (loss {value}): lower lr")
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
                 optimizer.step()

@@ -2,7 +2,7 @@
 
 Layout of OUT: `codes.npy` (N, *code_shape) float32, `losses.npy` (steps + 1, N), `inputs/` and
 `reconstructions/` (`{i:03d}_{name}.png` at the model's resolution), `comparison.png` (rows = images, columns =
-input | reconstruction) and `inversion.json` (model, space, sources, PSNR, settings). Every file is atomic.
+input | reconstruction) and `inversion.json` (model, space, sources, PSNR, settings), written all or none.
 `save_inversion` writes it; `load_codes` reads its codes back (checked against the model and space to edit).
 """
 
@@ -15,9 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from interfacegan import DEFAULT_MODEL
-from interfacegan.atomic import atomic_path, write_text_atomic
-from interfacegan.editing.render import save_grid, save_image
+from interfacegan import DEFAULT_MODEL, checks
+from interfacegan.atomic import atomic_path, staged_dir, write_text_atomic
+from interfacegan.editing.render import check_render, save_grid, save_image
 from interfacegan.errors import InterfaceGANError
 
 CODES_FIX = "give the codes.npy written by an inversion (`interfacegan invert`)"
@@ -85,11 +85,14 @@ def load_codes(path: str | Path, model, space: str) -> np.ndarray:
         if saved.get("model") and saved["model"] != model.spec:
             raise InterfaceGANError(f"{path} holds codes of model {saved['model']!r}, not {model.spec!r}: "
                                     f"edit with model {saved['model']!r}")  # fmt: skip
+    if codes.dtype.kind not in "iuf":
+        raise InterfaceGANError(f"{path} holds {codes.dtype} values, not codes: {CODES_FIX}")
     model.check_codes(codes, space)
-    return codes.astype(np.float32)
+    return checks.finite_array(f"codes in {path}", codes.astype(np.float32))
 
 
-def _safe_stem(name: str) -> str:
+def safe_stem(name: str) -> str:
+    """A file stem safe on every filesystem from an input's name: its stem, odd characters as _, at most 60."""
     stem = Path(str(name)).stem or "image"
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:60]
 
@@ -104,18 +107,14 @@ def save_npy(array: np.ndarray, path: Path) -> Path:
 
 def save_inversion(result, targets: np.ndarray, out: str | Path, names: Sequence[str], meta: dict | None = None,
                    scale: int = 1) -> list[Path]:  # fmt: skip
-    """Write `result` (an InversionResult) of uint8 `targets` (N, R, R, 3) named `names` into `out`; the paths."""
+    """Write `result` (an InversionResult) of uint8 `targets` (N, R, R, 3) named `names` into the folder `out`:
+    every file of the layout above, or on any failure none; the paths."""
+    scale = check_render(scale=scale)[1]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     targets = np.asarray(targets, dtype=np.uint8)
-    stems = [f"{i:03d}_{_safe_stem(n)}" for i, n in enumerate(names)]
-    paths = [save_npy(result.codes, out / "codes.npy"), save_npy(result.losses, out / "losses.npy")]
-    for stem, target, rebuilt in zip(stems, targets, result.reconstructions):
-        paths.append(save_image(target, out / "inputs" / f"{stem}.png"))
-        paths.append(save_image(rebuilt, out / "reconstructions" / f"{stem}.png"))
+    stems = [f"{i:03d}_{safe_stem(n)}" for i, n in enumerate(names)]
     sheet = np.stack([targets, result.reconstructions], axis=1)  # (N, 2, R, R, 3)
     labels = ["input", "inverted"] if sheet.shape[3] * scale >= 48 else None
-    paths.append(save_grid(sheet, out / "comparison.png", col_labels=labels, scale=scale))
     summary = {
         **(meta or {}),
         **result.summary(),
@@ -123,5 +122,13 @@ def save_inversion(result, targets: np.ndarray, out: str | Path, names: Sequence
                     "psnr": round(float(p), 3)} for n, s, p in zip(names, stems, result.psnr)],  # fmt: skip
     }
     summary.pop("psnr", None)
-    paths.append(write_text_atomic(out / "inversion.json", json.dumps(summary, indent=2, default=float) + "\n"))
-    return paths
+    written = ["codes.npy", "losses.npy"]
+    with staged_dir(out) as stage:
+        save_npy(result.codes, stage / "codes.npy")
+        save_npy(result.losses, stage / "losses.npy")
+        for stem, target, rebuilt in zip(stems, targets, result.reconstructions):
+            written += [save_image(target, stage / "inputs" / f"{stem}.png").relative_to(stage),
+                        save_image(rebuilt, stage / "reconstructions" / f"{stem}.png").relative_to(stage)]  # fmt: skip
+        save_grid(sheet, stage / "comparison.png", col_labels=labels, scale=scale)
+        write_text_atomic(stage / "inversion.json", json.dumps(summary, indent=2, default=float) + "\n")
+    return [out / p for p in written + ["comparison.png", "inversion.json"]]

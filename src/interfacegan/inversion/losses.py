@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 
 MIN_PYRAMID_SIDE = 4  # coarsest pyramid level
@@ -82,8 +83,10 @@ class ReconstructionLoss:
     levels: int = 4
 
     def __post_init__(self):
-        weights = (self.mse, self.pyramid, self.ssim)
-        if min(weights) < 0 or max(weights) == 0:
+        weights = tuple(checks.non_negative(name, getattr(self, name)) for name in ("mse", "pyramid", "ssim"))
+        self.mse, self.pyramid, self.ssim = weights
+        self.levels = checks.integer("levels", self.levels, 1, 16)
+        if max(weights) == 0:
             raise InterfaceGANError(
                 f"loss weights must be >= 0 with one positive, got mse={self.mse}, pyramid={self.pyramid}, "
                 f"ssim={self.ssim}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion.images import check_uint8_images, to_model_tensor
 from interfacegan.inversion.losses import ReconstructionLoss, psnr
@@ -152,8 +153,6 @@ def _initial_codes(model, targets, space, init, encoder, loss, num_candidates, s
             raise InterfaceGANError("init 'encoder' needs an encoder: pass --encoder FILE (see train-encoder)")
         return encoder.encode_tensor(targets).detach().to(targets.device), init
     if init == "search":
-        if num_candidates < 1:
-            raise InterfaceGANError(f"the search needs at least one candidate, got {num_candidates}")
         return search_codes(model, targets, space, loss, num_candidates, seed), init
     mean = model.to_tensor(mean_code(model, space))
     return mean.expand(len(targets), *mean.shape).clone(), init
@@ -169,6 +168,15 @@ def resolve_encoder(model, encoder, space: str | None):
         encoder = Encoder.load(encoder, device=model.device)
     encoder.check_fits(model, space)
     return encoder
+
+
+def check_inversion(steps: int = 300, lr: float = 0.4, prior_weight: float = 0.5, spread_weight: float = 0.0,
+                    num_candidates: int = 256, seed: int = 0, batch_size: int = 16) -> tuple:  # fmt: skip
+    """The numeric settings of `invert`, checked (one line naming the first bad one), in its order."""
+    return (checks.integer("steps", steps, low=0), checks.positive("lr", lr),
+            checks.non_negative("prior_weight", prior_weight), checks.non_negative("spread_weight", spread_weight),
+            checks.positive_int("num_candidates", num_candidates), checks.seed(seed),
+            checks.positive_int("batch_size", batch_size))  # fmt: skip
 
 
 def invert(
@@ -196,19 +204,17 @@ def invert(
     d; `spread_weight` pulls W+ layers toward one w. Images are independent problems solved `batch_size` at a
     time; the result is deterministic for a seed.
     """
+    steps, lr, prior_weight, spread_weight, num_candidates, seed, batch_size = check_inversion(
+        steps, lr, prior_weight, spread_weight, num_candidates, seed, batch_size)  # fmt: skip
     encoder = resolve_encoder(model, encoder, space)
     if space is None:
         space = encoder.space if encoder is not None else default_space(model)
     model.check_space(space)
-    if steps < 0 or lr <= 0 or batch_size <= 0:
-        raise InterfaceGANError(f"need steps >= 0, lr > 0 and batch size > 0, got {steps}, {lr} and {batch_size}")
-    if prior_weight < 0 or spread_weight < 0:
-        raise InterfaceGANError(f"regularizer weights must be >= 0, got {prior_weight} and {spread_weight}")
     loss = loss or ReconstructionLoss()
     targets = _targets(model, images)
     n = len(targets)
     if codes is not None:
-        codes = np.asarray(codes, np.float32)
+        codes = checks.finite_array("codes", np.asarray(codes, np.float32))
         model.check_codes(codes, space)
         if len(codes) != n:
             raise InterfaceGANError(f"{len(codes)} initial codes for {n} images: give one code per image")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 
 
@@ -46,6 +47,27 @@ class Selection:
         return rows, np.r_[np.ones(len(self.pos_val)), np.zeros(len(self.neg_val))].astype(np.int8)
 
 
+def check_selection(ratio: float | None = 0.02, count: int | None = None, split: float = 0.7, seed: int = 0,
+                    threshold: str | float = "edges") -> float | str:  # fmt: skip
+    """One line unless the selection settings are usable (before any score is read); the threshold as used: 'edges',
+    'extremes' or a finite float."""
+    if count is not None:
+        checks.integer("count", count, low=2)
+    elif ratio is None:
+        raise InterfaceGANError("give ratio (top and bottom share of the samples) or count (samples per side)")
+    else:
+        checks.in_range("ratio", ratio, 0.0, 0.5, low_open=True)
+    checks.in_range("split", split, 0.0, 1.0, low_open=True, high_open=True)
+    checks.seed(seed)
+    if threshold in ("edges", "extremes"):
+        return threshold
+    try:
+        number = float(threshold)
+    except (TypeError, ValueError):
+        raise InterfaceGANError(f"threshold must be 'edges', 'extremes' or a number, got {threshold!r}") from None
+    return checks.finite("threshold", number)
+
+
 def select_samples(
     scores: np.ndarray,
     ratio: float | None = 0.02,
@@ -59,6 +81,7 @@ def select_samples(
 
     `attribute` only names the scores in error messages.
     """
+    threshold = check_selection(ratio, count, split, seed, threshold)
     what = f"attribute {attribute!r}" if attribute else "the score"
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     valid = np.flatnonzero(np.isfinite(scores))
@@ -68,21 +91,12 @@ def select_samples(
             f"{what} has one value for all samples ({scores[valid[0]]:g} for all {num_valid}): there is nothing "
             "to separate; score it with a scorer that varies, or leave it out"
         )
-    if count is not None:
-        if count < 2:
-            raise InterfaceGANError(f"count must be >= 2 samples per side, got {count}")
-        chosen = int(count)
-    else:
-        if ratio is None or not 0.0 < ratio <= 0.5:
-            raise InterfaceGANError(f"ratio must be in (0, 0.5] (top and bottom share of samples), got {ratio}")
-        chosen = int(num_valid * ratio)
+    chosen = int(count) if count is not None else int(num_valid * ratio)
     if 2 * chosen > num_valid or chosen < 2:
         raise InterfaceGANError(
             f"cannot select {chosen} positives and {chosen} negatives from {num_valid} scored samples "
             f"({len(scores) - num_valid} without a score): use a ratio or count that leaves at least 2 per side"
         )
-    if not 0.0 < split < 1.0:
-        raise InterfaceGANError(f"split must be in (0, 1), got {split}")
     order = valid[np.argsort(-scores[valid], kind="stable")]  # descending score
     positives, negatives = order[:chosen], order[len(order) - chosen :]
     remaining = order[chosen : len(order) - chosen]
@@ -101,10 +115,7 @@ def select_samples(
     elif threshold == "extremes":
         cut = (scores[order[0]] + scores[order[-1]]) / 2.0
     else:
-        try:
-            cut = float(threshold)
-        except (TypeError, ValueError):
-            raise InterfaceGANError(f"threshold must be 'edges', 'extremes' or a number, got {threshold!r}") from None
+        cut = threshold
     return Selection(
         pos_train=np.sort(positives[pos_perm[:num_train]]),
         pos_val=np.sort(positives[pos_perm[num_train:]]),

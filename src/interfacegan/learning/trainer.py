@@ -15,9 +15,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from interfacegan import checks
+from interfacegan.atomic import check_output, staged_dir
 from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
-from interfacegan.learning.selection import Selection, select_samples
+from interfacegan.learning.selection import Selection, check_selection, select_samples
 from interfacegan.learning.solver import fit_linear_svm, solver_name
 
 logger = logging.getLogger(__name__)
@@ -76,12 +78,13 @@ class BoundaryTrainer:
             "max_iter": self.max_iter,
         }
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
+        """One line unless every parameter is usable (called by `fit`, and by `train_boundaries` before any work)."""
         solver_name(self.solver)
-        if not self.C > 0:
-            raise InterfaceGANError(f"C must be positive, got {self.C}")
-        if self.max_iter < 1:
-            raise InterfaceGANError(f"max_iter must be >= 1, got {self.max_iter}")
+        check_selection(self.ratio, self.count, self.split, self.seed, self.threshold)
+        checks.positive("C", self.C)
+        checks.positive("tol", self.tol)
+        checks.positive_int("max_iter", self.max_iter)
 
     def fit(
         self,
@@ -113,7 +116,7 @@ class BoundaryTrainer:
     def _fit(self, read_rows, code_shape, scores, remaining_accuracy, attribute, space, model, model_info, extra):
         from interfacegan.store import utc_now
 
-        self._check_params()
+        self.check_params()
         sel = select_samples(scores, self.ratio, self.count, self.split, self.seed, self.threshold, attribute)
         train_rows, y_train = sel.train
         val_rows, y_val = sel.val
@@ -185,16 +188,21 @@ def train_boundaries(
     """One boundary per attribute and space of `store` (`BoundaryTrainer(**settings).fit_store`), all fitted
     before any is written, saved at `boundary_path(out, attribute, space)`: `out/{attribute}_{space}.npz`, or `out`
     itself when it ends in `.npz` and one boundary is trained. `official` also writes the official (1, d) `.npy`
-    next to each. Nothing is written when `out` is None."""
+    next to each. Settings and `out` are checked before any work; every file is written, or none. Nothing is
+    written when `out` is None."""
     from interfacegan.progress import progress_bar
 
     attributes, spaces = list(dict.fromkeys(attributes)), list(dict.fromkeys(spaces))
     if not attributes or not spaces:
         raise InterfaceGANError("train_boundaries needs at least one attribute and one space")
+    BoundaryTrainer(**settings).check_params()
     jobs = [(a, s) for s in spaces for a in attributes]
     out = Path(out) if out is not None else None
     if out is not None and out.suffix == ".npz" and len(jobs) > 1:
         raise InterfaceGANError(f"out {out} is one .npz file but {len(jobs)} boundaries are trained: give a folder")
+    folder = None if out is None else (out.parent if out.suffix == ".npz" else out)
+    if out is not None:
+        check_output(out, "file" if out.suffix == ".npz" else "dir")
     for space in spaces:
         store.codes_array(space)  # a clear error for a missing space before any work
     store.scores(attributes, rows=slice(0, 0))  # and for a missing score
@@ -203,11 +211,12 @@ def train_boundaries(
         for attribute, space in jobs:
             trained.append(BoundaryTrainer(**settings).fit_store(store, attribute, space).boundary_)
             bar.advance()
-    if out is not None:
-        for b in trained:
-            path = b.save(boundary_path(out, b.attribute, b.space))
-            if official:
-                b.to_official_npy(path.with_suffix(".npy"))
+    if folder is not None:
+        with staged_dir(folder) as stage:  # every boundary (and official .npy) or none
+            for b in trained:
+                path = b.save(stage / boundary_path(out, b.attribute, b.space).name)
+                if official:
+                    b.to_official_npy(path.with_suffix(".npy"))
     return trained
 
 

@@ -208,7 +208,7 @@ def randomize_(net: torch.nn.Module, gen: torch.Generator) -> None:
     Runtime weights come out ~N(0, 1/fan_in) (stored values are divided by the layer's lr multiplier, as NVIDIA
     stores them), style biases ~1, other biases and noise strengths ~0.2, magnitude EMAs in [0.5, 1.5].
     """
-    from interfacegan.models.stylegan2 import FullyConnected
+    from interfacegan.models.style_family import FullyConnected
 
     done = set()
     for name, module in net.named_modules():

@@ -150,7 +150,7 @@ def nvidia_to_rosinality(state: dict[str, torch.Tensor], cfg: StyleGAN2Config) -
 def estimate_w_avg(cfg: StyleGAN2Config, state: dict[str, torch.Tensor], num: int = W_AVG_SAMPLES) -> torch.Tensor:
     """Mean of w over `num` fixed z codes (seed 0): the truncation centre when a checkpoint has no latent_avg."""
     from interfacegan.models.base import gaussian_codes
-    from interfacegan.models.stylegan2 import MappingNetwork
+    from interfacegan.models.style_family import MappingNetwork
 
     mapping = MappingNetwork(cfg.z_dim, 0, cfg.w_dim, cfg.mapping_layers, lr_multiplier=cfg.mapping_lr_multiplier)
     own = {k[len("mapping.") :]: v for k, v in state.items() if k.startswith("mapping.")}

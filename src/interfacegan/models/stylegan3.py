@@ -18,7 +18,7 @@ from torch import nn
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models.ops import filtered_lrelu, modulated_conv2d
-from interfacegan.models.stylegan2 import FullyConnected, MappingNetwork, StyleGenerator, StyleLayer
+from interfacegan.models.style_family import FullyConnected, MappingNetwork, StyleGenerator, StyleLayer
 from interfacegan.models.weights import build_checked
 
 

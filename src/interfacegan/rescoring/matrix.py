@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.editing.codes import CodeSource, SampledCodes
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
@@ -143,6 +144,8 @@ def rescoring_matrix(
     description: str = "re-scoring",
 ) -> RescoringResult:
     """Edit all `source` rows by `alpha` along each edit and compare with `baseline` (see module docstring)."""
+    alpha = checks.finite("alpha", alpha)
+    checks.positive_int("batch_size", batch_size)
     edits = list(edits)
     if not edits:
         raise InterfaceGANError("no directions to re-score: give boundaries or attributes to train them on")

@@ -15,9 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.editing.codes import SampledCodes
 from interfacegan.editing.plan import plan_edit
-from interfacegan.errors import InterfaceGANError
 from interfacegan.rescoring.matrix import CHANGE_DEFINITION, Edit, compute_baseline, rescoring_matrix
 from interfacegan.rescoring.rescore import image_scorers
 
@@ -103,6 +103,13 @@ def naming_settings(num: int = NAMING_NUM, alpha: float = NAMING_ALPHA, seed: in
     return {"num": num, "alpha": alpha, "seed": seed, "rule": NAMING_RULE, "change": CHANGE_DEFINITION}
 
 
+def check_naming(num: int = NAMING_NUM, alpha: float = NAMING_ALPHA, seed: int = NAMING_SEED) -> tuple[int, float, int]:
+    """(num, alpha, seed) of `name_directions` checked: at least 2 samples, a positive finite alpha, a valid seed;
+    callers that name at the end of long work call this first."""
+    num = checks.integer("num", num, low=2)
+    return num, checks.positive("alpha", alpha), checks.seed(seed)
+
+
 def name_directions(
     model,
     boundaries: Sequence,
@@ -116,10 +123,8 @@ def name_directions(
 ) -> list[DirectionName]:
     """Name each boundary/direction under NAMING_RULE, from the normalised change of every attribute when `num`
     fresh samples of `seed` move by +alpha along it (module docstring; keep the defaults for stable names)."""
-    if num < 2:
-        raise InterfaceGANError(f"naming needs at least 2 samples, got num={num}")
-    if not alpha > 0:
-        raise InterfaceGANError(f"alpha must be positive, got {alpha}")
+    num, alpha, seed = check_naming(num, alpha, seed)
+    checks.positive_int("batch_size", batch_size)
     scorers = image_scorers(scorers)
     plans = [plan_edit(model, b) for b in boundaries]
     baselines, names = {}, []

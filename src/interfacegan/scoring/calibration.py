@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.scoring.framing import FRAMINGS, Framing, landmark_box, nearest_preset, resolve_framing
 from interfacegan.scoring.landmarks import MODELS_PACKAGE, import_dlib, model_file, resize_batch, shape_predictor
@@ -160,6 +161,7 @@ def calibrate_framing(images: np.ndarray, cnn: bool = True, min_fraction: float 
     n = len(images)
     if n == 0:
         raise InterfaceGANError("face calibration needs at least one image")
+    min_fraction = checks.in_range("min_fraction", min_fraction, 0.0, 1.0, low_open=True)
     needed = max(1, int(np.ceil(min_fraction * n)))
     boxes, detector = detect_face_boxes(images, cnn=cnn, needed=needed)
     found = boxes[np.isfinite(boxes[:, 0])]
@@ -239,8 +241,7 @@ def calibrate_run(
         else:
             entry["box"] = [float(v) for v in chosen.box]
     else:
-        if num < 1:
-            raise InterfaceGANError(f"num must be positive, got {num}")
+        num = checks.positive_int("num", num)
         if not store.is_complete(SAMPLE_TASK):
             raise InterfaceGANError(f"{store.path} is not completely sampled: finish `interfacegan sample` first")
         images = ImageSource(store, model, device=device).images(0, min(num, store.num))

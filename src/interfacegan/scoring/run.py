@@ -78,12 +78,13 @@ class ScoreJob(ChunkJob):
     """Scores of rows [start, stop) of the run at `store_path` by `scorer` (see ChunkJob).
 
     Images are prefetched (read or synthesized for chunk k+1 while chunk k is scored). Pickled, the job carries
-    the scorer (scorers load their weights lazily, so they pickle small) and rebuilds the image source once per
-    worker: it reopens the store and loads `model_spec`, or the run's own model when None.
+    the scorer (scorers load their weights lazily, so they pickle small) and the store (which reopens by its
+    location), and rebuilds the image source once per worker: it loads `model_spec`, or the run's own model when
+    None.
     """
 
     task: str
-    store_path: str
+    store: SampleStore
     scorer: Scorer
     paths: dict[str, str]  # scorer output -> array path in the store
     model_spec: str | None = None
@@ -95,7 +96,10 @@ class ScoreJob(ChunkJob):
     def setup(self) -> None:
         if self.source is None and self.scorer.needs_images:
             model = load_model(self.model_spec, device=self.device) if self.model_spec else None
-            self.source = ImageSource(SampleStore.open(self.store_path, mode="r"), model, self.batch_size, self.device)
+            self.source = ImageSource(self.store, model, self.batch_size, self.device)
+
+    def array_names(self) -> list[str]:
+        return list(self.paths.values())
 
     @property
     def prefers_processes(self) -> bool:
@@ -142,7 +146,7 @@ def score_store(
     # Hook, once per run: the scorer bound to run-specific settings (a face scorer's framing; scoring/framed.py).
     scorer = bind_run(scorer, store, source.images if source is not None else None)
     paths = _prepare_outputs(store, scorer, prefix, overwrite)
-    job = ScoreJob(task, str(store.path), scorer, paths, model_spec=model.spec if model is not None else None,
+    job = ScoreJob(task, store, scorer, paths, model_spec=model.spec if model is not None else None,
                    batch_size=batch_size, device=device, source=source)  # fmt: skip
     run_job(store, job, shard, executor, progress, f"scoring ({scorer.name})")
     return [f"{prefix}{name}" for name in scorer.attributes]

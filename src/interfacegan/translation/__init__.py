@@ -7,7 +7,7 @@ strength in one forward pass, without inversion.
 """
 
 from interfacegan.translation.checkpoint import load_translator, save_translator
-from interfacegan.translation.dni import Translator, check_same_architecture, interpolate_state_dicts
+from interfacegan.translation.dni import Translator, check_same_architecture, interpolate_state_dicts, save_translations
 from interfacegan.translation.network import NetworkConfig, ResidualUNet, build_network
 from interfacegan.translation.pairs import Pairs, make_pairs, select_largest_change
 from interfacegan.translation.train import (
@@ -37,6 +37,7 @@ __all__ = [
     "make_pairs",
     "new_network",
     "psnr_uint8",
+    "save_translations",
     "save_translator",
     "select_largest_change",
     "train_identity",

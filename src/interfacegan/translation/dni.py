@@ -4,12 +4,14 @@ theta(t) = (1 - t) * theta_identity + t * theta_edited, where the edited network
 one, so both lie in one basin and every t gives a working network: t = 0 returns the input (up to the identity
 network's error), t = 1 the full learned edit. `Translator` holds both weight sets and renders any strength t in
 [-1, 2]; values outside [0, 1] extrapolate (weaker than none / stronger than trained), which DNI allows but which
-leaves what the network was trained on, so quality drops as |t| grows past 1.
+leaves what the network was trained on, so quality drops as |t| grows past 1. `save_translations` writes the
+edited images of `translate` (one PNG per image and strength, a strip per image), all or none.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -137,3 +139,27 @@ class Translator:
         from interfacegan.translation.checkpoint import load_translator
 
         return load_translator(path, device)
+
+
+def save_translations(edited: np.ndarray, names: Sequence[str], strengths, out: str | Path,
+                      scale: int = 2) -> list[Path]:  # fmt: skip
+    """Write translated images uint8 (N, S, R, R, 3) of the inputs `names` (N,) at `strengths` (S,) into the folder
+    `out`: `NNN_name_tT.png` per image and strength and a strip `NNN_name_strip.png` per image; all or none."""
+    from interfacegan.atomic import staged_dir
+    from interfacegan.editing.render import check_render, save_grid, save_image
+    from interfacegan.inversion.files import safe_stem
+
+    scale = check_render(scale=scale)[1]
+    values = check_strengths(strengths)
+    edited = np.asarray(edited)
+    if edited.ndim != 5 or edited.shape[:2] != (len(names), len(values)):
+        raise InterfaceGANError(f"translations of shape {edited.shape} do not fit {len(names)} images x "
+                                f"{len(values)} strengths")  # fmt: skip
+    labels = [f"{t:g}" for t in values] if edited.shape[3] * scale >= 32 else None
+    written = []
+    with staged_dir(out) as stage:
+        for i, (name, row) in enumerate(zip(names, edited)):
+            stem = f"{i:03d}_{safe_stem(name)}"
+            written += [save_image(image, stage / f"{stem}_t{t:g}.png").name for t, image in zip(values, row)]
+            written.append(save_grid(row[None], stage / f"{stem}_strip.png", col_labels=labels, scale=scale).name)
+    return [Path(out) / name for name in written]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.progress import progress_bar
 from interfacegan.editing.plan import as_plan
@@ -50,6 +51,19 @@ def _scorer_attribute(scorer, attribute: str | None, direction):
     return scorer, attribute
 
 
+def check_pairs(alpha: float = 3.0, num: int = 1000, keep: float = 1.0, seed: int = 0,
+                scorer=None) -> tuple[float, int, float, int]:  # fmt: skip
+    """(alpha, num, keep, seed) of `make_pairs` checked: a finite non-zero alpha, at least one pair, keep in (0, 1]
+    (below 1 only with a scorer), a valid seed."""
+    alpha = checks.finite("alpha", alpha)
+    if alpha == 0:
+        raise InterfaceGANError("alpha must be a non-zero edit amount, got 0")
+    num, keep = checks.positive_int("num", num), checks.in_range("keep", keep, 0.0, 1.0, low_open=True)
+    if scorer is None and keep < 1:
+        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass scorer, or keep=1")
+    return alpha, num, keep, checks.seed(seed)
+
+
 def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int = 0, keep: float = 1.0,
                scorer=None, attribute: str | None = None, space: str = "z", batch_size: int = 64,
                progress: bool = False) -> Pairs:  # fmt: skip
@@ -59,14 +73,8 @@ def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int 
     `attribute` (default: the boundary's attribute) in the edit's direction (sign of alpha); pairs the scorer
     cannot score (NaN) are never kept. Without a scorer, `keep` must be 1.
     """
-    if num < 1 or batch_size < 1:
-        raise InterfaceGANError(f"need at least one pair and a positive batch size, got {num} and {batch_size}")
-    if not math.isfinite(alpha) or alpha == 0:
-        raise InterfaceGANError(f"alpha must be a finite non-zero edit amount, got {alpha}")
-    if not 0 < keep <= 1:
-        raise InterfaceGANError(f"keep must be in (0, 1], got {keep}: it is the fraction of pairs kept")
-    if scorer is None and keep < 1:
-        raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass scorer, or keep=1")
+    alpha, num, keep, seed = check_pairs(alpha, num, keep, seed, scorer)
+    checks.positive_int("batch_size", batch_size)
     plan = as_plan(model, direction, space)  # a Boundary through the one fit check; a vector used as given
     if scorer is not None:
         scorer, attribute = _scorer_attribute(scorer, attribute, direction)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from interfacegan import checks
 from interfacegan.device import resolve_device
 from interfacegan.errors import InterfaceGANError
 from interfacegan.inversion.images import check_uint8_images, to_model_tensor
@@ -27,7 +28,7 @@ from interfacegan.translation.network import NetworkConfig, ResidualUNet, build_
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out pairs come from seed + this offset, never from the training codes
 CHECKPOINT_FORMAT = "interfacegan-translator-checkpoint"
 CHECKPOINT_VERSION = 1
-STEP_SEED_STRIDE = 1_000_003  # minibatch k of seed s draws from the generator seeded s * stride + k
+STEP_SEED_STRIDE = 1_000_003  # minibatch k of seed s draws from the generator seeded (s * stride + k) mod 2**64
 
 
 @dataclass
@@ -57,6 +58,14 @@ def _check_pairs(inputs: np.ndarray, targets: np.ndarray, resolution: int) -> No
         raise InterfaceGANError(f"inputs {inputs.shape} and targets {targets.shape} must be equal, non-empty stacks")
 
 
+def check_fit(steps: int = 500, batch_size: int = 16, lr: float = 1e-3, seed: int = 0,
+              save_every: int = 50) -> tuple[int, int, float, int, int]:  # fmt: skip
+    """(steps, batch_size, lr, seed, save_every) of `fit` checked: steps >= 0, a positive batch size, lr and save
+    interval, a valid seed."""
+    return (checks.integer("steps", steps, low=0), checks.positive_int("batch_size", batch_size),
+            checks.positive("lr", lr), checks.seed(seed), checks.positive_int("save_every", save_every))
+
+
 def fit(net: ResidualUNet, inputs: np.ndarray, targets: np.ndarray, steps: int = 500, batch_size: int = 16,
         lr: float = 1e-3, seed: int = 0, flip: bool = True, label: str = "training", progress: bool = False,
         resume: dict | None = None, save: Callable[[dict], None] | None = None,
@@ -69,11 +78,7 @@ def fit(net: ResidualUNet, inputs: np.ndarray, targets: np.ndarray, steps: int =
     """
     inputs, targets = np.asarray(inputs), np.asarray(targets)
     _check_pairs(inputs, targets, net.config.resolution)
-    if steps < 0 or batch_size < 1 or not lr > 0 or save_every < 1:
-        raise InterfaceGANError(
-            f"need steps >= 0 and a positive batch size, lr and save interval, got {steps}, {batch_size}, {lr}, "
-            f"{save_every}"
-        )
+    steps, batch_size, lr, seed, save_every = check_fit(steps, batch_size, lr, seed, save_every)
     device = next(net.parameters()).device
     optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999))
     log, start = TrainLog(), 0
@@ -90,7 +95,7 @@ def fit(net: ResidualUNet, inputs: np.ndarray, targets: np.ndarray, steps: int =
     try:
         with progress_bar(label, total=steps, completed=start, enabled=progress) as bar:
             for step in range(start, steps):
-                rng = torch.Generator().manual_seed(int(seed) * STEP_SEED_STRIDE + step)
+                rng = torch.Generator().manual_seed((seed * STEP_SEED_STRIDE + step) % 2**64)
                 rows = torch.randint(len(inputs), (min(batch_size, len(inputs)),), generator=rng).numpy()
                 x, y = to_model_tensor(inputs[rows], device), to_model_tensor(targets[rows], device)
                 if flip:
@@ -101,6 +106,8 @@ def fit(net: ResidualUNet, inputs: np.ndarray, targets: np.ndarray, steps: int =
                 loss.backward()
                 optimizer.step()
                 log.losses.append(float(loss.detach()))
+                if not np.isfinite(log.losses[-1]):
+                    raise InterfaceGANError(f"{label} diverged at step {step} (loss {log.losses[-1]}): lower lr")
                 bar.advance()
                 if save is not None and (step + 1) % save_every == 0 and step + 1 < steps:
                     save(state())
@@ -154,9 +161,17 @@ def train_translator(model, direction, alpha: float = 3.0, num: int = 1000, keep
     a call with the same settings continues from it, bit-identical to an uninterrupted run, and deletes it at the end.
     """
     from interfacegan.directions.boundary import Boundary
+    from interfacegan.translation.checkpoint import CONFIG_FIELDS
     from interfacegan.translation.dni import Translator
     from interfacegan.editing.plan import as_plan
-    from interfacegan.translation.pairs import make_pairs
+    from interfacegan.translation.pairs import check_pairs, make_pairs
+
+    alpha, num, keep, seed = check_pairs(alpha, num, keep, seed, scorer)
+    identity_steps = checks.integer("identity_steps", identity_steps, low=0)
+    steps, batch_size, lr, seed, _ = check_fit(steps, batch_size, lr, seed)
+    checkpoint_every = checks.positive_int("checkpoint_every", checkpoint_every)
+    width = checks.integer("width", width, *CONFIG_FIELDS["width"][1:3])  # what a translator file may hold
+    held_out = checks.integer("held_out", held_out, low=0)
 
     name = attribute or (direction.attribute if isinstance(direction, Boundary) else "edit")
     training = {"alpha": alpha, "num": num, "keep": keep, "identity_steps": identity_steps, "steps": steps,
