@@ -2,7 +2,10 @@
 
 Prints images/s of both at the same batch size and their ratio (target >= 0.9), the peak memory of a
 500,000-sample `interfacegan sample` (target < 1 GiB), and the scorers' ms/image (target: face <= 5 ms).
+Then face + gender + age scoring a run of embedded faces in one process and on worker processes (`processes`):
+ms/image of each scorer and the speed-up of the workers (target: both cores used, speed-up well above 1).
 Usage: python benchmarks/sampling.py [--num 8192] [--batch-size 256] [--big 500000] [--skip-big]
+                                     [--parallel-num 4096] [--skip-parallel]
 """
 
 from __future__ import annotations
@@ -60,12 +63,52 @@ def peak_memory_mib(num: int, out: Path) -> tuple[float, float]:
     return peak_kib / 1024, time.perf_counter() - start
 
 
+# ---- face + gender + age: one process vs worker processes -------------------------------------------------------
+def parallel_scoring(num: int, out: Path) -> None:
+    """Score `num` embedded faces (images kept in the run, so no synthesis is timed) with face, gender and age, in
+    this process (the local executor) and on one worker process per core sharing the landmark pass; print the
+    ms/image of each scorer both ways and the speed-up of the workers over one process."""
+    from interfacegan.execution import load_executor
+    from interfacegan.paper_attributes import PAPER_SCORERS
+    from interfacegan.scoring.run import score_store
+    from interfacegan.threads import thread_count
+
+    model = load_model("dcgan-digiface")
+    store = sample_to_store(model, out, num=num, seed=0, save_images=True, progress=False)
+    seconds = {}
+    for engine_name in ("local", "processes"):
+        engine = load_executor(engine_name)
+        if engine_name == "processes":  # start the workers and load the scorers on a few other faces first
+            warm = sample_to_store(model, out.with_name("warm-up"), num=64, seed=1, chunk_rows=32, save_images=True,
+                                   progress=False)  # fmt: skip
+            start = time.perf_counter()
+            for name in PAPER_SCORERS:
+                score_store(warm, name, model=model, executor=engine, progress=False)
+            seconds["start"] = time.perf_counter() - start
+        for name in PAPER_SCORERS:  # face first: gender and age reuse its landmarks, as `score` does
+            start = time.perf_counter()
+            score_store(store, name, model=model, prefix=f"{engine_name}_", executor=engine, progress=False)
+            seconds[engine_name, name] = time.perf_counter() - start
+        if engine_name == "processes":
+            engine.close()
+    for name in PAPER_SCORERS:
+        one, many = seconds["local", name], seconds["processes", name]
+        print(f"scorer {name:9s}: {one / num * 1e3:7.2f} ms/image in one process, {many / num * 1e3:7.2f} with workers")
+    one = sum(seconds["local", name] for name in PAPER_SCORERS)
+    many = sum(seconds["processes", name] for name in PAPER_SCORERS)
+    print(f"face+gender+age on {num} faces: {one:.1f} s in one process, {many:.1f} s on {thread_count()} worker "
+          f"processes: speed-up {one / many:.2f}x ({one / (many + seconds['start']):.2f}x counting the "
+          f"{seconds['start']:.1f} s the workers take to start and load the scorers)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num", type=int, default=8192)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--big", type=int, default=500_000)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--parallel-num", type=int, default=4096)
+    parser.add_argument("--skip-parallel", action="store_true")
     args = parser.parse_args()
 
     model = load_model("dcgan-digiface")
@@ -85,6 +128,9 @@ def main() -> None:
 
     for name in ("face", "identity"):
         print(f"scorer {name:9s}: {measure_scorer_ms(name, 300 if name == 'face' else 50):7.2f} ms/image (1 thread)")
+    if not args.skip_parallel:
+        with tempfile.TemporaryDirectory() as tmp:
+            parallel_scoring(args.parallel_num, Path(tmp) / "faces")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ from interfacegan.directions.boundary import Boundary
 from interfacegan.demo import DemoSettings, run_demo
 from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
+from interfacegan.paper_attributes import PAPER_ATTRIBUTES
 from interfacegan.sampling import sample_to_store
 
 
 # The smallest demo that still runs every step and analysis: 300 samples (30 each side of a boundary at ratio 0.1).
-TINY = DemoSettings(num=300, sefa_k=2, name_num=4, edit_rows=2, steps=7,
+TINY = DemoSettings(num=300, sefa_k=2, name_num=4, edit_rows=2, steps=7, target_num=6,
                     analysis=dict(num_rescore=8, num_identity=1, num_distance=2, sweep=(-1.0, 1.0),
                                   sefa_k=2, ganspace_num=500))  # fmt: skip
 
@@ -24,20 +25,32 @@ TINY = DemoSettings(num=300, sefa_k=2, name_num=4, edit_rows=2, steps=7,
 def test_demo_writes_a_complete_report_and_resumes(tmp_path):
     steps = []
     report = run_demo(tmp_path / "demo", TINY, progress=False, on_step=steps.append)
-    assert steps[0] == "sampling 300 faces" and steps[-1] == "the paper's analyses" and len(steps) == 7
+    assert steps[0] == "sampling 300 faces" and steps[-1] == "the analyses of the face attributes" and len(steps) == 10
     html = report.read_text()
     for heading in ("Boundaries: separability", "Edits along each boundary", "Conditional edits", "SeFa",
                     "Re-scoring (paper Tab. 3)", "Identity discrepancy", "Property 2"):  # fmt: skip
         assert heading in html
+    # the paper's five attributes come first: targets, conditional edits and its analyses on those five
+    paper = html.index("The paper&#x27;s five attributes: pose, smile, age, gender, eyeglasses")
+    assert paper < html.index("Steps and timing")
+    for item in ("gender edit raises male probability", "age|eyeglasses cuts the eyeglasses change of the age edit",
+                 "age|gender keeps the age change", "The paper&#x27;s five: Separability of the latent space",
+                 "The paper&#x27;s five: Re-scoring (paper Tab. 3)", "age | eyeglasses", "age | gender",
+                 "eyeglasses | age", "The paper&#x27;s five: Identity discrepancy (paper Tab. 5)"):  # fmt: skip
+        assert paper < html.index(item) < html.index("Steps and timing"), item
+    identity = (tmp_path / "demo" / "analysis-paper" / "identity.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in identity if not line.startswith("#")][1:] == list(PAPER_ATTRIBUTES)
     assert "src='http" not in html and "<script" not in html  # self-contained, opens with no server
     _grids_open_full_size_with_legible_labels(tmp_path / "demo", html)
     assert "{'psi'" not in html and "(s)" not in html and "1 samples" not in html
-    attributes = ["yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeglasses_edges", "brightness"]
+    attributes = ["yaw", "smile", "mouth_open", "eye_open", "eyeglasses", "eyeglasses_edges", "brightness", "gender",
+                  "age"]  # fmt: skip
     for a in attributes:
         b = Boundary.load(tmp_path / "demo" / "boundaries" / f"{a}_z.npz")
         assert b.attribute == a and b.model == "dcgan-digiface" and 0.5 < b.metrics["val_accuracy"] <= 1
         assert (tmp_path / "demo" / "edits" / f"{a}_edit.gif").stat().st_size > 0
-    yaw_row = re.search(r"<td class='label'>yaw</td><td>([0-9.]+)</td><td>([0-9.]+)</td>", html)
+    boundaries_table = html[html.index("Boundaries: separability of each attribute"):]
+    yaw_row = re.search(r"<td class='label'>yaw</td><td>([0-9.]+)</td><td>([0-9.]+)</td>", boundaries_table)
     assert yaw_row and float(yaw_row.group(2)) >= 0.8  # yaw separates well even on 30 faces each side
     cond = Boundary.load(tmp_path / "demo" / "edits" / "eyeglasses_edges_given_brightness_direction.npz")
     brightness = Boundary.load(tmp_path / "demo" / "boundaries" / "brightness_z.npz")
@@ -53,7 +66,7 @@ def _grids_open_full_size_with_legible_labels(folder, html: str, min_pixels: flo
     from PIL import Image
 
     grids = re.findall(r"<a href='([^']+)'[^>]*><img src='data:image/png;base64,[^']*' style='width:(\d+)px'", html)
-    assert len(grids) == 7 + 4 + 2  # boundaries, plain and conditional pairs, SeFa directions
+    assert len(grids) == 9 + 4 + 8 + 2  # boundaries, plain and conditional pairs, the paper's pairs, SeFa directions
     for href, shown in grids:
         grey = np.asarray(Image.open(folder / href).convert("L"))
         top = int(np.argmax((grey < 250).mean(axis=1) > 0.5))  # the first row of the first tile

@@ -13,7 +13,9 @@ from interfacegan.errors import InterfaceGANError
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 ExecutorOpt = Annotated[
-    str, typer.Option(help="Engine that runs the chunks: local (threads in this process) or ray (a Ray cluster).")
+    str,
+    typer.Option(help="Engine that runs the chunks: local (threads in this process), processes (one worker process "
+                 "per core), auto (processes for image scorers, else local) or ray (a Ray cluster)."),
 ]
 RayAddressOpt = Annotated[
     Optional[str], typer.Option(help="Ray cluster to join (auto, HOST:PORT, ray://...); default: start a local one.")

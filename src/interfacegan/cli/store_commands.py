@@ -85,7 +85,7 @@ def score(
     shard: Annotated[
         str, typer.Option(help="I/K: score only chunk k with k % K == I; auto: from srun/torchrun.")
     ] = "0/1",
-    executor: ExecutorOpt = "local",
+    executor: ExecutorOpt = "auto",
     ray_address: RayAddressOpt = None,
     gpus_per_worker: GpusPerWorkerOpt = None,
     device: DeviceOpt = "auto",

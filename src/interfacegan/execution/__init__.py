@@ -13,6 +13,9 @@ from interfacegan.execution.base import ChunkCallback, ChunkJob, Executor, Resul
 # name -> "module:class", imported on demand (an engine's own dependencies load only when it is used)
 _BUILTIN = {"local": "interfacegan.execution.local:LocalExecutor", "ray": "interfacegan.execution.ray:RayExecutor"}
 
+# worker processes of this machine, and `auto`: processes for image scorers on several cores, else local (`score`)
+_BUILTIN.update(processes="interfacegan.execution.processes:ProcessExecutor", auto="interfacegan.execution.processes:AutoExecutor")  # fmt: skip
+
 
 def available_executors() -> list[str]:
     return sorted(_BUILTIN)

@@ -43,6 +43,13 @@ class ChunkJob(ABC):
     def setup(self) -> None:
         """Load what `compute` needs (models, scorers); called once per worker before its first chunk."""
 
+    @property
+    def prefers_processes(self) -> bool:
+        """True when `compute` runs mostly in code that holds the GIL (dlib, PIL, small numpy), which threads of one
+        process cannot share out, and other processes can rebuild the job: the `auto` executor then runs it on
+        worker processes. False by default."""
+        return False
+
     def array_names(self) -> list[str]:
         """The store arrays `compute` writes; before a run, chunks flagged done whose files are missing in any of
         them are unflagged and redone (`SampleStore.unflag_missing`). None by default."""

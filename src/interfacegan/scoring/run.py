@@ -101,6 +101,13 @@ class ScoreJob(ChunkJob):
     def array_names(self) -> list[str]:
         return list(self.paths.values())
 
+    @property
+    def prefers_processes(self) -> bool:
+        """Image scorers hold the GIL (landmarks, chips, image statistics); workers rebuild the images' model from
+        its spec, so a model given without one keeps the job in this process."""
+        model = self.source.model if self.source is not None else None
+        return self.scorer.needs_images and (model is None or bool(model.spec))
+
     def prefetch(self, start: int, stop: int) -> np.ndarray | None:
         return self.source.images(start, stop) if self.source is not None else None
 
@@ -120,12 +127,13 @@ def score_store(
     shard: tuple[int, int] = (0, 1),
     device=None,
     progress: ProgressOption = True,
-    executor: Executor | str | None = None,
+    executor: Executor | str | None = "auto",
 ) -> list[str]:
     """Add `scorer`'s outputs (a Scorer or a spec) for every sample of `store`; resumes where a previous call stopped.
 
     Returns the names of the scalar scores written. `model` overrides the run's model (e.g. already loaded);
-    `executor` runs the chunks (None: local threads); `progress` is True (bar), False or a callable.
+    `executor` runs the chunks ('auto': worker processes for image scorers on several cores, else local threads;
+    None: local threads); `progress` is True (bar), False or a callable.
     """
     scorer = load_scorer(scorer)
     if not store.is_complete(SAMPLE_TASK):
