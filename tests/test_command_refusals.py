@@ -1,0 +1,58 @@
+"""Refusals of the store and direction commands (sample, score, import-official, export-official, ganspace, demo):
+one line on stderr, exit code 2, no traceback, and nothing written; and runs given as URLs (edit, train-boundary)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interfacegan.models import ToyGenerator
+from tests.helpers import cli_error
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones too) with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
+    """(arguments, the refusal): `f` holds conftest's command_inputs, `t` a folder with `afile` (a file), `z512.npy`
+    (512-d codes), `znan.npy` (16-d toy codes with one NaN); every output named lies under `t`."""
+    run, out = f / "run", t / "out"
+    sample = ["sample", "--model", "toy", "--num", "10", "--quiet"]
+    score = ["score", run, "--scorer", "toy", "--quiet"]
+    imp = ["import-official", "--out", out]
+    gs = ["ganspace", "--model", "toy", "-k", "2", "--num", "20", "--quiet"]
+    return [
+        ([*sample, "--out", t / "afile"], f"output {t / 'afile'} is a file, not a folder"),
+        ([*sample, "--out", t / "afile" / "run"], "which is a file: choose a path in a folder"),
+        ([*sample, "--out", "/proc/1/run"], "output /proc/1/run is under /proc, a system folder"),
+        ([*sample, "--out", out, "--seed", "-1"], "seed must be a whole number from 0 to 2**63 - 1, got -1"),
+        ([*sample, "--out", out, "--batch-size", "0"], "batch_size must be positive, got 0"),
+        ([*sample, "--out", out, "--chunk-rows", "0"], "chunk_rows must be positive, got 0"),
+    ]
+
+
+def _inputs(folder: Path) -> Path:
+    (folder / "afile").write_text("x")
+    np.save(folder / "z512.npy", np.zeros((10, 512), np.float32))
+    codes = ToyGenerator().sample(10, seed=1)
+    codes[4, 2] = np.inf
+    np.save(folder / "znan.npy", codes)
+    return folder
+
+
+REFUSAL_IDS = [" ".join(map(str, args[:1] + args[-2:])) for args, _ in _refusals(Path("f"), Path("t"))]
+
+
+@pytest.mark.parametrize("index", range(len(REFUSAL_IDS)), ids=REFUSAL_IDS)
+def test_a_refused_command_is_one_line_and_writes_nothing(index, command_inputs, tmp_path, monkeypatch, capsys):
+    before_run = _tree(command_inputs / "run")
+    before = _tree(_inputs(tmp_path))
+    args, message = _refusals(command_inputs, tmp_path)[index]
+    err = cli_error(monkeypatch, capsys, *args)
+    assert message in err, err
+    assert _tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+    assert _tree(command_inputs / "run") == before_run
