@@ -32,6 +32,16 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
         ([*sample, "--out", out, "--seed", "-1"], "seed must be a whole number from 0 to 2**63 - 1, got -1"),
         ([*sample, "--out", out, "--batch-size", "0"], "batch_size must be positive, got 0"),
         ([*sample, "--out", out, "--chunk-rows", "0"], "chunk_rows must be positive, got 0"),
+        (["export-official", run, "--out", t / "afile"], f"output {t / 'afile'} is a file, not a folder"),
+        (["export-official", run, "--out", t / "afile" / "npy"], "which is a file: choose a path in a folder"),
+        (["export-official", run, "--out", out, "--attribute", "nope"], "nope"),
+        ([*imp, "--codes", f"z={t / 'z512.npy'}", "--model", "dcgan-digiface"],
+         "codes of shape (10, 512) do not fit space 'z' of model 'dcgan-digiface': expected (N, 100)"),
+        ([*imp, "--codes", f"w={t / 'z512.npy'}", "--model", "dcgan-digiface"], "has no latent space 'w'"),
+        ([*imp, "--codes", f"z={t / 'znan.npy'}", "--model", "toy"],
+         "z codes (rows 0-9) must be finite: 1 of 160 values are NaN or inf"),
+        ([*imp, "--codes", f"z={t / 'znan.npy'}"], "must be finite"),  # checked without a model too
+        ([*imp, "--codes", f"z={t / 'z512.npy'}", "--seed", "-1"], "seed must be a whole number"),
     ]
 
 
