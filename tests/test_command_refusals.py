@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from interfacegan.interop import import_official
 from interfacegan.models import ToyGenerator
 from tests.helpers import cli_error
 
@@ -42,6 +43,11 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
          "z codes (rows 0-9) must be finite: 1 of 160 values are NaN or inf"),
         ([*imp, "--codes", f"z={t / 'znan.npy'}"], "must be finite"),  # checked without a model too
         ([*imp, "--codes", f"z={t / 'z512.npy'}", "--seed", "-1"], "seed must be a whole number"),
+        ([*score, "--batch-size", "0"], "batch_size must be positive, got 0"),
+        ([*score, "--prefix", "a/b/"], "prefix 'a/b/' is not a plain name: use letters, digits, '_', '-' and '.'"),
+        ([*score, "--prefix", ".hidden"], "prefix '.hidden' is not a plain name"),
+        (["score", t / "imported", "--scorer", "face", "--quiet"], "has no images and no model to synthesize them"),
+        (["score", run, "--scorer", f"csv:{t / 'nested.csv'}"], "names an output 'a/b', which cannot be stored"),
     ]
 
 
@@ -51,6 +57,9 @@ def _inputs(folder: Path) -> Path:
     codes = ToyGenerator().sample(10, seed=1)
     codes[4, 2] = np.inf
     np.save(folder / "znan.npy", codes)
+    (folder / "nested.csv").write_text("index,a/b\n0,1\n")
+    np.save(folder / "z16.npy", np.nan_to_num(codes, posinf=0.0))
+    import_official(folder / "imported", {"z": folder / "z16.npy"})  # a run without a model
     return folder
 
 
@@ -60,9 +69,9 @@ REFUSAL_IDS = [" ".join(map(str, args[:1] + args[-2:])) for args, _ in _refusals
 @pytest.mark.parametrize("index", range(len(REFUSAL_IDS)), ids=REFUSAL_IDS)
 def test_a_refused_command_is_one_line_and_writes_nothing(index, command_inputs, tmp_path, monkeypatch, capsys):
     before_run = _tree(command_inputs / "run")
-    before = _tree(_inputs(tmp_path))
+    before, entries = _tree(_inputs(tmp_path)), sorted(tmp_path.iterdir())
     args, message = _refusals(command_inputs, tmp_path)[index]
     err = cli_error(monkeypatch, capsys, *args)
     assert message in err, err
-    assert _tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+    assert _tree(tmp_path) == before and sorted(tmp_path.iterdir()) == entries
     assert _tree(command_inputs / "run") == before_run
