@@ -48,6 +48,18 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
         ([*score, "--prefix", ".hidden"], "prefix '.hidden' is not a plain name"),
         (["score", t / "imported", "--scorer", "face", "--quiet"], "has no images and no model to synthesize them"),
         (["score", run, "--scorer", f"csv:{t / 'nested.csv'}"], "names an output 'a/b', which cannot be stored"),
+        ([*gs, "--out", out, "--name-with", "foo"], "unknown scorer 'foo'"),
+        ([*gs, "--out", out, "--scale", "0"], "scale must be in [1, 64], got 0"),
+        ([*gs, "--out", out, "--rows", "0"], "rows must be positive, got 0"),
+        ([*gs, "--out", out, "--seed", "-1"], "seed must be a whole number from 0 to 2**63 - 1, got -1"),
+        ([*gs, "--out", out, "--block-size", "0"], "block_size must be positive, got 0"),
+        ([*gs, "--out", out, "--regression-num", "0"], "regression_num must be positive, got 0"),
+        ([*gs, "--out", out, "-k", "99"], "k must be between 1 and 16"),
+        ([*gs, "--out", out, "--official", t / "pca.txt"], "GANSpace files end in .npz"),  # refused at the very end
+        ([*gs, "--out", t / "afile"], f"output {t / 'afile'} is a file, not a folder"),
+        ([*gs, "--out", t / "afile" / "g"], "which is a file: choose a path in a folder"),
+        ([*gs, "--out", "/proc/1/g"], "output /proc/1/g is under /proc, a system folder"),
+        ([*gs, "--out", out, "--official", t / "afile" / "pca.npz"], "which is a file: choose a path in a folder"),
     ]
 
 

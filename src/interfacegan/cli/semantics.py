@@ -193,11 +193,11 @@ def sefa(
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
     from interfacegan import checks
     from interfacegan.atomic import check_output, staged_dir
-    from interfacegan.cli.ganspace import save_direction_grid
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
     from interfacegan.editing.manipulation import linspace_steps
     from interfacegan.editing.render import check_render
+    from interfacegan.editing.run import save_direction_grid
     from interfacegan.models import load_model
 
     check_output(out, "dir")
