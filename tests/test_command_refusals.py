@@ -3,6 +3,10 @@ one line on stderr, exit code 2, no traceback, and nothing written; and runs giv
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +64,9 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
         ([*gs, "--out", t / "afile" / "g"], "which is a file: choose a path in a folder"),
         ([*gs, "--out", "/proc/1/g"], "output /proc/1/g is under /proc, a system folder"),
         ([*gs, "--out", out, "--official", t / "afile" / "pca.npz"], "which is a file: choose a path in a folder"),
+        (["demo", "--quiet", "--out", t / "afile"], f"output {t / 'afile'} is a file, not a folder"),
+        (["demo", "--quiet", "--out", t / "afile" / "demo"], "which is a file: choose a path in a folder"),
+        (["demo", "--quiet", "--out", "/proc/1/demo"], "output /proc/1/demo is under /proc, a system folder"),
     ]
 
 
@@ -87,3 +94,42 @@ def test_a_refused_command_is_one_line_and_writes_nothing(index, command_inputs,
     assert message in err, err
     assert _tree(tmp_path) == before and sorted(tmp_path.iterdir()) == entries
     assert _tree(command_inputs / "run") == before_run
+
+
+READ_ONLY_DRIVER = """
+import contextlib, io, json, sys
+from interfacegan.cli import main
+report = {}
+for args in json.loads(sys.argv[1]):
+    sys.argv, err = ["interfacegan", *args], io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    report[args[0]] = [code, err.getvalue().strip().splitlines()]
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare")
+def test_a_read_only_output_is_one_line_before_any_work(command_inputs, tmp_path):
+    """A read-only mount refuses writes even to root: the commands run (in one process) in a private mount namespace
+    with a read-only tmpfs on their output's parent."""
+    import json
+
+    target, out = tmp_path / "ro", str(tmp_path / "ro" / "out")
+    target.mkdir()
+    commands = [["sample", "--model", "toy", "--num", "10", "--out", out],
+                ["ganspace", "--model", "toy", "-k", "2", "--num", "20", "--out", out],
+                ["demo", "--num", "200", "--out", out],
+                ["export-official", str(command_inputs / "run"), "--out", out]]  # fmt: skip
+    script = f'mount -t tmpfs -o ro tmpfs {target} && exec "$0" -c "$1" "$2"'
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script, sys.executable, READ_ONLY_DRIVER, json.dumps(commands)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode and "mount" in done.stderr:
+        pytest.skip(f"cannot mount here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    line = f"error: output {out} cannot be written: {target} is read-only for this process; choose another place"
+    assert json.loads(done.stdout.splitlines()[-1]) == {args[0]: [2, [line]] for args in commands}
