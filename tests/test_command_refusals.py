@@ -133,3 +133,45 @@ def test_a_read_only_output_is_one_line_before_any_work(command_inputs, tmp_path
     assert done.returncode == 0, done.stderr
     line = f"error: output {out} cannot be written: {target} is read-only for this process; choose another place"
     assert json.loads(done.stdout.splitlines()[-1]) == {args[0]: [2, [line]] for args in commands}
+
+
+def _run_cli(monkeypatch, *args) -> None:
+    """Run the real entry point in-process; it must succeed."""
+    from interfacegan.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["interfacegan", *map(str, args)])
+    main()
+
+
+def test_edit_train_boundary_and_ui_read_a_run_at_a_url(command_inputs, tmp_path, monkeypatch, capsys):
+    """A run given as an fsspec URL (here memory://, which this process shares with the commands run in it) is read
+    as a local one is; train-boundary then needs --out, since a URL has no local folder beside it."""
+    import socket
+
+    import uvicorn
+
+    from interfacegan.directions import Boundary
+    from interfacegan.sampling import sample_to_store
+    from interfacegan.store import SampleStore
+
+    url, local = "memory://refusals/url-run", SampleStore.open(command_inputs / "run", mode="r")
+    remote = sample_to_store(ToyGenerator(), url, num=local.num, chunk_rows=local.num, progress=False)
+    np.testing.assert_array_equal(remote.codes("z"), local.codes("z"))
+    remote.ensure_array("scores/attr0", (), "float32", attrs={"scorer": "toy", "version": "1"})
+    remote.write_rows("scores/attr0", 0, local.scores(["attr0"])["attr0"])
+
+    _run_cli(monkeypatch, "edit", url, "--boundary", command_inputs / "b.npz", "--num", "2", "--steps", "3",
+             "--out", tmp_path / "edit")  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "edit").iterdir()) == ["edit.gif", "grid.png"]
+    _run_cli(monkeypatch, "train-boundary", url, "--attribute", "attr0", "--ratio", "0.2", "--out", tmp_path / "b.npz")
+    assert Boundary.load(tmp_path / "b.npz").attribute == "attr0"
+    err = cli_error(monkeypatch, capsys, "train-boundary", url, "--attribute", "attr0")
+    assert f"run {url} is a URL, with no local folder beside it for the boundaries: name one with --out" in err
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+    with socket.socket() as sock:  # a port free now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _run_cli(monkeypatch, "ui", "--run", url, "--sefa", "1", "--port", port)
+    assert served[0].state.editor.model.spec == "toy"  # the run's model, read from the URL
