@@ -37,6 +37,8 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
         ([*sample, "--out", out, "--seed", "-1"], "seed must be a whole number from 0 to 2**63 - 1, got -1"),
         ([*sample, "--out", out, "--batch-size", "0"], "batch_size must be positive, got 0"),
         ([*sample, "--out", out, "--chunk-rows", "0"], "chunk_rows must be positive, got 0"),
+        ([*sample, "--out", out, "--thumbnails", "0"], "thumbnail_size must be positive, got 0"),
+        ([*sample, "--out", out, "--thumbnails", "-3"], "thumbnail_size must be positive, got -3"),
         (["export-official", run, "--out", t / "afile"], f"output {t / 'afile'} is a file, not a folder"),
         (["export-official", run, "--out", t / "afile" / "npy"], "which is a file: choose a path in a folder"),
         (["export-official", run, "--out", out, "--attribute", "nope"], "nope"),

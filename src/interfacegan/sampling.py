@@ -168,6 +168,8 @@ def sample_to_store(
     """
     num, seed = checks.positive_int("num", num), checks.seed(seed)
     batch_size, chunk_rows = checks.positive_int("batch_size", batch_size), checks.positive_int("chunk_rows", chunk_rows)
+    if thumbnail_size is not None:
+        thumbnail_size = checks.positive_int("thumbnail_size", thumbnail_size)
     check_shard(shard)
     truncation = truncation or Truncation()
     spaces = list(dict.fromkeys(["z", *spaces]))
