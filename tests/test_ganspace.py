@@ -183,6 +183,10 @@ def test_ganspace_on_the_embedded_gan_in_z(embedded_gan):
         ({"num": 2, "k": 3}, "num must be at least k = 3"),
         ({"n_oversamples": -1}, "n_oversamples must be >= 0"),
         ({"k": 4, "block_size": 5, "num": 100}, "block_size must be at least 12"),
+        ({"block_size": 0}, "block_size must be positive, got 0"),  # not taken for "the default"
+        ({"regression_num": 0, "space": "z"}, "regression_num must be positive, got 0"),
+        ({"seed": -1}, "seed must be a whole number"),
+        ({"k": 2.5}, "k must be a whole number"),
     ],
 )
 def test_bad_settings_are_one_line_errors(toy_generator, options, message):

@@ -100,7 +100,8 @@ def test_official_npy_round_trip(tmp_path, toy_run):
                            {"attr1": tmp_path / "official" / "attr1_scores.npy"}, model="toy")  # fmt: skip
     np.testing.assert_array_equal(back.codes("z"), toy_run.codes("z"))
     np.testing.assert_array_equal(back.scores()["attr1"], toy_run.scores()["attr1"])
-    assert SampleStore.open(tmp_path / "imported").meta["model"] == "toy"
+    meta = SampleStore.open(tmp_path / "imported").meta
+    assert meta["model"] == "toy" and meta["model_info"]["z_dim"] == 16  # the codes were checked against the model
 
 
 def test_export_refuses_before_writing_anything(tmp_path, toy_run):

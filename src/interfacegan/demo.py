@@ -20,6 +20,7 @@ import numpy as np
 from interfacegan import DEFAULT_MODEL
 from interfacegan.analysis import QUICK, analyze_run
 from interfacegan.analysis.report import add_sections
+from interfacegan.atomic import check_output
 from interfacegan.directions.boundary import Boundary
 from interfacegan.editing.codes import SampledCodes
 from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
@@ -117,8 +118,8 @@ def run_demo(
     """
     settings = settings or DemoSettings()
     settings.check()
+    out = check_output(out, "dir")  # a file, a place under a file, a read-only or system folder: one line, first
     limit_threads()
-    out = Path(out)
     steps = _Steps(on_step)
     model = load_model(DEFAULT_MODEL, device=settings.device)
     scorers = [load_scorer(name) for name in PAPER_SCORERS]

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.atomic import atomic_path, check_output, staged_dir
 from interfacegan.errors import InterfaceGANError
+from interfacegan.models import load_model
 from interfacegan.storage import is_url
 from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore
 
@@ -37,8 +39,10 @@ def import_official(
 ) -> SampleStore:
     """Create a store at `out` from official `.npy` files: codes {space: path}, scores {attribute: path}.
 
-    `model` is the spec of the generator the codes belong to (needed later to synthesize or edit). `out` is a local
-    directory (made under a temporary name, then renamed); copy it to object storage afterwards if needed.
+    `model` is the spec of the generator the codes belong to (needed later to synthesize or edit; unless it is
+    'unknown', each space and code shape is checked against it). Codes must be finite. Every check runs before
+    anything is written. `out` is a local directory (made under a temporary name, then renamed); copy it to object
+    storage afterwards if needed.
     """
     if is_url(out):
         raise InterfaceGANError(f"{out}: import-official writes a local directory; copy it to object storage later")
@@ -47,6 +51,8 @@ def import_official(
         raise InterfaceGANError(f"{out} exists and is not empty: choose a new output directory")
     if not codes:
         raise InterfaceGANError("give at least one codes file (e.g. --codes z.npy)")
+    chunk_rows = checks.positive_int("chunk_rows", chunk_rows)
+    seed = None if seed is None else checks.seed(seed)
     arrays = {space: _load_npy(p, f"{space} codes") for space, p in codes.items()}
     score_arrays = {name: _load_npy(p, f"{name} scores") for name, p in (scores or {}).items()}
     num = len(next(iter(arrays.values())))
@@ -60,9 +66,10 @@ def import_official(
         expected = 3 if space == "wp" else 2
         if arr.ndim != expected:
             raise InterfaceGANError(f"{space} codes have shape {arr.shape}: expected {expected} dimensions")
+    model_info = _check_codes(arrays, model, chunk_rows)
     meta = {
         "model": model,
-        "model_info": {"name": model, "spec": model, "resolution": None},
+        "model_info": model_info,
         "num": num,
         "seed": seed,
         "spaces": sorted(arrays),
@@ -87,6 +94,22 @@ def import_official(
         for k, start, stop in store.iter_chunks():
             store.write_chunk(SAMPLE_TASK, k, start, rows(start, stop))
     return SampleStore.open(out)
+
+
+def _check_codes(arrays: dict[str, np.ndarray], model: str, chunk_rows: int) -> dict:
+    """The run's `model_info`, after checking every code: finite (read in blocks of `chunk_rows`), and, when `model`
+    names one, of its latent spaces and shapes (the model is loaded on the CPU for that)."""
+    info = {"name": model, "spec": model, "resolution": None}
+    if model != "unknown":
+        generator = load_model(model, device="cpu")
+        for space, arr in arrays.items():
+            generator.check_codes(arr, space)  # the space exists, each code has its shape; the error names both
+        info = generator.info.as_dict()
+    for space, arr in arrays.items():
+        for start in range(0, len(arr), chunk_rows):
+            checks.finite_array(f"{space} codes (rows {start}-{min(start + chunk_rows, len(arr)) - 1})",
+                                arr[start : start + chunk_rows])  # fmt: skip
+    return info
 
 
 def export_official(

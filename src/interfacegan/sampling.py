@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.execution import ChunkJob, Executor, run_job
 from interfacegan.models import Generator, Truncation, load_model
@@ -165,10 +166,10 @@ def sample_to_store(
     True (bar), False, or a callable getting (description, rows done, rows in all). `out` is a directory or an
     fsspec URL (`s3://bucket/run`; `storage_options` go to fsspec).
     """
-    if num <= 0:
-        raise InterfaceGANError(f"num must be positive, got {num}")
-    if batch_size <= 0 or chunk_rows <= 0:
-        raise InterfaceGANError(f"batch_size and chunk_rows must be positive, got {batch_size} and {chunk_rows}")
+    num, seed = checks.positive_int("num", num), checks.seed(seed)
+    batch_size, chunk_rows = checks.positive_int("batch_size", batch_size), checks.positive_int("chunk_rows", chunk_rows)
+    if thumbnail_size is not None:
+        thumbnail_size = checks.positive_int("thumbnail_size", thumbnail_size)
     check_shard(shard)
     truncation = truncation or Truncation()
     spaces = list(dict.fromkeys(["z", *spaces]))

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from interfacegan.cli import app
 from interfacegan.cli.options import DeviceOpt, QuietOpt, given
-from interfacegan.cli.semantics import AlphaOpt, NameNumOpt, _name
+from interfacegan.cli.semantics import AlphaOpt, NameNumOpt, _name, _naming
 
 console = Console()
 
@@ -40,44 +40,46 @@ def ganspace_command(
     quiet: QuietOpt = False,
 ):
     """GANSpace: the top-k principal directions of sampled w (or of first-layer activations, regressed to z)."""
+    from interfacegan import checks
+    from interfacegan.atomic import check_output, staged_dir
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.ganspace import GANSpace, check_ganspace_layers, default_space
     from interfacegan.editing.manipulation import linspace_steps
+    from interfacegan.editing.render import check_render
+    from interfacegan.editing.run import save_direction_grid
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
 
-    if official is not None and official.resolve().parent == out.resolve():
-        raise InterfaceGANError(f"--official {official} lies in --out {out}, whose every .npz is read as a direction: "
-                                "write it elsewhere")  # fmt: skip
+    check_output(out, "dir")
+    if official is not None:
+        check_output(official, "file")
+        if official.resolve().parent == out.resolve():
+            raise InterfaceGANError(f"--official {official} lies in --out {out}, whose every .npz is read as a "
+                                    "direction: write it elsewhere")  # fmt: skip
     values = linspace_steps(range_[0], range_[1], steps)
+    check_render(scale=scale)
+    checks.positive_int("rows", rows)
+    options = given(k=k, num=num, block_size=block_size, regression_num=regression_num)
+    estimator = GANSpace(space=space, seed=seed, **options).check_params()
+    scorers = []
+    if name_with:  # scorers loaded and naming settings checked before any work
+        scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
     generator = load_model(model, device=device)
     check_ganspace_layers(generator, space or default_space(generator), layers, name="--layers")
-    options = given(k=k, num=num, block_size=block_size, regression_num=regression_num)
-    fitted = GANSpace(space=space, seed=seed, **options).fit(generator, progress=not quiet)
+    fitted = estimator.fit(generator, progress=not quiet)
     boundaries = fitted.boundaries(generator, layers)
     table = Table("direction", "explained variance", "ratio", "space", "file",
                   title=f"GANSpace directions of {model} ({fitted.n_samples_seen_:,} samples)")  # fmt: skip
-    for b in boundaries:
-        path = b.save(out / f"{b.attribute}.npz")
-        if grids:
-            save_direction_grid(generator, b, out / f"{b.attribute}.png", rows, values, seed, scale)
-        table.add_row(b.attribute, f"{b.metrics['explained_variance']:.4g}",
-                      f"{b.metrics['explained_variance_ratio']:.3f}", b.space, str(path))  # fmt: skip
-    console.print(table)
-    if official is not None:
-        console.print(f"wrote {fitted.save_official(official)} (GANSpace's layout)")
-    if name_with:
-        _name(generator, boundaries, name_with, name_num, alpha, None, quiet, model, out / NAMES_FILE)
-
-
-def save_direction_grid(generator, boundary, path: Path, rows: int, values, seed: int, scale: int) -> Path:
-    """A grid of `rows` sampled codes (rows [0, rows) of `seed`) edited along `boundary` by each offset in `values`."""
-    from interfacegan.editing.codes import SampledCodes
-    from interfacegan.editing.plan import plan_edit
-    from interfacegan.editing.render import save_grid
-    from interfacegan.editing.stream import edit_images
-
-    plan = plan_edit(generator, boundary)
-    grid = edit_images(plan, SampledCodes(generator, plan.space, rows, seed).read(0, rows), values)
-    labels = [f"{v:+.1f}" for v in values] if grid.shape[3] * scale >= 32 else None
-    return save_grid(grid, path, col_labels=labels, scale=scale)
+    with staged_dir(out) as stage:  # every file, or none
+        for b in boundaries:
+            b.save(stage / f"{b.attribute}.npz")
+            if grids:
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", rows, values, seed, scale)
+            table.add_row(b.attribute, f"{b.metrics['explained_variance']:.4g}",
+                          f"{b.metrics['explained_variance_ratio']:.3f}", b.space, str(out / f"{b.attribute}.npz"))
+        console.print(table)
+        if scorers:
+            _name(generator, boundaries, scorers, name_num, alpha, None, quiet, model, stage / NAMES_FILE,
+                  specs=name_with, shown=out / NAMES_FILE)  # fmt: skip
+        if official is not None:
+            console.print(f"wrote {fitted.save_official(official)} (GANSpace's layout)")

@@ -25,7 +25,7 @@ def _fmt(value, digits: int = 4) -> str:
 
 @app.command("train-boundary")
 def train_boundary(
-    run: Annotated[Path, typer.Argument(help="Run directory holding codes and scores.")],
+    run: Annotated[str, typer.Argument(help="Run directory or URL (s3://bucket/run) holding codes and scores.")],
     attribute: Annotated[list[str], typer.Option(help="Score to separate (repeatable).")] = [],
     all_scores: Annotated[bool, typer.Option("--all", help="Train one boundary per scalar score in the run.")] = False,
     space: Annotated[str, typer.Option(help="Latent space of the codes: z, w or wp (flattened).")] = "z",
@@ -37,14 +37,18 @@ def train_boundary(
     solver: Annotated[str, typer.Option(help="auto (the official SVC up to 3,000 training rows, LinearSVC above), official (SVC(kernel='linear')) or liblinear (LinearSVC).")] = "auto",
     max_iter: Annotated[int, typer.Option(help="Iteration limit of the liblinear solver (a fit that hits it is reported).")] = 1000,
     threshold: Annotated[str, typer.Option(help="Labels of the remaining samples: edges, extremes or a score.")] = "edges",
-    out: Annotated[Optional[Path], typer.Option(help="Boundary .npz (one attribute) or directory (several).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Boundary .npz (one attribute) or directory (several); default: RUN-boundaries beside a local run.")] = None,
     official: Annotated[bool, typer.Option(help="Also write the official (1, d) .npy next to each boundary.")] = False,
 ):
     """Fit a linear-SVM boundary per attribute and print train/validation/remaining accuracy."""
     from interfacegan.errors import InterfaceGANError
     from interfacegan.learning import boundary_path, default_boundary_dir, train_boundaries
+    from interfacegan.storage import is_url
     from interfacegan.store import SampleStore
 
+    if out is None and is_url(run):
+        raise InterfaceGANError(f"run {run} is a URL, with no local folder beside it for the boundaries: "
+                                "name one with --out (a .npz or a folder)")  # fmt: skip
     store = SampleStore.open(run, mode="r")
     names = list(dict.fromkeys(store.score_names if all_scores else attribute))
     if not names:
@@ -72,7 +76,7 @@ def train_boundary(
 
 @app.command()
 def edit(
-    run: Annotated[Path, typer.Argument(help="Run directory whose codes are edited.")],
+    run: Annotated[str, typer.Argument(help="Run directory or URL (s3://bucket/run) whose codes are edited.")],
     boundary: Annotated[str, typer.Option(help="Boundary .npz, official .npy, or PATH:I of a direction stack.")],
     out: Annotated[Path, typer.Option(help="Output directory for grid.png and edit.gif.")],
     condition: Annotated[list[str], typer.Option(help="Boundary to keep unchanged (repeatable).")] = [],
@@ -193,11 +197,11 @@ def sefa(
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
     from interfacegan import checks
     from interfacegan.atomic import check_output, staged_dir
-    from interfacegan.cli.ganspace import save_direction_grid
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
     from interfacegan.editing.manipulation import linspace_steps
     from interfacegan.editing.render import check_render
+    from interfacegan.editing.run import save_direction_grid
     from interfacegan.models import load_model
 
     check_output(out, "dir")

@@ -79,7 +79,10 @@ def sample(
 def score(
     run: Annotated[str, typer.Argument(help="Run directory or URL made by `interfacegan sample`.")],
     scorer: Annotated[list[str], typer.Option(help="face, identity, onnx:PATH, csv:PATH, module:function.")],
-    prefix: Annotated[str, typer.Option(help="Prefix for the stored score names.")] = "",
+    prefix: Annotated[
+        str, typer.Option(help="Prefix for the stored score names: letters, digits, _ - and ., starting with a letter "
+                          "or digit (e.g. v2_).")  # fmt: skip
+    ] = "",
     overwrite: Annotated[bool, typer.Option(help="Recompute scores that already exist.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(help="Synthesis batch size.", show_default="128")] = None,
     shard: Annotated[

@@ -18,7 +18,7 @@ console = Console()
 def ui(
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the run's, the boundaries', else dcgan-digiface).")] = None,
     boundaries: Annotated[list[str], typer.Option("--boundaries", "-b", help="Boundary .npz/.npy, PATH:I, or a folder of them (repeatable).")] = [],
-    run: Annotated[Optional[Path], typer.Option(help="Run whose samples can be edited by row.")] = None,
+    run: Annotated[Optional[str], typer.Option(help="Run (directory or URL) whose samples can be edited by row.")] = None,
     sefa: Annotated[Optional[int], typer.Option(help="Add the model's top-K SeFa directions (default 10 without --boundaries).")] = None,
     sefa_layers: Annotated[Optional[str], typer.Option(help="Style layers SeFa factorizes, e.g. 0-3 (style models).")] = None,
     name_with: Annotated[list[str], typer.Option(help="Scorer(s) naming the SeFa sliders by re-scoring, e.g. face (as sefa --name-with).")] = [],

@@ -37,6 +37,7 @@ import torch
 from sklearn.decomposition import IncrementalPCA
 from threadpoolctl import threadpool_limits
 
+from interfacegan import checks
 from interfacegan.atomic import atomic_path
 from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
@@ -89,12 +90,24 @@ class GANSpace:
             self.latent_mean_ = self.mean_.astype(np.float32)
         return self
 
+    def check_params(self) -> "GANSpace":
+        """Check the parameters that do not depend on a model (one line naming the first bad one); `fit` does, and a
+        caller that loads a model first can call this before, to refuse bad values before any work."""
+        if self.space not in (None, "w", "z"):
+            raise InterfaceGANError(f"space must be 'w' or 'z' (GANSpace directions), got {self.space!r}")
+        checks.positive_int("k", self.k), checks.positive_int("num", self.num), checks.seed(self.seed)
+        for name in ("block_size", "regression_num"):
+            if getattr(self, name) is not None:
+                checks.positive_int(name, getattr(self, name))
+        if self.n_oversamples is not None:
+            checks.integer("n_oversamples", self.n_oversamples, low=0)
+        return self
+
     def _settle(self, model) -> None:
         """Check the parameters against `model` (one-line errors naming them) and set space_, feature_shape_,
         n_components_kept_, block_size_ and regression_num_."""
+        self.check_params()
         space = self.space or default_space(model)
-        if space not in ("w", "z"):
-            raise InterfaceGANError(f"space must be 'w' or 'z' (GANSpace directions), got {space!r}")
         model.check_space(space)
         k, num = int(self.k), int(self.num)
         feature_shape = _features(model, space, model.sample(1, self.seed)).shape[1:]
@@ -105,14 +118,14 @@ class GANSpace:
         if num < k:
             raise InterfaceGANError(f"num must be at least k = {k} (PCA needs a sample per direction), got {num}")
         extra = 2 * k if self.n_oversamples is None else int(self.n_oversamples)
-        if extra < 0:
-            raise InterfaceGANError(f"n_oversamples must be >= 0, got {extra}")
         kept = min(k + extra, feature_dim, num)
-        block = self.block_size or max(kept, min(BLOCK_ROWS, BLOCK_BYTES // (4 * feature_dim)))
+        block = self.block_size
+        if block is None:
+            block = max(kept, min(BLOCK_ROWS, BLOCK_BYTES // (4 * feature_dim)))
         if min(block, num) < kept:
             raise InterfaceGANError(f"block_size must be at least {kept} (the components IncrementalPCA keeps: "
                                     f"k + n_oversamples), got {block}")  # fmt: skip
-        regression = self.regression_num or max(REGRESSION_MIN, num)
+        regression = self.regression_num if self.regression_num is not None else max(REGRESSION_MIN, num)
         if space == "z" and regression < k:
             raise InterfaceGANError(f"regression_num must be at least k = {k}, got {regression}")
         self.space_, self.feature_shape_, self.n_components_kept_ = space, tuple(feature_shape), int(kept)

@@ -2,7 +2,7 @@
 
 `EditRequest` names what to edit (boundary, optional conditions, steps, mode, layers); `edit_run` turns it into
 an image grid (N samples x S steps) and `save_edit` writes grid.png, edit.gif (and edit.mp4): all of them or,
-on any failure, none (`atomic.staged_dir`).
+on any failure, none (`atomic.staged_dir`). `save_direction_grid` draws one direction on sampled codes (SeFa, GANSpace).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from interfacegan import checks
 from interfacegan.atomic import staged_dir
 from interfacegan.directions.boundary import Boundary
-from interfacegan.editing.codes import run_codes
+from interfacegan.editing.codes import SampledCodes, run_codes
 from interfacegan.editing.manipulation import linspace_steps
 from interfacegan.editing.plan import EditPlan, check_mode, plan_edit
 from interfacegan.editing.render import check_render, edit_frames, save_animation, save_grid
@@ -108,7 +108,7 @@ def save_edit(
     fps, scale = check_render(fps, scale)
     out = Path(out)
     grid = result.grid
-    labels = [f"{v:+.1f}" for v in result.values] if grid.shape[3] * scale >= 32 else None
+    labels = grid_labels(result.values, grid.shape[3], scale)
     names = [f"{stem}grid.png", f"{stem}edit.gif"] + [f"{stem}edit.mp4"] * mp4
     with staged_dir(out) as stage:
         save_grid(grid, stage / names[0], col_labels=labels, scale=scale)
@@ -120,3 +120,19 @@ def save_edit(
         if result.conditional is not None:
             names.append(result.conditional.save(stage / f"{stem}direction.npz").name)
     return [out / name for name in names]
+
+
+def grid_labels(values: Sequence[float] | np.ndarray, tile_width: int, scale: int = 1) -> list[str] | None:
+    """Column labels of an edit grid ('+1.5' per value), or None when the tiles (`tile_width` px, enlarged `scale`
+    times) are too narrow to hold them."""
+    return [f"{v:+.1f}" for v in values] if tile_width * scale >= 32 else None
+
+
+def save_direction_grid(model, boundary: Boundary, path: str | Path, rows: int, values, seed: int = 0,
+                        scale: int = 1) -> Path:  # fmt: skip
+    """A grid of `rows` sampled codes (rows [0, rows) of `seed`'s code stream) edited along `boundary` by each offset
+    in `values`, written atomically to `path`: the picture `sefa` and `ganspace` show of each direction."""
+    rows, seed, scale = checks.positive_int("rows", rows), checks.seed(seed), check_render(scale=scale)[1]
+    plan = plan_edit(model, boundary)
+    grid = edit_images(plan, SampledCodes(model, plan.space, rows, seed).read(0, rows), values)
+    return save_grid(grid, path, col_labels=grid_labels(values, grid.shape[3], scale), scale=scale)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from interfacegan import checks
 from interfacegan.device import resolve_device
 from interfacegan.errors import InterfaceGANError
 
@@ -199,7 +200,7 @@ class Generator(ABC):
         """Rows [start, start+n) of the reproducible Gaussian z sequence for `seed`, float32 (n, z_dim)."""
         if n < 0:
             raise InterfaceGANError(f"number of samples must be >= 0, got {n}")
-        return gaussian_codes(seed, start, start + n, self.z_dim)
+        return gaussian_codes(checks.seed(seed), start, start + n, self.z_dim)
 
     def to_tensor(self, codes: np.ndarray | torch.Tensor) -> torch.Tensor:
         if isinstance(codes, np.ndarray):

@@ -9,11 +9,13 @@ chunk done only after all its outputs are written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
+from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.execution import ChunkJob, Executor, run_job
 from interfacegan.models import Generator, load_model
@@ -24,12 +26,35 @@ from interfacegan.scoring.base import Scorer, bind_run
 from interfacegan.store import SAMPLE_TASK, SampleStore
 
 
+# A prefix starts the stored names (`scores/PREFIXNAME`, and files like PREFIXNAME_z.npz): a plain name, so it can
+# neither nest arrays ('/' makes groups that `info` and `train-boundary` then stumble on) nor hide them ('.', '__').
+PREFIX_RULE = "letters, digits, '_', '-' and '.', starting with a letter or digit (e.g. v2_)"
+_PREFIX = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.-]*)?")
+
+
+def check_prefix(prefix: str) -> str:
+    """`prefix` when it is empty or follows PREFIX_RULE; else one line."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise InterfaceGANError(f"prefix {prefix!r} is not a plain name: use {PREFIX_RULE}")
+    return prefix
+
+
+def _check_output_names(scorer: Scorer, prefix: str) -> None:
+    """Each stored name one array name: not empty, no '/' or '\\' (which would nest groups), not hidden."""
+    for output in scorer.outputs:
+        name = f"{prefix}{output}"
+        if not name or "/" in name or "\\" in name or name.startswith((".", "__")):
+            raise InterfaceGANError(f"scorer {scorer.name!r} names an output {output!r}, which cannot be stored as "
+                                    "one array: rename it (no '/' or '\\', not starting with '.' or '__')")  # fmt: skip
+
+
 def score_task(scorer: Scorer, prefix: str = "") -> str:
     return f"score-{prefix}{scorer.name}"
 
 
 def _prepare_outputs(store: SampleStore, scorer: Scorer, prefix: str, overwrite: bool) -> dict[str, str]:
     """Create (or check) one array per scorer output; returns {output: array path}."""
+    _check_output_names(scorer, prefix)
     paths = {}
     for output, tail in scorer.outputs.items():
         group = "scores" if tail == () else "features"
@@ -135,6 +160,7 @@ def score_store(
     `executor` runs the chunks ('auto': worker processes for image scorers on several cores, else local threads;
     None: local threads); `progress` is True (bar), False or a callable.
     """
+    prefix, batch_size = check_prefix(prefix), checks.positive_int("batch_size", batch_size)
     scorer = load_scorer(scorer)
     if not store.is_complete(SAMPLE_TASK):
         raise InterfaceGANError(f"{store.path} is not completely sampled: finish sampling it first")
