@@ -195,3 +195,6 @@ def test_sampling_a_run_resumes_bit_identically(tiny, tmp_path):
     part = sample_to_store(model, tmp_path / "part", num=40, seed=3, save_images=True, chunk_rows=16, progress=False)
     np.testing.assert_array_equal(part.codes("z"), whole.codes("z"))
     assert part.meta["model"] == model.spec and "class_idx=2" in part.meta["model"]
+    with pytest.raises(InterfaceGANError, match="BigGAN's truncation is part of its spec"):  # before any store exists
+        sample_to_store(model, tmp_path / "psi", num=40, truncation=Truncation(0.7), progress=False)
+    assert not (tmp_path / "psi").exists()

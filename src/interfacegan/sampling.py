@@ -172,6 +172,7 @@ def sample_to_store(
         thumbnail_size = checks.positive_int("thumbnail_size", thumbnail_size)
     check_shard(shard)
     truncation = truncation or Truncation()
+    model.check_truncation(truncation)  # e.g. BigGAN: its truncation is part of its spec (before the store exists)
     spaces = list(dict.fromkeys(["z", *spaces]))
     for space in spaces:
         model.check_space(space)
