@@ -94,6 +94,39 @@ class Executor(ABC):
             on_result(start, stop, job.compute(start, stop, job.prefetch(start, stop)))
 
 
+def map_blocks(
+    job: ChunkJob,
+    blocks: Sequence[tuple[int, int]],
+    executor: "Executor | str | None" = None,
+    progress: ProgressOption = True,
+    description: str = "",
+    units_per_row: int = 1,
+) -> list[dict[str, np.ndarray]]:
+    """The arrays `job` computes for each block of rows (start, stop), in the order of `blocks`, whatever order
+    the engine delivers them in: callers that reduce them (running sums) add them up in the same order on every
+    engine, so the result is the same bit for bit. The progress bar (`units_per_row` units per row) advances as
+    each block completes. `executor`: an `Executor`, a registered name or None (local); one built here from a
+    name is closed at the end."""
+    from interfacegan.execution import load_executor
+
+    blocks = [(int(a), int(b)) for a, b in blocks]
+    engine = load_executor(executor)
+    results: dict[int, dict] = {}
+    total = sum(b - a for a, b in blocks) * units_per_row
+    try:
+        with progress_bar(description or job.task, total=total, enabled=progress) as bar:
+
+            def collect(start: int, stop: int, arrays: dict) -> None:
+                results[start] = arrays
+                bar.advance((stop - start) * units_per_row)
+
+            engine.map(job, blocks, collect)
+    finally:
+        if engine is not executor and hasattr(engine, "close"):
+            engine.close()
+    return [results[start] for start, _ in blocks]
+
+
 def run_chunk(store: SampleStore, job: ChunkJob, k: int) -> tuple[int, int]:
     """Do chunk k of `job` start to end in this process (setup, prefetch, compute, write, flag); its rows.
 
