@@ -164,6 +164,7 @@ def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, mo
     """Check the request against the run and load the model: one-line errors before any work or any file."""
     from interfacegan.analysis.steps.sefa_levels import levels
     from interfacegan.directions.sefa import check_layers
+    from interfacegan.layers import parse_layers
     from interfacegan.models import load_model
 
     settings.check()
@@ -176,6 +177,9 @@ def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, mo
             raise InterfaceGANError(f"{store.path} does not name its model: give `model` (a model spec)")
         model = load_model(spec, device=device)
     check_layers(model, settings.sefa_layers, name="sefa_layers")
+    if settings.layer_groups and "wp" in model.spaces and model.num_ws:
+        for group in settings.layer_groups:  # one-line errors for groups the model cannot take, before any work
+            parse_layers(group, int(model.num_ws))
     if settings.sefa_levels:
         levels(model, settings.sefa_levels)  # one-line errors for groups the model cannot take, before any work
     missing = [a for a in inputs.attributes or () if a not in store.score_names]
