@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from interfacegan.directions.boundary import Boundary
+from interfacegan.analysis.registry import ANALYSES
 from interfacegan.demo import DemoSettings, run_demo
 from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
@@ -16,10 +17,12 @@ from interfacegan.paper_attributes import PAPER_ATTRIBUTES
 from interfacegan.sampling import sample_to_store
 
 
-# The smallest demo that still runs every step and analysis: 300 samples (30 each side of a boundary at ratio 0.1).
+# The smallest demo that still runs every step and every analysis but one: 300 samples (30 each side of a boundary
+# at ratio 0.1). The method comparison ('sefa': naming SeFa and GANSpace directions on the fixed naming samples) is
+# left out here (a third of the test's time); tests/test_analysis_sefa_methods.py covers it against known answers.
 TINY = DemoSettings(num=300, sefa_k=2, name_num=4, edit_rows=2, steps=7, target_num=6,
                     analysis=dict(num_rescore=8, num_identity=1, num_distance=2, sweep=(-1.0, 1.0),
-                                  sefa_k=2, ganspace_num=500))  # fmt: skip
+                                  analyses=[a for a in ANALYSES if a != "sefa"]))  # fmt: skip
 
 
 def test_demo_writes_a_complete_report_and_resumes(tmp_path):

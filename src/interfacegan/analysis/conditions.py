@@ -1,7 +1,9 @@
 """Which conditional directions the re-scoring analysis measures: items 'auto', 'none' or 'PRIMAL|COND[,COND...]'.
 
 'auto' conditions each boundary on the other boundary of its space with the largest |cosine|, when that |cosine|
-is at least the threshold; an explicit item names a primal attribute and the attributes it keeps unchanged.
+is at least the threshold and below SAME_DIRECTION: two scores that rank samples alike (the `gender` logit and
+`male_probability`) give the same boundary, and conditioning one on the other would leave nothing to edit. An
+explicit item names a primal attribute and the attributes it keeps unchanged.
 The directions themselves come from `editing.plan_edit` (the one conditional projection).
 """
 
@@ -16,6 +18,8 @@ from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError
 
 KEYWORDS = ("auto", "none", "")
+# |cosine| from which two boundaries count as one direction ('auto' never conditions one on the other)
+SAME_DIRECTION = 0.999
 
 
 def parse_condition(item: str) -> tuple[str, list[str]]:
@@ -57,6 +61,7 @@ def condition_pairs(
     if "auto" in items and len(boundaries) >= 2:
         cos = cosine_matrix(np.stack([b.normal for b in boundaries]))
         np.fill_diagonal(cos, 0.0)
+        cos[np.abs(cos) >= SAME_DIRECTION] = 0.0
         for i in range(len(boundaries)):
             j = int(np.argmax(np.abs(cos[i])))
             if abs(cos[i, j]) >= threshold:
