@@ -35,7 +35,10 @@ class AnalysisResult:
     def relocate(self, stage: Path, out: Path) -> None:
         """Point every path written under `stage` (files, report, the sections' images) to its place under `out`,
         where `atomic.staged_dir` moved it."""
-        moved = lambda p: out / Path(p).relative_to(stage) if Path(p).is_relative_to(stage) else p  # noqa: E731
+
+        def moved(path: Path) -> Path:
+            return out / Path(path).relative_to(stage) if Path(path).is_relative_to(stage) else path
+
         self.files = [moved(p) for p in self.files]
         self.report = moved(self.report) if self.report is not None else None
         for section in self.sections:

@@ -28,7 +28,7 @@ from interfacegan.directions.boundary import Boundary
 from interfacegan.directions.ganspace import GANSPACE_NUM
 from interfacegan.editing.codes import DEFAULT_BLOCK_ROWS
 from interfacegan.errors import InterfaceGANError
-from interfacegan.execution import Executor, load_executor
+from interfacegan.execution import Executor, executor_in_use
 from interfacegan.store import SAMPLE_TASK, SampleStore
 
 __all__ = ["ANALYSES", "QUICK", "AnalysisResult", "AnalysisSettings", "analyze_run", "prepare_analysis"]
@@ -116,8 +116,7 @@ def analyze_run(
     inputs = AnalysisInputs(boundaries or None, boundaries_dir, attributes, spaces, scorers, identity_scorer,
                             real_scores)  # fmt: skip
     wanted = get_analyses(analyses)
-    engine = load_executor(executor)
-    try:
+    with executor_in_use(executor) as engine:
         ctx = prepare_analysis(run, settings, inputs, model, device, progress, engine)
         result = AnalysisResult(out=out)
         result.plan = plan = make_plan(ctx, wanted, estimate=estimate)
@@ -130,9 +129,6 @@ def analyze_run(
             _write_outputs(ctx, wanted, stage, result, report, started)
         result.relocate(stage, out)
         return result
-    finally:
-        if engine is not executor and hasattr(engine, "close"):
-            engine.close()  # an engine built here from its name (Ray actors, worker processes)
 
 
 def _write_outputs(ctx: AnalysisContext, wanted: list, stage: Path, result: AnalysisResult, report: bool,

@@ -107,23 +107,18 @@ def map_blocks(
     engine, so the result is the same bit for bit. The progress bar (`units_per_row` units per row) advances as
     each block completes. `executor`: an `Executor`, a registered name or None (local); one built here from a
     name is closed at the end."""
-    from interfacegan.execution import load_executor
+    from interfacegan.execution import executor_in_use
 
     blocks = [(int(a), int(b)) for a, b in blocks]
-    engine = load_executor(executor)
     results: dict[int, dict] = {}
     total = sum(b - a for a, b in blocks) * units_per_row
-    try:
-        with progress_bar(description or job.task, total=total, enabled=progress) as bar:
+    with executor_in_use(executor) as engine, progress_bar(description or job.task, total, enabled=progress) as bar:
 
-            def collect(start: int, stop: int, arrays: dict) -> None:
-                results[start] = arrays
-                bar.advance((stop - start) * units_per_row)
+        def collect(start: int, stop: int, arrays: dict) -> None:
+            results[start] = arrays
+            bar.advance((stop - start) * units_per_row)
 
-            engine.map(job, blocks, collect)
-    finally:
-        if engine is not executor and hasattr(engine, "close"):
-            engine.close()
+        engine.map(job, blocks, collect)
     return [results[start] for start, _ in blocks]
 
 
