@@ -17,15 +17,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from interfacegan.cli import app
-from interfacegan.cli.options import (
-    DeviceOpt,
-    ExecutorOpt,
-    GpusPerWorkerOpt,
-    QuietOpt,
-    RayAddressOpt,
-    executor_from_options,
-    given,
-)
+from interfacegan.cli.options import DeviceOpt, ExecutorOpt, GpusPerWorkerOpt, QuietOpt, RayAddressOpt, given
+from interfacegan.cli.options import executor_from_options
 from interfacegan.errors import InterfaceGANError
 
 console = Console()
