@@ -9,7 +9,10 @@ import pytest
 from interfacegan.editing.codes import CodeSource
 from interfacegan.analysis.identity import identity_discrepancy, unedited_features
 from interfacegan.rescoring.matrix import Edit, compute_baseline, rescoring_matrix
+from interfacegan.rescoring.rescore import rescore
 from interfacegan.editing.manipulation import conditional_direction
+from interfacegan.execution import Executor
+from interfacegan.execution.local import LocalExecutor
 from interfacegan.models import ToyGenerator
 from interfacegan.sampling import sample_to_store
 from interfacegan.scoring.toy import ToyScorer
@@ -144,3 +147,51 @@ def test_analyze_refuses_a_boundary_of_another_model_as_edit_does(known, tmp_pat
         analyze_run(store, tmp_path / "a", analyses=["rescore"], boundaries=[other], model=model,
                     scorers=[ToyScorer()], progress=False, report=False)  # fmt: skip
     assert not (tmp_path / "a" / "rescoring_z.csv").exists()
+
+
+class _ReversedExecutor(Executor):
+    """Blocks delivered last first, in this process: the order a distributed engine may hand them back in."""
+
+    name = "reversed"
+
+    def run(self, store, job, chunks, on_chunk=None):
+        raise NotImplementedError
+
+    def map(self, job, blocks, on_result):
+        job.setup()
+        for start, stop in reversed(list(blocks)):
+            on_result(start, stop, job.compute(start, stop, job.prefetch(start, stop)))
+
+
+def test_the_blocks_give_the_same_numbers_in_any_order_and_the_one_loops_sums(known):
+    """Re-scoring, unedited scores and identity distances run as jobs that an executor maps over blocks of rows:
+    blocks handed back in another order give the local executor's arrays bit for bit, and those are the sums one
+    loop over the blocks in order adds up (the computation before the executor seam)."""
+    model, store = known
+    source = CodeSource(store, model, "wp", 230, block_rows=50)
+    n = model.true_normal(0, "w")
+    edits = [Edit(f"a0 @ {g}", n, "wp", attribute="attr0", layers=g, kind="layers") for g in ("all", "0-1")]
+    scorers, features, results = [ToyScorer(), PositionScorer()], PixelFeatures(), []
+    for engine in (LocalExecutor(), _ReversedExecutor()):
+        baseline = compute_baseline(model, source, scorers, progress=False, executor=engine)
+        matrix = rescoring_matrix(model, source, baseline, edits, 1.5, scorers, progress=False, executor=engine)
+        before = unedited_features(store, source, features, executor=engine)
+        identity = identity_discrepancy(model, source, before, edits, [1.0, -2.0], features, progress=False,
+                                        executor=engine)  # fmt: skip
+        results.append([*baseline.scores.values(), matrix.change, matrix.stderr, matrix.increased, matrix.valid,
+                        before, identity.distance, identity.stderr, identity.valid])  # fmt: skip
+    for local, other in zip(*results):
+        np.testing.assert_array_equal(local, other)
+
+    total, count = np.zeros((len(edits), len(baseline.attributes))), np.zeros_like(matrix.valid)
+    for start, stop in source.blocks():  # the loop of rescoring_matrix before the seam
+        for i, edit in enumerate(edits):
+            out = rescore(model, source.read(start, stop), "wp", edit.direction, [1.5], scorers, layers=edit.layers)
+            for j, name in enumerate(baseline.attributes):
+                diff = out[name][:, 0].astype(np.float64) - baseline.scores[name][start:stop].astype(np.float64)
+                total[i, j] += diff.sum()
+                count[i, j] += len(diff)
+    np.testing.assert_array_equal(matrix.raw_change, total / count)
+    np.testing.assert_array_equal(matrix.valid, count)
+    whole = rescore(model, source.read(0, 230), "wp", np.zeros_like(n), [0.0], scorers)
+    np.testing.assert_array_equal(baseline.scores["attr0"], whole["attr0"][:, 0])

@@ -1,7 +1,7 @@
 """Past one machine (issue 14): sampling and scoring on Ray give the local executor's store array for array, on a
 2-node cluster and on a local instance of 2 workers; a worker killed mid-chunk and a driver killed with kill -9
-both end in the uninterrupted store; stores on S3 (moto's server) claim, resume and refill like local ones;
-torchrun's processes fill one store with `--shard auto`.
+both end in the uninterrupted store; the re-scoring analyses on Ray write the local executor's CSV files; stores on
+S3 (moto's server) claim, resume and refill like local ones; torchrun's processes fill one store with `--shard auto`.
 
 Everything that opens a socket runs in one loopback-only network namespace for the module (tests/isolation.py):
 a 2-node cluster (`ray start --head` + `ray start --address`, 1 CPU each) and the S3 stand-in, started once and
@@ -183,6 +183,39 @@ def test_a_local_ray_instance_of_two_workers_by_default(cluster, tmp_path, toy_g
     local = sample_to_store(toy_generator, tmp_path / "local", num=700, seed=8, chunk_rows=100, spaces=["w"],
                             progress=False)  # fmt: skip
     _assert_same(local, SampleStore.open(out), ["codes/z", "codes/w"])
+
+
+ANALYSIS = """
+import json, sys
+from interfacegan.analysis import analyze_run
+from interfacegan.execution import load_executor
+
+address, run, out = sys.argv[1:4]
+engine = load_executor("ray", address=address)
+analyze_run(run, out, analyses=["rescore", "layers", "distance"], num_rescore=300, num_distance=100, block_rows=64,
+            progress=False, report=False, estimate=False, executor=engine)
+print(json.dumps({"nodes": len(set(engine.placement.values())), "blocks": len(engine.placement)}))
+"""
+
+
+def test_the_rescoring_analyses_on_ray_write_the_local_executors_tables(cluster, tmp_path, toy_generator):
+    """Re-scoring, layer-wise re-scoring and the distance sweep with their blocks of rows on Ray workers of 2 nodes
+    (the blocks come back in any order): every CSV file is the local executor's, byte for byte."""
+    from interfacegan.analysis import analyze_run
+
+    ns, address = cluster
+    store = sample_to_store(toy_generator, tmp_path / "run", num=400, seed=4, spaces=["w"], chunk_rows=200,
+                            progress=False)  # fmt: skip
+    score_store(store, ToyScorer(), model=toy_generator, progress=False, executor="local")
+    report = _last_json(ns.python(ANALYSIS, address, tmp_path / "run", tmp_path / "ray", timeout=120))
+    assert report == {"nodes": 2, "blocks": 2}  # the last sweep's 2 blocks ran on both nodes
+    analyze_run(store, tmp_path / "local", analyses=["rescore", "layers", "distance"], num_rescore=300,
+                num_distance=100, block_rows=64, progress=False, report=False, estimate=False)  # fmt: skip
+    tables = sorted(p.name for p in (tmp_path / "local").glob("*.csv"))
+    assert "layers_rescoring.csv" in tables and "rescoring_conditional_w.csv" in tables
+    assert sorted(p.name for p in (tmp_path / "ray").glob("*.csv")) == tables
+    for name in tables:
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
 S3_STORES = """

@@ -109,6 +109,11 @@ def test_auto_runs_image_scorers_on_workers_and_falls_back_here(tmp_path, toy_ge
     engine.run(rows, RowsJob(setup_fails_in_workers=True, parent=os.getpid()), range(4))
     assert set(rows.array("scores/pid")[:]) == {os.getpid()}  # the workers could not build it: done here
     np.testing.assert_array_equal(rows.array("scores/rows")[:], np.arange(400))
+    mapped = {}
+    engine.map(RowsJob(setup_fails_in_workers=True, parent=os.getpid()), [(0, 50), (50, 120)],
+               lambda start, stop, arrays: mapped.update({start: arrays}))  # fmt: skip
+    assert sorted(mapped) == [0, 50] and {int(a["scores/pid"][0]) for a in mapped.values()} == {os.getpid()}
+    np.testing.assert_array_equal(mapped[50]["scores/rows"], np.arange(50, 120))
     engine.close()
 
 

@@ -47,12 +47,14 @@ def test_check_output_refuses_the_wrong_kind_a_path_under_a_file_and_system_fold
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare")
-def test_a_read_only_output_folder_is_one_line_before_any_work(tmp_path):
+@pytest.mark.parametrize("command", ["sefa", "analyze"])
+def test_a_read_only_output_folder_is_one_line_before_any_work(command, command_inputs, tmp_path):
     """A read-only mount refuses writes even to root (chmod does not): the command runs in a private mount namespace
     with a read-only tmpfs on its output's parent."""
     target = tmp_path / "ro"
     target.mkdir()
-    command = f'mount -t tmpfs -o ro tmpfs {target} && exec "$0" sefa --model toy --out {target / "out"}'
+    argv = " ".join(f"'{a}'" for a in _commands(command_inputs, target / "out")[command])
+    command = f'mount -t tmpfs -o ro tmpfs {target} && exec "$0" {argv}'
     done = subprocess.run(["unshare", "-m", "sh", "-c", command, cli_path()], capture_output=True, text=True)
     if done.returncode and "mount" in done.stderr:
         pytest.skip(f"cannot mount here: {done.stderr.strip()}")
@@ -148,10 +150,11 @@ def _commands(inputs: Path, out: Path) -> dict[str, list]:
         "train-encoder": ["train-encoder", "--model", "toy", "--steps", "1", "--width", "4", "--out", out],
         "train-translator": ["train-translator", "--boundary", b, "--num", "2", "--steps", "1", "--out", out],
         "translate": ["translate", face, "--translator", inputs / "no-translator.pt", "--out", out],
+        "analyze": ["analyze", "rescore", run, "--ratio", "0.2", "--num", "40", "--quiet", "--out", out],
     }
 
 
-FOLDER_OUTPUTS = ("train-boundary", "edit", "sefa", "invert", "edit-image", "translate")
+FOLDER_OUTPUTS = ("train-boundary", "edit", "sefa", "invert", "edit-image", "translate", "analyze")
 
 
 @pytest.mark.parametrize("command", list(_commands(Path("."), Path("."))))
@@ -182,6 +185,13 @@ REFUSALS = [  # (command, extra options that make it refuse late, the refusal)
     ("train-encoder", ["--image-weight", "nan"], "image_weight must be a finite number"),
     ("train-translator", ["--lr", "inf"], "lr must be a finite number"),
     ("translate", ["--scale", "0"], "scale must be in [1, 64]"),
+    ("analyze", ["--condition", "attr0|nope"], "condition 'attr0|nope' names nope without a boundary"),
+    ("analyze", ["--attribute", "nope"], "has no scores ['nope']"),
+    ("analyze", ["--scorer", "nope"], "unknown scorer 'nope'"),
+    ("analyze", ["--sweep", "1,nan"], "sweep must be a finite number"),
+    ("analyze", ["--layer-group", "9"], "layer(s) 9 out of range"),
+    ("analyze", ["--executor", "nope"], "unknown executor 'nope'"),
+    ("analyze", ["--gpus-per-worker", "1"], "--ray-address and --gpus-per-worker need --executor ray"),
 ]
 
 
@@ -194,6 +204,35 @@ def test_a_refused_command_leaves_nothing_behind(command, extra, message, comman
     err = cli_error(monkeypatch, capsys, *_commands(command_inputs, out)[command], *extra)
     assert message in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_analyze_writes_every_file_or_none_and_reruns_into_the_same_folder(command_inputs, tmp_path, monkeypatch,
+                                                                          capsys):  # fmt: skip
+    """An analysis failing midway (after tables were written) leaves an existing --out as it was; a rerun into it
+    replaces the files of the same name and keeps the user's other files."""
+    from interfacegan.analysis.steps.rescore import Rescoring
+    from interfacegan.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    real_run = Rescoring.run
+
+    def fails_midway(self, ctx, writer):
+        real_run(self, ctx, writer)  # every table and plot written (into the stage)
+        raise InterfaceGANError("the scorer failed")
+
+    monkeypatch.setattr(Rescoring, "run", fails_midway)
+    assert "the scorer failed" in cli_error(monkeypatch, capsys, *_commands(command_inputs, out)["analyze"])
+    assert _tree(tmp_path) == {"out/notes.txt": b"mine"}
+    monkeypatch.undo()
+    for _ in range(2):
+        monkeypatch.setattr("sys.argv", ["interfacegan", *map(str, _commands(command_inputs, out)["analyze"])])
+        main()  # returns (no SystemExit) when the command succeeds
+    files = _tree(out)
+    assert files["notes.txt"] == b"mine" and "rescoring_z.csv" in files and "report.html" in files
+    assert not [name for name in files if "partial" in name]
+    assert "boundaries/attr0_z.npz" in files and b"rescoring_z.csv" in files["analysis.json"]
 
 
 def test_train_boundary_writes_every_boundary_or_none_and_keeps_other_files(command_inputs, tmp_path):

@@ -3,10 +3,9 @@
 Inputs (attributes, scorers, the identity scorer, boundaries) and measurements (the attribute correlation, a
 space's unedited scores, its re-scoring matrix, identity descriptors and distances, SeFa and GANSpace directions
 and their names) are typed cached properties or per-space caches, so an analysis that needs another's result
-simply asks for it: running one analysis alone computes what it needs, in any order. The heavy loops stream
-blocks of codes through functions with plain inputs (`rescoring_matrix`, `compute_baseline`,
-`identity_discrepancy`: model, scorers, directions as arrays, row blocks), the seam an executor can later map
-over blocks.
+simply asks for it: running one analysis alone computes what it needs, in any order. The heavy loops
+(`rescoring_matrix`, `compute_baseline`, `unedited_features`, `identity_discrepancy`) are jobs over blocks of
+rows that the context's `executor` maps (local threads, worker processes or Ray workers: the same numbers).
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from interfacegan.analysis.inputs import (
 from interfacegan.analysis.settings import AnalysisSettings
 from interfacegan.directions.boundary import Boundary
 from interfacegan.editing.codes import CodeSource
+from interfacegan.execution import Executor
 from interfacegan.layers import format_layers, parse_layers
 from interfacegan.rescoring.matrix import (
     Baseline,
@@ -83,8 +83,9 @@ class AnalysisContext:
     """The run, model, settings and inputs of one analysis, and everything derived from them (module docstring)."""
 
     def __init__(self, store: SampleStore, model, settings: AnalysisSettings, inputs: AnalysisInputs,
-                 progress: bool = True):  # fmt: skip
+                 progress: bool = True, executor: Executor | None = None):  # fmt: skip
         self.store, self.model, self.settings, self.inputs, self.progress = store, model, settings, inputs, progress
+        self.executor = executor  # runs the blocks of the heavy loops (None: local threads)
         self.reserved_rows: dict[str, int] = {}  # unedited rows per space that the plan will need (baselines)
         self._baselines: dict[str, Baseline] = {}
         self._rescoring: dict[str, RescoringResult] = {}
@@ -179,7 +180,7 @@ class AnalysisContext:
         if cached is None or cached.num < num:
             rows = self.rows(max(num, self.reserved_rows.get(space, 0)))
             cached = compute_baseline(self.model, self.source(space, rows), self.scorers, self.settings.batch_size,
-                                      self.progress)  # fmt: skip
+                                      self.progress, self.executor)  # fmt: skip
             self._baselines[space] = cached
         return Baseline(space, {k: v[:num] for k, v in cached.scores.items()})
 
@@ -203,7 +204,8 @@ class AnalysisContext:
         m = self.settings.num_rescore if num is None else num
         return rescoring_matrix(self.model, self.source(space, m), self.baseline(space, m), edits,
                                 self.settings.alpha if alpha is None else alpha, self.scorers,
-                                self.settings.batch_size, self.progress, description=description)  # fmt: skip
+                                self.settings.batch_size, self.progress, description=description,
+                                executor=self.executor)  # fmt: skip
 
     def rescoring(self, space: str) -> RescoringResult:
         """The re-scoring matrix of the boundaries of `space` (M = num_rescore), columns led by their attributes."""
@@ -221,7 +223,8 @@ class AnalysisContext:
     def identity_before(self) -> np.ndarray:
         """Identity descriptors (M, k) of the unedited rows [0, num_identity): the same images in every space."""
         source = self.source(self.spaces[0] if self.spaces else "z", self.settings.num_identity)
-        return unedited_features(self.store, source, self.identity_scorer, self.settings.batch_size)
+        return unedited_features(self.store, source, self.identity_scorer, self.settings.batch_size, self.executor,
+                                 self.progress)  # fmt: skip
 
     @property
     def identity_before_work(self) -> dict[str, tuple[int, int]]:
@@ -245,7 +248,7 @@ class AnalysisContext:
         """Identity distances of any `edits` of `space` codes, against `identity_before`."""
         return identity_discrepancy(self.model, self.source(space, self.settings.num_identity), self.identity_before,
                                     edits, alphas, self.identity_scorer, self.settings.batch_size,
-                                    self.progress)  # fmt: skip
+                                    self.progress, self.executor)  # fmt: skip
 
     # ---- layers and SeFa ----------------------------------------------------------------------------------
     @property

@@ -16,8 +16,9 @@ import numpy as np
 from interfacegan.editing.codes import CodeSource
 from interfacegan.rescoring.matrix import Edit, mean_and_stderr
 from interfacegan.errors import InterfaceGANError
-from interfacegan.progress import progress_bar
+from interfacegan.execution.base import map_blocks
 from interfacegan.report import plural
+from interfacegan.rescoring.jobs import BaselineJob, CodeBlocksJob
 from interfacegan.rescoring.rescore import rescore
 from interfacegan.scoring import load_scorer
 from interfacegan.scoring.identity import identity_distance
@@ -59,18 +60,17 @@ def has_stored_features(store, scorer) -> bool:
     return (info.get("scorer"), info.get("version")) == (scorer.name, scorer.version)
 
 
-def unedited_features(store, source: CodeSource, scorer, batch_size: int = 64) -> np.ndarray:
-    """Descriptors (M, k) of the unedited images: the run's stored features when it has them, else computed."""
+def unedited_features(store, source: CodeSource, scorer, batch_size: int = 64, executor=None,
+                      progress: bool = False) -> np.ndarray:  # fmt: skip
+    """Descriptors (M, k) of the unedited images: the run's stored features when it has them, else computed (the
+    blocks on `executor`, an Executor or its name; None: local)."""
     scorer = load_scorer(scorer)
+    output = feature_output(scorer)
     if has_stored_features(store, scorer):
-        return np.asarray(store.array(f"features/{feature_output(scorer)}")[: source.num], dtype=np.float32)
-    zero = np.zeros(source.model.space_shape(source.space), np.float32)
-    parts = [
-        edited_features(source.model, source.read(a, b), source.space, zero, [0.0], scorer, batch_size=batch_size,
-                        truncation=source.synthesis_truncation())[:, 0]  # fmt: skip
-        for a, b in source.blocks()
-    ]
-    return np.concatenate(parts)
+        return np.asarray(store.array(f"features/{output}")[: source.num], dtype=np.float32)
+    job = BaselineJob(source.model, source, [scorer], batch_size, vectors=True)
+    parts = map_blocks(job, job.blocks(), executor, progress, f"identity descriptors ({source.space})")
+    return np.concatenate([p[output] for p in parts])
 
 
 @dataclass
@@ -97,6 +97,22 @@ def identity_block(model, codes: np.ndarray, space: str, before: np.ndarray, edi
     return np.stack([np.where(ok, dist, 0).sum(0), np.where(ok, dist**2, 0).sum(0), ok.sum(0)])
 
 
+@dataclass
+class IdentitySumsJob(CodeBlocksJob):
+    """Per block, `identity_block` sums (E, 3, S) of every edit against `before` (M, k): a job executors map."""
+
+    edits: Sequence = ()
+    alphas: Sequence[float] = ()
+    before: np.ndarray | None = None
+
+    def compute(self, start: int, stop: int, prefetched: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        codes = self.source.read(start, stop) if prefetched is None else prefetched
+        sums = [identity_block(self.model, codes, self.source.space, self.before[start:stop], edit, self.alphas,
+                               self.scorers[0], self.batch_size, self.source.synthesis_truncation())
+                for edit in self.edits]  # fmt: skip
+        return {"sums": np.stack(sums)}
+
+
 def identity_discrepancy(
     model,
     source: CodeSource,
@@ -106,19 +122,17 @@ def identity_discrepancy(
     scorer,
     batch_size: int = 64,
     progress: bool = True,
+    executor=None,
 ) -> IdentityResult:
-    """Mean 1 - cos(descriptor before, descriptor after) over `source` rows, for every edit and alpha."""
+    """Mean 1 - cos(descriptor before, descriptor after) over `source` rows, for every edit and alpha; the blocks
+    of rows run on `executor` (an Executor or its name; None: local threads), their sums added in block order."""
     edits, alphas = list(edits), [float(a) for a in alphas]
-    scorer = load_scorer(scorer)
+    job = IdentitySumsJob(model, source, [load_scorer(scorer)], batch_size, edits=edits, alphas=alphas,
+                          before=np.asarray(before))  # fmt: skip
     sums = np.zeros((len(edits), 3, len(alphas)))
-    total = source.num * len(edits) * len(alphas)
-    with progress_bar(f"identity ({source.space}, {plural(len(edits), 'edit')})", total=total, enabled=progress) as bar:
-        for start, stop in source.blocks():
-            codes = source.read(start, stop)
-            for i, edit in enumerate(edits):
-                sums[i] += identity_block(model, codes, source.space, before[start:stop], edit, alphas, scorer,
-                                          batch_size, source.synthesis_truncation())  # fmt: skip
-                bar.advance((stop - start) * len(alphas))
+    description = f"identity ({source.space}, {plural(len(edits), 'edit')})"
+    for part in map_blocks(job, job.blocks(), executor, progress, description, units_per_row=len(edits) * len(alphas)):
+        sums += part["sums"]
     count = sums[:, 2].astype(np.int64)
     mean, stderr = mean_and_stderr(sums[:, 0], sums[:, 1], count)
     return IdentityResult(edits, alphas, mean, stderr, count, source.num)

@@ -32,6 +32,19 @@ class AnalysisResult:
     settings: list[tuple[str, str]] = field(default_factory=list)  # the report's (setting, value) rows, as text
     plan: AnalysisPlan | None = None
 
+    def relocate(self, stage: Path, out: Path) -> None:
+        """Point every path written under `stage` (files, report, the sections' images) to its place under `out`,
+        where `atomic.staged_dir` moved it."""
+
+        def moved(path: Path) -> Path:
+            return out / Path(path).relative_to(stage) if Path(path).is_relative_to(stage) else path
+
+        self.files = [moved(p) for p in self.files]
+        self.report = moved(self.report) if self.report is not None else None
+        for section in self.sections:
+            section.items = [(kind, (moved(item[0]), item[1]) if kind == "image" else item)
+                             for kind, item in section.items]  # fmt: skip
+
 
 class SectionWriter:
     """Writes one analysis' outputs under `out` (CSV, PNG), into its report `section` and `result`."""

@@ -1,12 +1,12 @@
 """`analyze_run`: every measurement of the paper on one sampled and scored run, written as CSV files, PNG plots
 and one HTML report (what `interfacegan analyze` and the demo run).
 
-It reads top to bottom: check the request and load the model (nothing heavy, nothing written); make the plan
-(boundaries resolved, each analysis' work counted, per-image costs measured) and hand it to `on_plan`; then run
-each analysis that applies (registry order) and write the report and OUT/analysis.json. Boundaries are the given
-ones, those of a `train-boundary` folder (given, or found beside the run), or trained here (saved under
-OUT/boundaries/); see `analysis.inputs`. An analysis that does not apply is skipped with its reason, in the
-report and the result.
+It reads top to bottom: check the request and the output folder, load the model (nothing heavy, nothing written);
+make the plan (boundaries resolved, each analysis' work counted, per-image costs measured) and hand it to
+`on_plan`; then run each analysis that applies (registry order) and write the report and OUT/analysis.json, all
+into a stage that moves into OUT only when everything succeeded. Boundaries are the given ones, those of a
+`train-boundary` folder (given, or found beside the run), or trained here (saved under OUT/boundaries/); see
+`analysis.inputs`. An analysis that does not apply is skipped with its reason, in the report and the result.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from interfacegan.analysis.plan import AnalysisPlan, make_plan
 from interfacegan.analysis.registry import ANALYSES, get_analyses
 from interfacegan.analysis.report import Section, build_report, overview
 from interfacegan.analysis.settings import DEFAULT_SWEEP, QUICK, AnalysisSettings
-from interfacegan.atomic import write_text_atomic
+from interfacegan.atomic import check_output, staged_dir, write_text_atomic
 from interfacegan.directions.boundary import Boundary
 from interfacegan.directions.ganspace import GANSPACE_NUM
 from interfacegan.editing.codes import DEFAULT_BLOCK_ROWS
 from interfacegan.errors import InterfaceGANError
+from interfacegan.execution import Executor, executor_in_use
 from interfacegan.store import SAMPLE_TASK, SampleStore
 
 __all__ = ["ANALYSES", "QUICK", "AnalysisResult", "AnalysisSettings", "analyze_run", "prepare_analysis"]
@@ -67,6 +68,7 @@ def analyze_run(
     estimate: bool = True,
     on_plan: Callable[[AnalysisPlan], None] | None = None,
     plan_only: bool = False,
+    executor: Executor | str | None = "local",
 ) -> AnalysisResult:
     """Run the chosen `analyses` (default: every registered one that applies) on the run at `run`; write to `out`.
 
@@ -92,9 +94,16 @@ def analyze_run(
         2-5, top 6-end) and the directions factorized per level.
     estimate: measure per-image costs for the plan's time estimate. on_plan(plan): called with the plan before
         any heavy work (the CLI prints it). plan_only: return after planning, writing nothing.
+    executor: the engine that runs the blocks of re-scoring, unedited scores and identity distances: an Executor
+        or a registered name ('local' threads, 'processes', 'ray'; `execution.load_executor`); the results are
+        the same on every engine. One built here from a name is closed at the end.
+    `out` is checked first (`atomic.check_output`), and every file is written into a hidden stage that moves into
+    `out` only when all succeeded (`atomic.staged_dir`): a refusal or a crash leaves `out` as it was. Into an
+    existing folder the files move one by one, replacing those of the same name and keeping the others.
     Returns an AnalysisResult (paths written, tables, report path, skipped analyses with reasons, seconds, plan).
     """
     started = time.perf_counter()
+    out = check_output(out, "dir")
     settings = AnalysisSettings(
         num_rescore=num_rescore, num_identity=num_identity, num_distance=num_distance, alpha=float(alpha),
         sweep=tuple(float(a) for a in sweep),
@@ -106,21 +115,28 @@ def analyze_run(
     )  # fmt: skip
     inputs = AnalysisInputs(boundaries or None, boundaries_dir, attributes, spaces, scorers, identity_scorer,
                             real_scores)  # fmt: skip
-    ctx = prepare_analysis(run, settings, inputs, model, device, progress)
     wanted = get_analyses(analyses)
-    out = Path(out)
-    result = AnalysisResult(out=out)
-    result.plan = plan = make_plan(ctx, wanted, estimate=estimate)
-    result.skipped = {a.name: a.skipped for a in plan.analyses if a.work is None}
-    if on_plan is not None:
-        on_plan(plan)
-    if plan_only:
+    with executor_in_use(executor) as engine:
+        ctx = prepare_analysis(run, settings, inputs, model, device, progress, engine)
+        result = AnalysisResult(out=out)
+        result.plan = plan = make_plan(ctx, wanted, estimate=estimate)
+        result.skipped = {a.name: a.skipped for a in plan.analyses if a.work is None}
+        if on_plan is not None:
+            on_plan(plan)
+        if plan_only:
+            return result
+        with staged_dir(out) as stage:  # every output, or none: a refusal or a crash midway leaves `out` as it was
+            _write_outputs(ctx, wanted, stage, result, report, started)
+        result.relocate(stage, out)
         return result
 
-    out.mkdir(parents=True, exist_ok=True)
+
+def _write_outputs(ctx: AnalysisContext, wanted: list, stage: Path, result: AnalysisResult, report: bool,
+                   started: float) -> None:  # fmt: skip
+    """Run each analysis that applies and write its files, the report and analysis.json into `stage`."""
     if ctx.boundaries_resolved:  # while planning (perhaps trained, in memory): save what was trained
         result.boundaries = ctx.boundaries
-        result.files += ctx.boundary_set.save_trained(out / "boundaries")
+        result.files += ctx.boundary_set.save_trained(stage / "boundaries")
     result.seconds["planning"] = time.perf_counter() - started
     for analysis in wanted:
         if analysis.name in result.skipped:
@@ -128,23 +144,23 @@ def analyze_run(
         section = Section(analysis.name, analysis.title, analysis.intro)
         result.sections.append(section)
         t0 = time.perf_counter()
-        analysis.run(ctx, SectionWriter(section, out, result))
+        analysis.run(ctx, SectionWriter(section, stage, result))
         result.seconds[analysis.name] = time.perf_counter() - t0
     result.seconds["total"] = time.perf_counter() - started
-    result.settings = overview(ctx, plan, result.seconds)
+    result.settings = overview(ctx, result.plan, result.seconds)
     if report:
         html = build_report("InterFaceGAN analysis", result.settings, result.sections, result.skipped)
-        result.report = html.save(out / "report.html")
+        result.report = html.save(stage / "report.html")
         result.files.append(result.report)
-    _write_summary(ctx, result, [a.name for a in wanted])
-    return result
+    _write_summary(ctx, result, [a.name for a in wanted], stage)
 
 
 def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, model=None, device=None,
-                     progress: bool = True) -> AnalysisContext:  # fmt: skip
+                     progress: bool = True, executor: Executor | None = None) -> AnalysisContext:  # fmt: skip
     """Check the request against the run and load the model: one-line errors before any work or any file."""
     from interfacegan.analysis.steps.sefa_levels import levels
     from interfacegan.directions.sefa import check_layers
+    from interfacegan.layers import parse_layers
     from interfacegan.models import load_model
 
     settings.check()
@@ -157,6 +173,9 @@ def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, mo
             raise InterfaceGANError(f"{store.path} does not name its model: give `model` (a model spec)")
         model = load_model(spec, device=device)
     check_layers(model, settings.sefa_layers, name="sefa_layers")
+    if settings.layer_groups and "wp" in model.spaces and model.num_ws:
+        for group in settings.layer_groups:  # one-line errors for groups the model cannot take, before any work
+            parse_layers(group, int(model.num_ws))
     if settings.sefa_levels:
         levels(model, settings.sefa_levels)  # one-line errors for groups the model cannot take, before any work
     missing = [a for a in inputs.attributes or () if a not in store.score_names]
@@ -167,10 +186,10 @@ def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, mo
         model.check_space(s)
         if s not in store.spaces:
             raise InterfaceGANError(f"{store.path} has no {s!r} codes to train on: sample the run with space {s!r}")
-    return AnalysisContext(store, model, settings, inputs, progress)
+    return AnalysisContext(store, model, settings, inputs, progress, executor)
 
 
-def _write_summary(ctx: AnalysisContext, result: AnalysisResult, wanted: list[str]) -> None:
+def _write_summary(ctx: AnalysisContext, result: AnalysisResult, wanted: list[str], stage: Path) -> None:
     """OUT/analysis.json: settings, plan, boundaries, files, skipped analyses and timings, for scripts."""
     summary = {
         "run": str(ctx.store.path),
@@ -180,10 +199,10 @@ def _write_summary(ctx: AnalysisContext, result: AnalysisResult, wanted: list[st
         "plan": result.plan.as_dict() if result.plan else None,
         "boundaries": [{"attribute": b.attribute, "space": b.space, "kind": b.kind} for b in result.boundaries],
         "boundary_source": result.plan.boundaries if result.plan else None,
-        "files": [str(p.relative_to(result.out)) for p in result.files],
+        "files": [str(p.relative_to(stage)) for p in result.files],
         "skipped": result.skipped,
         "seconds": result.seconds,
         **result.summary,
     }
-    path = write_text_atomic(result.out / "analysis.json", json.dumps(summary, indent=2, default=str) + "\n")
+    path = write_text_atomic(stage / "analysis.json", json.dumps(summary, indent=2, default=str) + "\n")
     result.files.append(path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from interfacegan.analysis.conditions import check_condition_syntax
-from interfacegan.checks import positive_int
+from interfacegan.checks import finite, positive_int
 from interfacegan.directions.ganspace import GANSPACE_NUM
 from interfacegan.editing.codes import DEFAULT_BLOCK_ROWS
 from interfacegan.errors import InterfaceGANError
@@ -47,6 +47,9 @@ class AnalysisSettings:
         for name in ("num_rescore", "num_identity", "num_distance", "sefa_k", "ganspace_num", "level_k", "batch_size",
                      "block_rows"):  # fmt: skip
             positive_int(name, getattr(self, name))
+        finite("alpha", self.alpha)
+        for a in self.sweep:
+            finite("sweep", a)
         if self.alpha == 0:
             raise InterfaceGANError("alpha must not be 0: re-scoring measures the effect of a non-zero edit")
         if not self.sweep or any(a == 0 for a in self.sweep):

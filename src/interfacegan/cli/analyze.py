@@ -17,7 +17,8 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, QuietOpt, given
+from interfacegan.cli.options import DeviceOpt, ExecutorOpt, GpusPerWorkerOpt, QuietOpt, RayAddressOpt, given
+from interfacegan.cli.options import executor_from_options
 from interfacegan.errors import InterfaceGANError
 
 console = Console()
@@ -95,10 +96,11 @@ def _floats(text: str, what: str) -> list[float]:
 def _run(name: str | None, run: Path, out: Path, boundary, boundaries, retrain, attribute, space, model, scorer,
          identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold,
          layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
-         quiet) -> None:  # fmt: skip
+         quiet, executor, ray_address, gpus_per_worker) -> None:  # fmt: skip
     alphas = _floats(sweep, "--sweep") if sweep is not None else None  # parsed before the heavy imports
     if retrain and (boundary or boundaries):
         raise InterfaceGANError("--retrain trains boundaries here: drop it, or drop --boundary / --boundaries")
+    engine = executor_from_options(executor, ray_address, gpus_per_worker)
     from interfacegan.analysis import QUICK, analyze_run
 
     sizes = given(num_rescore=num, num_identity=num_identity, num_distance=num_distance)
@@ -115,7 +117,7 @@ def _run(name: str | None, run: Path, out: Path, boundary, boundaries, retrain, 
             spaces=space or None, model=model, scorers=scorer or None,
             identity_scorer=None if identity_scorer == "none" else identity_scorer, real_scores=real_scores,
             layer_groups=layer_group or None, sefa_layers=sefa_layers, sefa_levels=sefa_level or None,
-            device=device, progress=not quiet,
+            device=device, progress=not quiet, executor=engine,
             on_plan=lambda p: console.print(with_flags(p.text()), markup=False, highlight=False, soft_wrap=True),
             plan_only=plan,
             **sizes, **given(alpha=alpha, sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
@@ -204,12 +206,15 @@ def _make_command(name: str | None):
                                                  "5000, a minute or two on the embedded GAN); overrides --num, "
                                                  "--num-identity, --num-distance.")] = False,  # fmt: skip
         plan: Annotated[bool, typer.Option(help="Print the planned work and the time estimate, then stop.")] = False,
+        executor: ExecutorOpt = "local",
+        ray_address: RayAddressOpt = None,
+        gpus_per_worker: GpusPerWorkerOpt = None,
         quiet: QuietOpt = False,
     ):
         _run(name, run, out, boundary, boundaries, retrain, attribute, space, model, scorer, identity_scorer,
              real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
              sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
-             quiet)  # fmt: skip
+             quiet, executor, ray_address, gpus_per_worker)  # fmt: skip
 
     return command
 

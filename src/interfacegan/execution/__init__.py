@@ -5,7 +5,9 @@ An engine is one module with an `Executor` subclass, registered here by name and
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from importlib import import_module
+from typing import Iterator
 
 from interfacegan.errors import InterfaceGANError
 from interfacegan.execution.base import ChunkCallback, ChunkJob, Executor, ResultCallback, run_chunk, run_job
@@ -40,12 +42,25 @@ def load_executor(spec: "Executor | str | None" = None, **options) -> Executor:
         raise InterfaceGANError(f"executor {name!r} does not take these options: {exc}") from None
 
 
+@contextmanager
+def executor_in_use(spec: "Executor | str | None" = None, **options) -> Iterator[Executor]:
+    """`load_executor(spec, **options)` for the block; an engine built here from a name is closed at its end (its
+    Ray actors or worker processes stop), one given as an instance is left to its owner."""
+    engine = load_executor(spec, **options)
+    try:
+        yield engine
+    finally:
+        if engine is not spec and hasattr(engine, "close"):
+            engine.close()
+
+
 __all__ = [
     "ChunkCallback",
     "ChunkJob",
     "Executor",
     "ResultCallback",
     "available_executors",
+    "executor_in_use",
     "load_executor",
     "run_chunk",
     "run_job",

@@ -94,6 +94,34 @@ class Executor(ABC):
             on_result(start, stop, job.compute(start, stop, job.prefetch(start, stop)))
 
 
+def map_blocks(
+    job: ChunkJob,
+    blocks: Sequence[tuple[int, int]],
+    executor: "Executor | str | None" = None,
+    progress: ProgressOption = True,
+    description: str = "",
+    units_per_row: int = 1,
+) -> list[dict[str, np.ndarray]]:
+    """The arrays `job` computes for each block of rows (start, stop), in the order of `blocks`, whatever order
+    the engine delivers them in: callers that reduce them (running sums) add them up in the same order on every
+    engine, so the result is the same bit for bit. The progress bar (`units_per_row` units per row) advances as
+    each block completes. `executor`: an `Executor`, a registered name or None (local); one built here from a
+    name is closed at the end."""
+    from interfacegan.execution import executor_in_use
+
+    blocks = [(int(a), int(b)) for a, b in blocks]
+    results: dict[int, dict] = {}
+    total = sum(b - a for a, b in blocks) * units_per_row
+    with executor_in_use(executor) as engine, progress_bar(description or job.task, total, enabled=progress) as bar:
+
+        def collect(start: int, stop: int, arrays: dict) -> None:
+            results[start] = arrays
+            bar.advance((stop - start) * units_per_row)
+
+        engine.map(job, blocks, collect)
+    return [results[start] for start, _ in blocks]
+
+
 def run_chunk(store: SampleStore, job: ChunkJob, k: int) -> tuple[int, int]:
     """Do chunk k of `job` start to end in this process (setup, prefetch, compute, write, flag); its rows.
 

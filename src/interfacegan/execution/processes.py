@@ -281,9 +281,9 @@ def wants_processes(job: ChunkJob, rows: int, blocks: int) -> bool:
 
 
 class AutoExecutor(Executor):
-    """`auto`: a `ProcessExecutor` for the runs `wants_processes` picks, the `LocalExecutor` for the others and for
-    a job the workers cannot build (`WorkerSetupError`, logged as a warning). The workers, once started, serve the
-    later runs given to this executor (`options` go to `ProcessExecutor`)."""
+    """`auto`: a `ProcessExecutor` for the runs and maps `wants_processes` picks, the `LocalExecutor` for the others
+    and for a job the workers cannot build (`WorkerSetupError`, logged as a warning). The workers, once started,
+    serve the later runs given to this executor (`options` go to `ProcessExecutor`)."""
 
     name = "auto"
 
@@ -305,6 +305,22 @@ class AutoExecutor(Executor):
                 done = store.done_chunks(job.task)
                 chunks = [k for k in chunks if not done[k]]
         self.local.run(store, job, chunks, on_chunk)
+
+    def map(self, job: ChunkJob, blocks: Sequence[tuple[int, int]], on_result: Callable[[int, int, dict], None]):
+        """See `Executor.map`: on worker processes when `wants_processes` picks them, else (and for the blocks not
+        delivered when the workers cannot build the job) on the local executor."""
+        blocks, delivered = list(blocks), set()
+
+        def deliver(start: int, stop: int, arrays: dict) -> None:
+            delivered.add((start, stop))
+            on_result(start, stop, arrays)
+
+        if wants_processes(job, sum(b - a for a, b in blocks), len(blocks)):
+            try:
+                return self.processes.map(job, blocks, deliver)
+            except WorkerSetupError as exc:
+                logger.warning("worker processes could not build %s (%s): running it in this process", job.task, exc)
+        self.local.map(job, [b for b in blocks if b not in delivered], deliver)
 
     def close(self) -> None:
         self.processes.close()

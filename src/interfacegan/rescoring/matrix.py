@@ -6,8 +6,10 @@ Normalised score change of attribute j for edit i (our precise definition of the
     change[i, j] = mean_m( s_j(G(x_m + alpha n_i)) - s_j(G(x_m)) ) / std_m( s_j(G(x_m)) )
 over the M codes x_m where both scores are finite; the std is over the same M unedited images. For a score that
 is linear in the code, s = l n^T x + noise, and x ~ N(0, I), it equals alpha * corr(s, n^T x).
-Edits call `interfacegan.rescoring.rescore` block by block (codes read per block, one running sum per cell),
-so memory is bounded by the block size whatever M is; the unedited scores are computed once and reused.
+Edits call `interfacegan.rescoring.rescore` block by block (codes read per block, running sums per cell), so
+memory is bounded by the block size whatever M is; the unedited scores are computed once and reused. Blocks are
+jobs (`rescoring.jobs`) that an executor maps over (local threads by default, worker processes or Ray): the
+sums are added in block order, so every engine gives the same result bit for bit.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import numpy as np
 from interfacegan import checks
 from interfacegan.editing.codes import CodeSource, SampledCodes
 from interfacegan.errors import InterfaceGANError
-from interfacegan.progress import progress_bar
-from interfacegan.rescoring.rescore import image_scorers, rescore
+from interfacegan.execution.base import map_blocks
+from interfacegan.rescoring.jobs import SUMS, BaselineJob, EditSumsJob
+from interfacegan.rescoring.rescore import image_scorers
 
 CHANGE_DEFINITION = (
     "normalised score change = mean over the M samples of (score after the edit x + alpha n - score of x) / std "
@@ -64,20 +67,13 @@ class Baseline:
         return float(np.std(finite)) if len(finite) > 1 else float("nan")
 
 
-def compute_baseline(model, source: Source, scorers, batch_size: int = 64, progress: bool = True) -> Baseline:
+def compute_baseline(model, source: Source, scorers, batch_size: int = 64, progress: bool = True,
+                     executor=None) -> Baseline:  # fmt: skip
     """Score the unedited images of all `source` rows once (a zero edit through `rescore`, so the pipeline is
-    exactly the one the edits use)."""
-    scorers = image_scorers(scorers)
-    zero = np.zeros(model.space_shape(source.space), dtype=np.float32)
-    parts: dict[str, list[np.ndarray]] = {}
-    with progress_bar(f"scoring unedited ({source.space})", total=source.num, enabled=progress) as bar:
-        for start, stop in source.blocks():
-            out = rescore(model, source.read(start, stop), source.space, zero, [0.0], scorers,
-                          batch_size=batch_size, truncation=source.synthesis_truncation())  # fmt: skip
-            for name, values in out.items():
-                parts.setdefault(name, []).append(values[:, 0])
-            bar.advance(stop - start)
-    return Baseline(source.space, {name: np.concatenate(v) for name, v in parts.items()})
+    exactly the one the edits use); the blocks run on `executor` (an Executor or its name; None: local)."""
+    job = BaselineJob(model, source, image_scorers(scorers), batch_size)
+    parts = map_blocks(job, job.blocks(), executor, progress, f"scoring unedited ({source.space})")
+    return Baseline(source.space, {name: np.concatenate([p[name] for p in parts]) for name in parts[0]})
 
 
 @dataclass
@@ -142,8 +138,10 @@ def rescoring_matrix(
     batch_size: int = 64,
     progress: bool = True,
     description: str = "re-scoring",
+    executor=None,
 ) -> RescoringResult:
-    """Edit all `source` rows by `alpha` along each edit and compare with `baseline` (see module docstring)."""
+    """Edit all `source` rows by `alpha` along each edit and compare with `baseline` (see module docstring); the
+    blocks of rows run on `executor` (an Executor or its name; None: local threads)."""
     alpha = checks.finite("alpha", alpha)
     checks.positive_int("batch_size", batch_size)
     edits = list(edits)
@@ -152,31 +150,17 @@ def rescoring_matrix(
     if baseline.num != source.num:
         raise InterfaceGANError(f"baseline has {baseline.num} samples but the code source {source.num}")
     attributes = baseline.attributes
-    e, c = len(edits), len(attributes)
-    total, total_sq = np.zeros((e, c)), np.zeros((e, c))
-    rose, count = np.zeros((e, c)), np.zeros((e, c), dtype=np.int64)
     for edit in edits:
         if edit.layers is not None and source.space != "wp":
             raise InterfaceGANError(f"layer-wise edit {edit.label!r} needs W+ codes, the source holds {source.space!r}")
         if edit.layers is None and edit.space != source.space:
             raise InterfaceGANError(f"edit {edit.label!r} is in space {edit.space!r}, the codes in {source.space!r}")
-    with progress_bar(description, total=source.num * e, enabled=progress) as bar:
-        for start, stop in source.blocks():
-            codes = source.read(start, stop)
-            for i, edit in enumerate(edits):
-                out = rescore(model, codes, source.space, np.asarray(edit.direction, dtype=np.float32), [alpha],
-                              scorers, batch_size=batch_size, layers=edit.layers,
-                              truncation=source.synthesis_truncation())  # fmt: skip
-                for j, name in enumerate(attributes):
-                    after = out[name][:, 0].astype(np.float64)
-                    before = baseline.scores[name][start:stop].astype(np.float64)
-                    ok = np.isfinite(after) & np.isfinite(before)
-                    diff = after[ok] - before[ok]
-                    total[i, j] += diff.sum()
-                    total_sq[i, j] += (diff**2).sum()
-                    rose[i, j] += (diff > 0).sum()
-                    count[i, j] += ok.sum()
-                bar.advance(stop - start)
+    job = EditSumsJob(model, source, image_scorers(scorers), batch_size, edits=edits, alpha=alpha,
+                      before=baseline.scores)  # fmt: skip
+    sums = np.zeros((len(SUMS), len(edits), len(attributes)))
+    for part in map_blocks(job, job.blocks(), executor, progress, description, units_per_row=len(edits)):
+        sums += part["sums"]  # in block order, as one loop over the blocks would add them
+    total, total_sq, rose, count = sums[0], sums[1], sums[2], sums[3].astype(np.int64)
     mean, mean_stderr = mean_and_stderr(total, total_sq, count)
     with np.errstate(invalid="ignore", divide="ignore"):
         std = np.array([baseline.std(a) for a in attributes])[None, :]
