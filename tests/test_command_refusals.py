@@ -145,7 +145,7 @@ def _run_cli(monkeypatch, *args) -> None:
     main()
 
 
-def test_edit_train_boundary_and_ui_read_a_run_at_a_url(command_inputs, tmp_path, monkeypatch, capsys):
+def test_edit_train_boundary_analyze_and_ui_read_a_run_at_a_url(command_inputs, tmp_path, monkeypatch, capsys):
     """A run given as an fsspec URL (here memory://, which this process shares with the commands run in it) is read
     as a local one is; train-boundary then needs --out, since a URL has no local folder beside it."""
     import socket
@@ -169,6 +169,8 @@ def test_edit_train_boundary_and_ui_read_a_run_at_a_url(command_inputs, tmp_path
     assert Boundary.load(tmp_path / "b.npz").attribute == "attr0"
     err = cli_error(monkeypatch, capsys, "train-boundary", url, "--attribute", "attr0")
     assert f"run {url} is a URL, with no local folder beside it for the boundaries: name one with --out" in err
+    _run_cli(monkeypatch, "analyze", "separability", url, "--ratio", "0.2", "--out", tmp_path / "analysis")
+    assert "attr0" in (tmp_path / "analysis" / "separability.csv").read_text()
 
     served = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))

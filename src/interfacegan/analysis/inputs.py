@@ -25,6 +25,7 @@ from interfacegan.editing.plan import check_fits
 from interfacegan.errors import InterfaceGANError
 from interfacegan.learning import boundary_path, default_boundary_dir, train_boundaries
 from interfacegan.report import plural
+from interfacegan.storage import is_url
 
 # The scorer names a run may name that re-scoring loads on its own: the built-in scorers (scoring._BUILTIN), by
 # exact name. Any other scorer (a Python callable, an ONNX or CSV file, a plugin) must be named by the caller.
@@ -175,6 +176,8 @@ def _folder(store, boundaries_dir) -> Path | None:
     if boundaries_dir is None:
         return None
     if boundaries_dir == AUTO:
+        if is_url(store.path):
+            return None  # a URL has no folder beside it (train-boundary writes a URL run's boundaries to --out)
         beside = default_boundary_dir(store.path)
         return beside if beside.is_dir() and any(beside.glob("*.np[yz]")) else None
     folder = Path(boundaries_dir)

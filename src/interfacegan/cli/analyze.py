@@ -93,7 +93,7 @@ def _floats(text: str, what: str) -> list[float]:
         raise InterfaceGANError(f"bad {what} {text!r}: use comma-separated numbers, e.g. -3,-2,-1,1,2,3") from None
 
 
-def _run(name: str | None, run: Path, out: Path, boundary, boundaries, retrain, attribute, space, model, scorer,
+def _run(name: str | None, run: str, out: Path, boundary, boundaries, retrain, attribute, space, model, scorer,
          identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold,
          layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
          quiet, executor, ray_address, gpus_per_worker) -> None:  # fmt: skip
@@ -154,7 +154,7 @@ def _print(result) -> None:
 
 def _make_command(name: str | None):
     def command(
-        run: Annotated[Path, typer.Argument(help="Run directory (sampled and scored).")],
+        run: Annotated[str, typer.Argument(help="Run directory or URL (s3://bucket/run), sampled and scored.")],
         out: Annotated[Path, typer.Option(help="Output directory for CSV, PNG and report.html.")],
         boundary: Annotated[list[str], typer.Option(help="Boundary .npz/.npy, PATH:I or folder to analyse "
                                                          "(repeatable).")] = [],  # fmt: skip
