@@ -140,7 +140,7 @@ import s3fs
 from interfacegan.store import SampleStore
 
 cli, address, out = sys.argv[1:4]
-command = [cli, "sample", "--model", "toy", "--num", "3000", "--seed", "3", "--chunk-rows", "50", "--images",
+command = [cli, "sample", "--model", "toy", "--num", "1500", "--seed", "3", "--chunk-rows", "50", "--images",
            "--executor", "ray", "--ray-address", address, "--out", out, "--quiet"]
 flags, fs = out.removeprefix("s3://") + "/progress/sample/c", s3fs.S3FileSystem()
 driver = subprocess.Popen(command)
@@ -168,7 +168,7 @@ def test_a_driver_killed_with_kill_9_resumes_on_ray_into_s3(cluster, tmp_path, t
     assert 0 < report["done_when_killed"] < report["chunks"], "the driver should have been killed mid-run"
     assert report["rerun"] == 0 and report["complete"] and "(complete)" in report["said"]
     arrays = np.load(tmp_path / "a.npz")
-    z = toy_generator.sample(3000, seed=3)
+    z = toy_generator.sample(1500, seed=3)
     np.testing.assert_array_equal(arrays["z"], z)
     np.testing.assert_array_equal(arrays["images"], toy_generator.synthesize(z))
 
