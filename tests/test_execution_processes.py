@@ -49,6 +49,20 @@ def test_workers_fill_the_same_store_as_the_local_executor(tmp_path, toy_generat
         np.testing.assert_array_equal(local.scores([name])[name], other.scores([name])[name], err_msg=name)
 
 
+def test_a_model_built_in_python_travels_to_the_workers_whole(tmp_path, workers):
+    """A generator that `load_model` cannot rebuild (here a toy with other settings than the registered one) has
+    no spec, so the workers get the model itself instead of reloading another one by its name."""
+    from interfacegan.models import ToyGenerator
+
+    custom = ToyGenerator(z_dim=6, num_attributes=2, seed=9)
+    assert custom.spec == "" and ToyGenerator().spec == "toy"
+    kwargs = dict(num=300, seed=1, spaces=["w"], save_images=True, chunk_rows=100, progress=False)
+    local = sample_to_store(custom, tmp_path / "local", executor=LocalExecutor(), **kwargs)
+    other = sample_to_store(custom, tmp_path / "other", executor=workers, **kwargs)
+    for name in ("codes/z", "codes/w", "images"):
+        np.testing.assert_array_equal(local.array(name)[:], other.array(name)[:], err_msg=name)
+
+
 def test_each_worker_sets_a_job_up_once_and_keeps_its_chunks_across_runs(tmp_path, workers):
     store = _rows_store(tmp_path / "rows")
     workers.run(store, RowsJob(), range(4))

@@ -108,7 +108,7 @@ class SampleJob(ChunkJob):
     """The rows of a run: z from the seed, its other `spaces` and, with `image_size`, images (see ChunkJob).
 
     Pickled, it carries `model_spec` and rebuilds the generator once per worker; in this process it uses the
-    loaded `model`.
+    loaded `model`. A model without a spec (built in Python, not by `load_model`) travels whole instead.
     """
 
     model_spec: str
@@ -125,6 +125,12 @@ class SampleJob(ChunkJob):
     def setup(self) -> None:
         if self.model is None:
             self.model = load_model(self.model_spec, device=self.device)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        if not self.model_spec:
+            state["model"] = self.model  # nothing to reload it from
+        return state
 
     def array_names(self) -> list[str]:
         return [f"codes/{space}" for space in self.spaces] + (["images"] if self.image_size else [])
@@ -184,7 +190,7 @@ def sample_to_store(
         store.ensure_array(f"codes/{space}", model.space_shape(space), "float32")
     if image_size:
         store.ensure_array("images", (image_size, image_size, 3), "uint8", compress=False)
-    job = SampleJob(model.spec or model.name, seed, tuple(spaces), truncation, image_size, batch_size, model=model)
+    job = SampleJob(model.spec, seed, tuple(spaces), truncation, image_size, batch_size, model=model)
     run_job(store, job, shard, executor, progress, "sampling")
     return store
 

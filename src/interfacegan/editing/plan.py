@@ -42,7 +42,8 @@ def check_mode(mode: str) -> None:
 
 
 def _spec(model) -> str | None:
-    spec = getattr(model, "spec", None) or None
+    """What a run or boundary of `model` records as its model: its spec, or its name when it has none."""
+    spec = getattr(model, "spec", None) or getattr(model, "name", None) or None
     return None if spec == "unknown" else spec
 
 
