@@ -216,8 +216,8 @@ def _make_command(name: str | None):
                                                           show_default="128")] = None,  # fmt: skip
         device: DeviceOpt = "auto",
         quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, GANSpace on "
-                                                 "5000, a minute or two on the embedded GAN); overrides --num, "
-                                                 "--num-identity, --num-distance.")] = False,  # fmt: skip
+                                                 "5000: a few minutes on the embedded GAN, as the plan estimates); "
+                                                 "overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
         plan: Annotated[bool, typer.Option(help="Print the planned work and the time estimate, then stop.")] = False,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
