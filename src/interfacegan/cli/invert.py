@@ -237,6 +237,6 @@ def edit_image(
         console.print(f"conditional direction: cosine {plan.cosine:.3f} with the boundary")
     where = f" on layers {edited.layers}" if edited.layers else ""
     console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {mode} "
-                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {steps} steps")  # fmt: skip
+                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {plural(steps, 'step')}")  # fmt: skip
     for p in written:
         console.print(f"wrote {p}")
