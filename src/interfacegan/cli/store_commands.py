@@ -59,6 +59,7 @@ def sample(
 ):
     """Sample latent codes (and optionally images) into a resumable store."""
     from interfacegan.models import load_model
+    from interfacegan.report import plural
     from interfacegan.sampling import launcher_device, make_truncation, parse_shard, sample_to_store
 
     truncation = make_truncation(**given(psi=truncation_psi, cutoff=truncation_cutoff))
@@ -71,7 +72,7 @@ def sample(
         **given(seed=seed, batch_size=batch_size, chunk_rows=chunk_rows),
     )  # fmt: skip
     left = len(store.pending_chunks("sample"))
-    status = "complete" if left == 0 else f"{left} chunks left for other shards"
+    status = "complete" if left == 0 else f"{plural(left, 'chunk')} of {store.num_chunks} left for other shards"
     console.print(f"[green]sampled[/] {store.num} codes into {store.path} ({status})")
 
 
