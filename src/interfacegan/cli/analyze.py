@@ -217,7 +217,8 @@ def _make_command(name: str | None):
         device: DeviceOpt = "auto",
         quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, GANSpace on "
                                                  "5000: a few minutes on the embedded GAN, as the plan estimates); "
-                                                 "overrides --num, --num-identity, --num-distance.")] = False,  # fmt: skip
+                                                 "overrides --num, --num-identity, --num-distance.")
+                         ] = False,  # fmt: skip
         plan: Annotated[bool, typer.Option(help="Print the planned work and the time estimate, then stop (the sefa "
                                                 "analysis fits GANSpace first, to count its matched directions).")
                         ] = False,

@@ -49,7 +49,8 @@ def sample(
         str, typer.Option(help="I/K: fill only chunk k with k % K == I (one per machine); auto: from srun/torchrun.")
     ] = "0/1",
     checkpoint_format: Annotated[
-        Optional[str], typer.Option("--format", help="Force the checkpoint reader: nvidia, rosinality, genforce or biggan.")
+        Optional[str],
+        typer.Option("--format", help="Force the checkpoint reader: nvidia, rosinality, genforce or biggan."),
     ] = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
@@ -79,7 +80,10 @@ def sample(
 @app.command()
 def score(
     run: Annotated[str, typer.Argument(help="Run directory or URL made by `interfacegan sample`.")],
-    scorer: Annotated[list[str], typer.Option(help="face, gender, age, identity, toy, onnx:PATH, csv:PATH or module:function (repeatable).")],
+    scorer: Annotated[
+        list[str], typer.Option(help="face, gender, age, identity, toy, onnx:PATH, csv:PATH or module:function "
+                                "(repeatable).")  # fmt: skip
+    ],
     prefix: Annotated[
         str, typer.Option(help="Prefix for the stored score names: letters, digits, _ - and ., starting with a letter "
                           "or digit (e.g. v2_).")  # fmt: skip
