@@ -70,6 +70,19 @@ def test_the_command_prints_the_plan_before_the_work(toy_run, tmp_path):
     assert not (tmp_path / "b" / "boundaries").exists()
 
 
+def test_the_printed_plan_keeps_analysis_names_that_are_also_parameters(toy_run, tmp_path):
+    """`sefa_levels` names an analysis and a parameter (--sefa-level): the plan's row keeps the analysis name."""
+    from typer.testing import CliRunner
+
+    from interfacegan.cli import app
+
+    out = CliRunner().invoke(app, ["analyze", "sefa_levels", str(toy_run.path), "--out", str(tmp_path / "a"),
+                                   "--ratio", "0.1", "--plan", "--quiet"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    rows = [line.split()[0] for line in out.output.splitlines()[3:] if line.strip()]
+    assert rows[0] == "sefa_levels" and "--sefa-level" not in rows, out.output
+
+
 def test_boundaries_alone_computes_the_attribute_correlation_it_shows(toy_run, toy, tmp_path):
     """Regression: `analyze boundaries` alone wrote an all-NaN 'attribute correlation' column (it read a cache that
     only the correlation step filled)."""

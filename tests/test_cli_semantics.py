@@ -74,6 +74,12 @@ def test_edit_renders_grid_and_animation(run, tmp_path):
     result = runner.invoke(app, ["edit", str(path), "--boundary", str(tmp_path / "wp.npz"), "--mode", "distance",
                                  "--num", "2", "--out", str(tmp_path / "edit2")])  # fmt: skip
     assert result.exit_code == 0, result.output
+    # one row and one step are counted in the singular ("1 samples ... in 1 steps" before)
+    result = runner.invoke(app, ["edit", str(path), "--boundary", str(tmp_path / "b1.npz"), "--steps", "1",
+                                 "--num", "1", "--out", str(tmp_path / "edit3")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "edited 1 sample along 'attr1'" in text and "in 1 step" in text and "1 steps" not in text
 
 
 def test_edit_errors_for_wrong_boundary(run, tmp_path, monkeypatch, capsys):

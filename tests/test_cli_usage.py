@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -182,3 +183,19 @@ def test_the_closing_hint_of_the_demo_says_how_to_run_the_command_again(monkeypa
     assert launcher() == ".venv/bin/interfacegan"
     monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")  # venv activated: the bare name works
     assert launcher() == "interfacegan"
+
+
+def test_option_help_lists_every_builtin_scorer_and_checkpoint_format():
+    """`score --scorer` names every built-in scorer (gender and age were missing) and `sample --format` every
+    checkpoint reader (biggan was missing), so --help agrees with what the commands accept."""
+    import typer
+
+    from interfacegan import scoring
+    from interfacegan.cli import app
+    from interfacegan.models.checkpoints import FORMATS
+
+    commands = typer.main.get_command(app).commands
+    helps = {(name, p.name): p.help for name, c in commands.items() for p in c.params}
+    scorer_help = helps["score", "scorer"]
+    assert all(re.search(rf"\b{name}\b", scorer_help) for name in [*scoring._BUILTIN, *scoring._PREFIXED]), scorer_help
+    assert all(re.search(rf"\b{name}\b", helps["sample", "checkpoint_format"]) for name in FORMATS), helps["sample", "checkpoint_format"]

@@ -368,6 +368,7 @@ def test_train_encoder_and_invert_with_it(tmp_path, toy_files, toy_generator):
                                  "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "encoder start" in " ".join(result.output.split()) and np.load(out / "codes.npy").shape == (1, 16)
+    assert "inverted 1 image into" in " ".join(result.output.split())  # not "1 image(s)"
 
 
 def test_edit_image_inverts_then_edits(tmp_path, toy_files, toy_generator):

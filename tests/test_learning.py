@@ -26,6 +26,12 @@ def test_recovers_known_normal_in_z(toy_samples, attribute):
     assert abs(np.linalg.norm(boundary.normal) - 1) < 1e-6
 
 
+def test_fitted_trainer_has_n_iter_as_scikit_learn_and_the_readme_say(toy_samples):
+    _, z, scores = toy_samples
+    trainer = BoundaryTrainer(ratio=0.1, solver="liblinear").fit(z, scores["attr0"], attribute="attr0")
+    assert trainer.n_iter_ == trainer.boundary_.metrics["n_iter"] and trainer.n_iter_ >= 1
+
+
 def test_recovers_known_normal_in_w(toy_samples):
     model, z, scores = toy_samples
     w = model.map(z, "w")

@@ -74,6 +74,18 @@ def test_shards_fill_disjoint_chunks_and_together_equal_one_run(tmp_path, toy_ge
     np.testing.assert_array_equal(store.codes("z"), toy_generator.sample(1000, seed=4))
 
 
+def test_the_command_says_what_one_shard_left_to_the_others(tmp_path):
+    """One shard of two fills 2 of 3 chunks: the command counts what is left in the singular and out of how many."""
+    from typer.testing import CliRunner
+
+    from interfacegan.cli import app
+
+    result = CliRunner().invoke(app, ["sample", "--model", "toy", "--num", "300", "--chunk-rows", "100", "--out",
+                                      str(tmp_path / "run"), "--shard", "0/2", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "(1 chunk of 3 left for other shards)" in " ".join(result.output.split()), result.output
+
+
 def test_refuses_other_arguments_unknown_model_and_bad_num(tmp_path, toy_generator, embedded_gan):
     sample_to_store(toy_generator, tmp_path / "run", num=100, seed=1, progress=False)
     with pytest.raises(InterfaceGANError, match="other arguments: seed 1 .asked 2."):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -247,6 +248,11 @@ def test_calibrated_run_framing_reaches_the_scorers(tmp_path, embedded_gan, monk
         score_store(store, load_scorer("face"), model=model, progress=False)
     err = cli_error(monkeypatch, capsys, "face", "calibrate", store.path, "--face-box", "0.1,0.2", "--overwrite")
     assert "must be 4 finite numbers" in err
+    # a run given as a URL, as every other command takes it (a Path argument made file:///x into file:/x)
+    url = f"file://{Path(store.path).resolve()}"
+    result = CliRunner().invoke(app, ["face", "calibrate", url, "--framing", "digiface", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert run_framing(SampleStore.open(store.path)) is DIGIFACE
 
 
 def test_score_refuses_runs_without_aligned_faces(tmp_path, toy_generator, monkeypatch):

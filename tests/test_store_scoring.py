@@ -22,6 +22,8 @@ def test_scores_are_stored_with_names_and_scorer_version(toy_run, toy_generator)
     truth = z @ toy_generator.normals.T
     got = np.stack([toy_run.scores()[f"attr{k}"] for k in range(3)], axis=1)
     assert np.corrcoef(truth.ravel(), got.ravel())[0, 1] > 0.99
+    one = toy_run.scores("attr1")  # one name as a string, not its letters ("no scores ['a', 't', ...]")
+    assert list(one) == ["attr1"] and np.array_equal(one["attr1"], toy_run.scores()["attr1"])
 
 
 class FlakyScorer(ToyScorer):

@@ -260,6 +260,7 @@ def test_translate_writes_every_strength_and_a_strip(trained, tmp_path):
     result = runner.invoke(app, ["translate", *files, "--translator", str(trained / "tr.pt"), "--strength", "0,0.5",
                                  "--strength", "1", "--out", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "edited 2 images with" in " ".join(result.output.split())  # not "2 image(s)"
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(f"{i:03d}_face{i}_{s}.png" for i in (0, 1) for s in ("t0", "t0.5", "t1", "strip"))
     translator = Translator.load(trained / "tr.pt", device="cpu")

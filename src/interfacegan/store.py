@@ -294,10 +294,10 @@ class SampleStore:
     def feature_names(self) -> list[str]:
         return self._children("features")
 
-    def scores(self, names: Iterable[str] | None = None, rows: slice | None = None) -> dict[str, np.ndarray]:
-        """{name: float32 (N,)} for the requested (default: all) attribute scores."""
+    def scores(self, names: str | Iterable[str] | None = None, rows: slice | None = None) -> dict[str, np.ndarray]:
+        """{name: float32 (N,)} for the requested (default: all) attribute scores; one name may be a string."""
         have = self.score_names
-        names = list(names) if names is not None else have
+        names = [names] if isinstance(names, str) else list(names) if names is not None else have
         missing = [n for n in names if n not in have]
         if missing:
             raise InterfaceGANError(

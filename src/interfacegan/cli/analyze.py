@@ -41,6 +41,19 @@ def with_flags(text: str) -> str:
     return _UNDERSCORED.sub(lambda m: FLAGS[m.group(1)], text)
 
 
+def plan_text(plan) -> str:
+    """The plan with its messages' parameters replaced by options, but not its analysis names (`sefa_levels` is
+    both an analysis and a parameter)."""
+    names = {a.name for a in plan.analyses}
+    lines = []
+    for line in plan.lines():
+        head = line.lstrip()
+        name = head.split(" ", 1)[0]
+        keep = len(line) - len(head) + len(name) if name in names else 0
+        lines.append(line[:keep] + with_flags(line[keep:]))
+    return "\n".join(lines)
+
+
 class _AnalysisGroup(TyperGroup):
     """`analyze NAME` for each registered analysis (added on first use: the registry imports torch), and
     `analyze RUN ...` meaning `analyze all RUN ...` (a first word that is no analysis name is a run path)."""
@@ -118,7 +131,7 @@ def _run(name: str | None, run: str, out: Path, boundary, boundaries, retrain, a
             identity_scorer=None if identity_scorer == "none" else identity_scorer, real_scores=real_scores,
             layer_groups=layer_group or None, sefa_layers=sefa_layers, sefa_levels=sefa_level or None,
             device=device, progress=not quiet, executor=engine,
-            on_plan=lambda p: console.print(with_flags(p.text()), markup=False, highlight=False, soft_wrap=True),
+            on_plan=lambda p: console.print(plan_text(p), markup=False, highlight=False, soft_wrap=True),
             plan_only=plan,
             **sizes, **given(alpha=alpha, sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
                              sefa_k=sefa_k, level_k=level_k, ratio=ratio, batch_size=batch_size),
@@ -203,9 +216,12 @@ def _make_command(name: str | None):
                                                           show_default="128")] = None,  # fmt: skip
         device: DeviceOpt = "auto",
         quick: Annotated[bool, typer.Option(help="Small M for a first look (300 / 6 / 50 samples, GANSpace on "
-                                                 "5000, a minute or two on the embedded GAN); overrides --num, "
-                                                 "--num-identity, --num-distance.")] = False,  # fmt: skip
-        plan: Annotated[bool, typer.Option(help="Print the planned work and the time estimate, then stop.")] = False,
+                                                 "5000: a few minutes on the embedded GAN, as the plan estimates); "
+                                                 "overrides --num, --num-identity, --num-distance.")
+                         ] = False,  # fmt: skip
+        plan: Annotated[bool, typer.Option(help="Print the planned work and the time estimate, then stop (the sefa "
+                                                "analysis fits GANSpace first, to count its matched directions).")
+                        ] = False,
         executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None,
         gpus_per_worker: GpusPerWorkerOpt = None,

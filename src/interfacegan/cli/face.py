@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -19,7 +18,7 @@ app.add_typer(face_app, name="face")
 
 @face_app.command()
 def calibrate(
-    run: Annotated[Path, typer.Argument(help="Run directory made by `interfacegan sample`.")],
+    run: Annotated[str, typer.Argument(help="Run directory or URL (s3://bucket/run) made by `interfacegan sample`.")],
     num: Annotated[int, typer.Option(help="First samples to detect faces on.")] = 64,
     face_box: Annotated[
         Optional[str], typer.Option(help="Set this box instead of measuring: L,T,R,B, fractions of the image side.")

@@ -114,6 +114,7 @@ def invert_command(
     from interfacegan.editing.render import check_render
     from interfacegan.inversion.files import check_image_files, inversion_model_spec, read_targets, save_inversion
     from interfacegan.models import load_model
+    from interfacegan.report import plural
 
     check_output(out, "dir")
     check_image_files(images)
@@ -126,7 +127,7 @@ def invert_command(
     result = inversion.invert(generator, targets, space, steps, quiet)
     meta = {"model": generator.spec, "align": inversion.align}
     paths = save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
-    console.print(f"[green]inverted[/] {len(images)} image(s) into {result.space!r} codes of {generator.spec} "
+    console.print(f"[green]inverted[/] {plural(len(images), 'image')} into {result.space!r} codes of {generator.spec} "
                   f"({result.init} start, {steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
     _report(result, images)
     console.print(f"wrote {paths[0]} {tuple(result.codes.shape)}, {out / 'comparison.png'} and {out / 'inversion.json'}")
@@ -200,6 +201,7 @@ def edit_image(
     from interfacegan.inversion.files import check_image_files, inversion_model_spec, load_codes, read_targets
     from interfacegan.inversion.files import save_inversion
     from interfacegan.models import load_model
+    from interfacegan.report import plural
 
     images = images or []
     check_output(out, "dir")
@@ -227,7 +229,7 @@ def edit_image(
         with staged_dir(out) as stage:  # the inversion's files and the edit's, or none
             save_inversion(result, targets, stage, [str(p) for p in images], meta, scale=scale)
             save_edit(edited, stage, mp4=mp4, fps=fps, scale=scale)
-        console.print(f"[green]inverted[/] {len(images)} image(s) into {result.space!r} ({result.init} start, "
+        console.print(f"[green]inverted[/] {plural(len(images), 'image')} into {result.space!r} ({result.init} start, "
                       f"{invert_steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
         _report(result, images)
         written += [out / "comparison.png", out / "codes.npy"]
@@ -235,6 +237,6 @@ def edit_image(
         console.print(f"conditional direction: cosine {plan.cosine:.3f} with the boundary")
     where = f" on layers {edited.layers}" if edited.layers else ""
     console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {mode} "
-                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {steps} steps")  # fmt: skip
+                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {plural(steps, 'step')}")  # fmt: skip
     for p in written:
         console.print(f"wrote {p}")

@@ -102,6 +102,7 @@ def edit(
     from interfacegan.editing.run import EditRequest, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
+    from interfacegan.report import plural
     from interfacegan.store import SampleStore
 
     check_output(out, "dir")
@@ -125,8 +126,8 @@ def edit(
     values = result.values
     what = "distance" if mode == "distance" else "offset"
     where = f" on layers {result.layers}" if result.layers else ""
-    console.print(f"[green]edited[/] {len(rows)} samples along {primal.attribute!r} ({result.space}{where}), "
-                  f"{what} {values[0]:+g} .. {values[-1]:+g} in {steps} steps")  # fmt: skip
+    console.print(f"[green]edited[/] {plural(len(rows), 'sample')} along {primal.attribute!r} ({result.space}{where}), "
+                  f"{what} {values[0]:+g} .. {values[-1]:+g} in {plural(steps, 'step')}")  # fmt: skip
     for p in paths:
         console.print(f"wrote {p}")
 

@@ -49,7 +49,8 @@ def sample(
         str, typer.Option(help="I/K: fill only chunk k with k % K == I (one per machine); auto: from srun/torchrun.")
     ] = "0/1",
     checkpoint_format: Annotated[
-        Optional[str], typer.Option("--format", help="Force the checkpoint reader: nvidia, rosinality or genforce.")
+        Optional[str],
+        typer.Option("--format", help="Force the checkpoint reader: nvidia, rosinality, genforce or biggan."),
     ] = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
@@ -59,6 +60,7 @@ def sample(
 ):
     """Sample latent codes (and optionally images) into a resumable store."""
     from interfacegan.models import load_model
+    from interfacegan.report import plural
     from interfacegan.sampling import launcher_device, make_truncation, parse_shard, sample_to_store
 
     truncation = make_truncation(**given(psi=truncation_psi, cutoff=truncation_cutoff))
@@ -71,14 +73,17 @@ def sample(
         **given(seed=seed, batch_size=batch_size, chunk_rows=chunk_rows),
     )  # fmt: skip
     left = len(store.pending_chunks("sample"))
-    status = "complete" if left == 0 else f"{left} chunks left for other shards"
+    status = "complete" if left == 0 else f"{plural(left, 'chunk')} of {store.num_chunks} left for other shards"
     console.print(f"[green]sampled[/] {store.num} codes into {store.path} ({status})")
 
 
 @app.command()
 def score(
     run: Annotated[str, typer.Argument(help="Run directory or URL made by `interfacegan sample`.")],
-    scorer: Annotated[list[str], typer.Option(help="face, identity, onnx:PATH, csv:PATH, module:function.")],
+    scorer: Annotated[
+        list[str], typer.Option(help="face, gender, age, identity, toy, onnx:PATH, csv:PATH or module:function "
+                                "(repeatable).")  # fmt: skip
+    ],
     prefix: Annotated[
         str, typer.Option(help="Prefix for the stored score names: letters, digits, _ - and ., starting with a letter "
                           "or digit (e.g. v2_).")  # fmt: skip

@@ -117,6 +117,7 @@ def translate_command(
     from interfacegan.atomic import check_output
     from interfacegan.editing.render import check_render
     from interfacegan.inversion.files import check_image_files
+    from interfacegan.report import plural
     from interfacegan.translation import Translator
     from interfacegan.translation.dni import check_strengths, save_translations
 
@@ -128,6 +129,6 @@ def translate_command(
     inputs = _read_inputs(images, editor.resolution, resize, (editor.model or DEFAULT_MODEL) if align else None, device)
     edited = editor.translate(inputs, values)  # (N, S, R, R, 3)
     written = save_translations(edited, [p.name for p in images], values, out, scale=scale)
-    console.print(f"[green]edited[/] {len(images)} image(s) with the {editor.attribute!r} translator at strengths "
-                  f"{', '.join(f'{t:g}' for t in values)}")  # fmt: skip
+    console.print(f"[green]edited[/] {plural(len(images), 'image')} with the {editor.attribute!r} translator at "
+                  f"strengths {', '.join(f'{t:g}' for t in values)}")  # fmt: skip
     console.print(f"wrote {len(written)} files to {out}")

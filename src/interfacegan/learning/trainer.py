@@ -45,7 +45,7 @@ class BoundaryTrainer:
     `ratio`/`count`, `split`, `seed`, `threshold`: the selection (`select_samples`). `solver`, `C`, `tol`,
     `max_iter`: the SVM (`fit_linear_svm`: 'auto' by default, 'official' for the official SVC, 'liblinear').
     The solver that ran, its iteration count and convergence are in the boundary's metrics (`solver`, `n_iter`,
-    `converged`).
+    `converged`); the iteration count is also `n_iter_`, as in scikit-learn.
     """
 
     def __init__(
@@ -64,6 +64,7 @@ class BoundaryTrainer:
         self.solver, self.threshold, self.tol, self.max_iter = solver, threshold, tol, max_iter
         self.boundary_: Boundary | None = None
         self.selection_: Selection | None = None
+        self.n_iter_: int | None = None
 
     def settings(self) -> dict[str, Any]:
         """The parameters that decide the boundary, as stored in its settings."""
@@ -152,7 +153,7 @@ class BoundaryTrainer:
             "n_iter": fit.n_iter,
             "converged": fit.converged,
         }
-        self.selection_ = sel
+        self.selection_, self.n_iter_ = sel, fit.n_iter
         self.boundary_ = Boundary(
             normal=n, intercept=b, attribute=attribute, space=space, model=model, model_info=model_info,
             kind="svm", metrics=metrics, settings={**self.settings(), **extra, "created": utc_now()},
