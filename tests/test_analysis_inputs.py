@@ -135,7 +135,7 @@ def test_only_built_in_scorer_names_are_read_from_a_run_and_they_get_the_runs_fr
 
 
 def test_sefa_layers_on_a_model_with_one_first_layer_are_refused_up_front(toy_run, toy, tmp_path):
-    with pytest.raises(InterfaceGANError, match="sefa_layers must be None"):
+    with pytest.raises(InterfaceGANError, match="leave sefa_layers unset"):
         analyze_run(toy_run, tmp_path / "out", model=toy, sefa_layers="0-1", **SMALL)
     assert not (tmp_path / "out").exists()
 

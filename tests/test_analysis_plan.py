@@ -132,5 +132,5 @@ def test_library_messages_name_parameters_not_command_line_flags():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
                 flagged += [f"{path.name}: {m}" for m in re.findall(r"(?<![\w-])--[a-z][\w-]*", node.value)]
     assert not flagged
-    assert with_flags("give `scorers` (or `identity_scorer`); sefa_layers must be None") == (
-        "give --scorer (or --identity-scorer); --sefa-layers must be None")
+    assert with_flags("give `scorers` (or `identity_scorer`); leave sefa_layers unset") == (
+        "give --scorer (or --identity-scorer); leave --sefa-layers unset")

@@ -70,7 +70,7 @@ def test_an_edit_strip_per_level(tiny_levels):
 def test_models_without_style_layers_are_skipped_or_refused(toy_run, toy, tmp_path):
     result = analyze_run(toy_run, tmp_path / "out", analyses=["sefa_levels"], model=toy, progress=False)
     assert "per-level study is for style-based generators" in result.skipped["sefa_levels"]
-    with pytest.raises(InterfaceGANError, match="sefa_levels must be None"):
+    with pytest.raises(InterfaceGANError, match="leave sefa_levels unset"):
         analyze_run(toy_run, tmp_path / "bad", analyses=["sefa_levels"], model=toy, sefa_levels=["0-1"])
     model = build_random("stylegan2", resolution=16, w_dim=8, channel_base=64, channel_max=8, device="cpu")
     with pytest.raises(InterfaceGANError, match=r"sefa_levels: layer\(s\) 9 out of range .* layers 0-5"):

@@ -233,7 +233,7 @@ def test_plan_edit_chooses_space_and_layers(small_toy):
     assert (plan.space, plan.layers, plan.cosine, plan.conditional) == ("z", None, 1.0, None)
     with pytest.raises(InterfaceGANError, match="lives in space 'z', not 'w'"):
         plan_edit(small_toy, z, space="w")
-    with pytest.raises(InterfaceGANError, match="layers must be None"):
+    with pytest.raises(InterfaceGANError, match="leave layers unset"):
         plan_edit(small_toy, z, layers="0")
     with pytest.raises(InterfaceGANError, match="out of range"):
         plan_edit(small_toy, w, layers="7")
@@ -249,7 +249,7 @@ def test_layers_on_a_model_with_only_z_are_refused():
     model = ZOnly(z_dim=8)
     b = Boundary(model.true_normal(0), space="z", model="toy")
     for layers in ("0-1", "all"):
-        with pytest.raises(InterfaceGANError, match="no W\\+ layers \\(its spaces: z\\): layers must be None"):
+        with pytest.raises(InterfaceGANError, match="no W\\+ layers \\(its spaces: z\\): leave layers unset"):
             plan_edit(model, b, layers=layers)
 
 

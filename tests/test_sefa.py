@@ -170,12 +170,12 @@ def test_official_rule_on_tiny_stylegan3():
 
 def test_layers_on_a_z_only_model_are_refused(monkeypatch, capsys, tmp_path):
     for model in (ToyGenerator(z_dim=8), build_random("pggan", resolution=8, z_dim=8, fmaps_base=64, fmaps_max=8)):
-        with pytest.raises(InterfaceGANError, match="model .* has no layers to choose from .*: layers must be None"):
+        with pytest.raises(InterfaceGANError, match="model .* has no layers to choose from .*: leave layers unset"):
             sefa_boundaries(model, k=2, layers="0")
     big = types.SimpleNamespace(name="biggan-deep", affine_space="z", num_affine_layers=3)  # z-only, with layers
     check_layers(big, "0-1")
     err = cli_error(monkeypatch, capsys, "sefa", "--model", "toy", "--layers", "all", "--out", tmp_path / "sefa")
-    assert "layers must be None, got 'all'" in err and not (tmp_path / "sefa").exists()
+    assert "leave layers unset (got 'all')" in err and not (tmp_path / "sefa").exists()
 
 
 def test_dcgan_affine_shape_and_directions():

@@ -251,7 +251,7 @@ def check_ganspace_layers(model, space: str, layers, name: str = "layers") -> st
         return None
     if "wp" not in model.spaces or not model.num_ws:
         raise InterfaceGANError(f"model {model.name!r} has no W+ layers (its spaces: {', '.join(model.spaces)}): "
-                                f"{name} must be None, got {layers!r}")  # fmt: skip
+                                f"leave {name} unset (got {layers!r})")  # fmt: skip
     if space != "w":
         raise InterfaceGANError(f"{name} pick the W+ layers that W directions edit: use space 'w', or drop {name} "
                                 f"for directions in {space!r}")  # fmt: skip

@@ -162,7 +162,7 @@ def check_layers(model, layers, name: str = "layers") -> None:
     if layers is not None and sefa_layer_count(model) < 2:
         raise InterfaceGANError(
             f"model {model.name!r} has no layers to choose from (SeFa factorizes its first layer, which acts on z): "
-            f"{name} must be None, got {layers!r}"
+            f"leave {name} unset (got {layers!r})"
         )
 
 

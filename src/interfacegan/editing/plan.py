@@ -142,13 +142,13 @@ def _layers(model, boundary: Boundary, space: str | None, layers, label: str) ->
         return None
     if "wp" not in model.spaces:
         raise InterfaceGANError(
-            f"model {model.name!r} has no W+ layers (its spaces: {', '.join(model.spaces)}): layers must be None, "
-            f"got {layers!r}"
+            f"model {model.name!r} has no W+ layers (its spaces: {', '.join(model.spaces)}): leave layers unset "
+            f"(got {layers!r})"
         )
     if boundary.space not in ("w", "wp"):
         raise InterfaceGANError(
             f"layer-wise edits move W+ codes along a w or wp direction; {label} is in {boundary.space!r}: "
-            "layers must be None"
+            "leave layers unset"
         )
     if space not in (None, "wp"):
         raise InterfaceGANError(f"layer-wise edits move W+ codes: space must be 'wp' (or None), not {space!r}")

@@ -45,7 +45,7 @@ def levels(model, groups=None) -> list[tuple[str, str]]:
 
     if "wp" not in model.spaces or not model.num_ws or sefa_layer_count(model) < 2:
         raise InterfaceGANError(f"model {model.name!r} has no W+ style layers to factorize level by level (SeFa "
-                                "factorizes its first layer, which acts on z): sefa_levels must be None")  # fmt: skip
+                                "factorizes its first layer, which acts on z): leave sefa_levels unset")  # fmt: skip
     n = int(model.num_ws)
     try:
         chosen = [format_layers(parse_layers(g, n)) for g in groups] if groups else default_levels(n)
