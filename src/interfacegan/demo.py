@@ -23,6 +23,7 @@ from interfacegan.analysis.report import add_sections
 from interfacegan.atomic import check_output
 from interfacegan.directions.boundary import Boundary
 from interfacegan.editing.codes import SampledCodes
+from interfacegan.editing.plan import condition_label
 from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
 from interfacegan.execution import executor_in_use
@@ -34,7 +35,6 @@ from interfacegan.paper_attributes import (
     PAPER_SCORERS,
     TARGET_HEADER,
     TARGET_NUM,
-    condition_label,
     measure_targets,
 )
 from interfacegan.progress import ProgressOption
