@@ -68,7 +68,7 @@ def parallel_scoring(num: int, out: Path) -> None:
     """Score `num` embedded faces (images kept in the run, so no synthesis is timed) with face, gender and age, in
     this process (the local executor) and on one worker process per core sharing the landmark pass; print the
     ms/image of each scorer both ways and the speed-up of the workers over one process."""
-    from interfacegan.execution import load_executor
+    from interfacegan.execution import executor_in_use
     from interfacegan.paper_attributes import PAPER_SCORERS
     from interfacegan.scoring.run import score_store
     from interfacegan.threads import thread_count
@@ -77,20 +77,18 @@ def parallel_scoring(num: int, out: Path) -> None:
     store = sample_to_store(model, out, num=num, seed=0, save_images=True, progress=False)
     seconds = {}
     for engine_name in ("local", "processes"):
-        engine = load_executor(engine_name)
-        if engine_name == "processes":  # start the workers and load the scorers on a few other faces first
-            warm = sample_to_store(model, out.with_name("warm-up"), num=64, seed=1, chunk_rows=32, save_images=True,
-                                   progress=False)  # fmt: skip
-            start = time.perf_counter()
-            for name in PAPER_SCORERS:
-                score_store(warm, name, model=model, executor=engine, progress=False)
-            seconds["start"] = time.perf_counter() - start
-        for name in PAPER_SCORERS:  # face first: gender and age reuse its landmarks, as `score` does
-            start = time.perf_counter()
-            score_store(store, name, model=model, prefix=f"{engine_name}_", executor=engine, progress=False)
-            seconds[engine_name, name] = time.perf_counter() - start
-        if engine_name == "processes":
-            engine.close()
+        with executor_in_use(engine_name) as engine:  # the workers stop at the end of the block
+            if engine_name == "processes":  # start the workers and load the scorers on a few other faces first
+                warm = sample_to_store(model, out.with_name("warm-up"), num=64, seed=1, chunk_rows=32,
+                                       save_images=True, progress=False)  # fmt: skip
+                start = time.perf_counter()
+                for name in PAPER_SCORERS:
+                    score_store(warm, name, model=model, executor=engine, progress=False)
+                seconds["start"] = time.perf_counter() - start
+            for name in PAPER_SCORERS:  # face first: gender and age reuse its landmarks, as `score` does
+                start = time.perf_counter()
+                score_store(store, name, model=model, prefix=f"{engine_name}_", executor=engine, progress=False)
+                seconds[engine_name, name] = time.perf_counter() - start
     for name in PAPER_SCORERS:
         one, many = seconds["local", name], seconds["processes", name]
         print(f"scorer {name:9s}: {one / num * 1e3:7.2f} ms/image in one process, {many / num * 1e3:7.2f} with workers")

@@ -23,9 +23,10 @@ from interfacegan.analysis.report import add_sections
 from interfacegan.atomic import check_output
 from interfacegan.directions.boundary import Boundary
 from interfacegan.editing.codes import SampledCodes
+from interfacegan.editing.plan import condition_label
 from interfacegan.editing.run import EditRequest, edit_codes, edit_run, save_edit
 from interfacegan.errors import InterfaceGANError
-from interfacegan.execution import load_executor
+from interfacegan.execution import executor_in_use
 from interfacegan.learning import train_boundaries
 from interfacegan.models import load_model
 from interfacegan.paper_attributes import (
@@ -34,7 +35,6 @@ from interfacegan.paper_attributes import (
     PAPER_SCORERS,
     TARGET_HEADER,
     TARGET_NUM,
-    condition_label,
     measure_targets,
 )
 from interfacegan.progress import ProgressOption
@@ -156,14 +156,10 @@ def score_run(store, scorers, model=None, progress: ProgressOption = True, execu
     """Score `store` with every scorer, one after the other, on one executor (default `auto`: worker processes on
     several cores, where chunk k stays on one worker, so gender and age find the landmarks the face scorer
     computed there: `landmarks.LandmarkStage`). Scores of another version of a scorer are recomputed."""
-    engine = load_executor(executor)
-    try:
+    with executor_in_use(executor) as engine:
         for scorer in map(load_scorer, scorers):
             score_store(store, scorer, model=model, progress=progress, executor=engine,
                         overwrite=_scored_by_another_version(store, scorer))  # fmt: skip
-    finally:
-        if engine is not executor and hasattr(engine, "close"):
-            engine.close()
 
 
 def _analyze(store, out, model, boundaries, attributes, scorers, conditions, settings: DemoSettings, progress,

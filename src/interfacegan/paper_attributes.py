@@ -22,7 +22,7 @@ import numpy as np
 
 from interfacegan.directions.boundary import Boundary
 from interfacegan.editing.codes import CodeSource
-from interfacegan.editing.plan import plan_edit
+from interfacegan.editing.plan import condition_label, plan_edit
 from interfacegan.errors import InterfaceGANError
 from interfacegan.rescoring.rescore import rescore
 
@@ -36,11 +36,6 @@ TARGET_ALPHA = 3.0  # codes move from -alpha to +alpha along the unit direction
 SHARE_GOALS = {"gender": ("male_probability", 0.90), "age": ("age", 0.85)}  # edit -> (score that must rise, share)
 KEPT_SCORES = {"eyeglasses": "eyeglasses", "gender": "male_probability"}  # condition -> the score its change is read on
 CUT_GOAL, KEEP_GOAL = 0.50, 0.70  # conditional edits: share of the condition's change removed, of the target's kept
-
-
-def condition_label(attribute: str, kept: Sequence[str]) -> str:
-    """'age|eyeglasses': a conditional edit as analyses and `interfacegan analyze --condition` write it."""
-    return f"{attribute}|{','.join(kept)}"
 
 
 @dataclass(frozen=True)

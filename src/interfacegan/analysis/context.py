@@ -279,7 +279,7 @@ class AnalysisContext:
         """The top sefa_k SeFa directions of the model (its first affine; sefa_layers), in its affine space."""
         from interfacegan.directions.sefa import sefa_boundaries
 
-        return sefa_boundaries(self.model, k=self._method_k, layers=self.settings.sefa_layers)
+        return sefa_boundaries(self.model, k=self.top_k(self.settings.sefa_k), layers=self.settings.sefa_layers)
 
     @cached_property
     def ganspace_directions(self) -> list[Boundary]:
@@ -288,13 +288,13 @@ class AnalysisContext:
         the distinct matched directions it will re-score)."""
         from interfacegan.directions.ganspace import ganspace_boundaries
 
-        return ganspace_boundaries(self.model, k=self._method_k, num=self.settings.ganspace_num,
+        return ganspace_boundaries(self.model, k=self.top_k(self.settings.sefa_k), num=self.settings.ganspace_num,
                                    space=self.model.affine_space, layers=self.method_layers,
                                    progress=self.progress)  # fmt: skip
 
-    @property
-    def _method_k(self) -> int:
-        return min(self.settings.sefa_k, math.prod(self.model.space_shape(self.model.affine_space)))
+    def top_k(self, k: int) -> int:
+        """`k` directions, or fewer when the model's affine space has fewer dimensions (SeFa, GANSpace, levels)."""
+        return min(k, math.prod(self.model.space_shape(self.model.affine_space)))
 
     def method_directions(self, method: str) -> list[Boundary]:
         """The top-k directions of an unsupervised method: 'sefa' or 'ganspace'."""
@@ -308,15 +308,19 @@ class AnalysisContext:
 
     @cached_property
     def method_names(self) -> dict[str, list]:
-        """Each method's top-k directions named by re-scoring (`rescoring.naming`, its fixed samples and rule)."""
-        from interfacegan.rescoring.naming import name_directions
-
+        """Each method's top-k directions named by re-scoring (`name_directions`)."""
         methods = {m: self.method_directions(m) for m in UNSUPERVISED_KINDS}
-        truncation = self.store.truncation if self.store.truncation.active else None
-        names = name_directions(self.model, [d for ds in methods.values() for d in ds], self.scorers,
-                                batch_size=self.settings.batch_size, progress=self.progress,
-                                truncation=truncation)  # fmt: skip
+        names = self.name_directions([d for ds in methods.values() for d in ds])
         out, start = {}, 0
         for method, directions in methods.items():
             out[method], start = names[start : start + len(directions)], start + len(directions)
         return out
+
+    def name_directions(self, directions: list[Boundary]) -> list:
+        """`directions` named by re-scoring with the context's scorers (`rescoring.naming`: its fixed samples and
+        rule), the samples mapped with the run's truncation."""
+        from interfacegan.rescoring.naming import name_directions
+
+        truncation = self.store.truncation if self.store.truncation.active else None
+        return name_directions(self.model, directions, self.scorers, batch_size=self.settings.batch_size,
+                               progress=self.progress, truncation=truncation)  # fmt: skip

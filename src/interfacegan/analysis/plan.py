@@ -148,19 +148,14 @@ def make_plan(ctx: AnalysisContext, analyses: list[Analysis], estimate: bool = T
         entry.images += ctx.reserved_rows[space]
     uses_scorers = any(a.images for a in planned)
     identity = ctx.identity_scorer if any(a.identity_images for a in planned) else None
-    needs = _needs(planned, analyses)
+    # boundaries are resolved (perhaps trained) only when an analysis that will run reads them
+    needs = any(a.needs_boundaries and p.work is not None for a, p in zip(analyses, planned))
     plan = AnalysisPlan(str(ctx.store.path), ctx.store.num, planned, ctx.boundary_set.describe() if needs
                         else "not needed", [f"{s.name} v{s.version}" for s in ctx.scorers] if uses_scorers else [],
                         f"{identity.name} v{identity.version}" if identity is not None else None)  # fmt: skip
     if estimate and (plan.images or plan.identity_images):
         plan.costs = measure_costs(ctx, plan.images, plan.identity_images)
     return plan
-
-
-def _needs(planned: list[PlannedAnalysis], analyses: list[Analysis]) -> bool:
-    """True when an analysis that will run needs boundaries (the plan then resolves, perhaps trains, them)."""
-    needs = {a.name for a in analyses if a.needs_boundaries}
-    return any(a.work is not None and a.name in needs for a in planned)
 
 
 def measure_costs(ctx: AnalysisContext, images: int, identity_images: int) -> Costs:

@@ -160,7 +160,6 @@ def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, mo
     """Check the request against the run and load the model: one-line errors before any work or any file."""
     from interfacegan.analysis.steps.sefa_levels import levels
     from interfacegan.directions.sefa import check_layers
-    from interfacegan.layers import parse_layers
     from interfacegan.models import load_model
 
     settings.check()
@@ -173,9 +172,9 @@ def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, mo
             raise InterfaceGANError(f"{store.path} does not name its model: give `model` (a model spec)")
         model = load_model(spec, device=device)
     check_layers(model, settings.sefa_layers, name="sefa_layers")
+    ctx = AnalysisContext(store, model, settings, inputs, progress, executor)
     if settings.layer_groups and "wp" in model.spaces and model.num_ws:
-        for group in settings.layer_groups:  # one-line errors for groups the model cannot take, before any work
-            parse_layers(group, int(model.num_ws))
+        ctx.layer_groups  # parsed now, as the layer-wise analyses read them: one-line errors before any work
     if settings.sefa_levels:
         levels(model, settings.sefa_levels)  # one-line errors for groups the model cannot take, before any work
     missing = [a for a in inputs.attributes or () if a not in store.score_names]
@@ -186,7 +185,7 @@ def prepare_analysis(run, settings: AnalysisSettings, inputs: AnalysisInputs, mo
         model.check_space(s)
         if s not in store.spaces:
             raise InterfaceGANError(f"{store.path} has no {s!r} codes to train on: sample the run with space {s!r}")
-    return AnalysisContext(store, model, settings, inputs, progress, executor)
+    return ctx
 
 
 def _write_summary(ctx: AnalysisContext, result: AnalysisResult, wanted: list[str], stage: Path) -> None:

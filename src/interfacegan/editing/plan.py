@@ -41,6 +41,11 @@ def check_mode(mode: str) -> None:
         raise InterfaceGANError(f"unknown edit mode {mode!r}: use offset or distance")
 
 
+def condition_label(attribute: str, kept: Sequence[str]) -> str:
+    """'age|eyeglasses': a conditional edit as its direction, the analyses and `analyze --condition` name it."""
+    return f"{attribute}|{','.join(kept)}"
+
+
 def _spec(model) -> str | None:
     """What a run or boundary of `model` records as its model: its spec, or its name when it has none."""
     spec = getattr(model, "spec", None) or getattr(model, "name", None) or None
@@ -97,7 +102,7 @@ class EditPlan:
         primal = self.boundary
         return primal.with_normal(
             self.vector.reshape(-1), intercept=0.0, kind="conditional", metrics={"cosine_with_primal": self.cosine},
-            attribute=f"{primal.attribute}|{','.join(c.attribute for c in self.conditions)}",
+            attribute=condition_label(primal.attribute, [c.attribute for c in self.conditions]),
             settings={"primal": primal.attribute, "conditions": [c.attribute for c in self.conditions]},
         )  # fmt: skip
 

@@ -12,11 +12,14 @@ from typing import Iterator
 from interfacegan.errors import InterfaceGANError
 from interfacegan.execution.base import ChunkCallback, ChunkJob, Executor, ResultCallback, run_chunk, run_job
 
-# name -> "module:class", imported on demand (an engine's own dependencies load only when it is used)
-_BUILTIN = {"local": "interfacegan.execution.local:LocalExecutor", "ray": "interfacegan.execution.ray:RayExecutor"}
-
-# worker processes of this machine, and `auto`: processes for image scorers on several cores, else local (`score`)
-_BUILTIN.update(processes="interfacegan.execution.processes:ProcessExecutor", auto="interfacegan.execution.processes:AutoExecutor")  # fmt: skip
+# name -> "module:class", imported on demand (an engine's own dependencies load only when it is used); `processes`:
+# worker processes of this machine; `auto`: processes for image scorers on several cores, else local (`score`)
+_BUILTIN = {
+    "local": "interfacegan.execution.local:LocalExecutor",
+    "processes": "interfacegan.execution.processes:ProcessExecutor",
+    "auto": "interfacegan.execution.processes:AutoExecutor",
+    "ray": "interfacegan.execution.ray:RayExecutor",
+}
 
 
 def available_executors() -> list[str]:

@@ -50,12 +50,13 @@ def truncated_gaussian_codes(seed: int, start: int, stop: int, dim: int, bound: 
 
 def _block_codes(seed: int, start: int, stop: int, dim: int, draw) -> np.ndarray:
     """Rows [start, stop) of the sequence whose block b is `draw(rng)` for the stream (seed, b)."""
+    seed = checks.seed(seed)  # one line for a negative, huge or fractional seed, whichever sequence is drawn
     if stop <= start:
         return np.zeros((0, dim), dtype=np.float32)
     first, last = start // RNG_BLOCK_ROWS, (stop - 1) // RNG_BLOCK_ROWS
     blocks = []
     for block in range(first, last + 1):
-        blocks.append(draw(np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(block,)))))
+        blocks.append(draw(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))))
     offset = first * RNG_BLOCK_ROWS
     return np.concatenate(blocks)[start - offset : stop - offset]
 
@@ -200,7 +201,7 @@ class Generator(ABC):
         """Rows [start, start+n) of the reproducible Gaussian z sequence for `seed`, float32 (n, z_dim)."""
         if n < 0:
             raise InterfaceGANError(f"number of samples must be >= 0, got {n}")
-        return gaussian_codes(checks.seed(seed), start, start + n, self.z_dim)
+        return gaussian_codes(seed, start, start + n, self.z_dim)
 
     def to_tensor(self, codes: np.ndarray | torch.Tensor) -> torch.Tensor:
         if isinstance(codes, np.ndarray):

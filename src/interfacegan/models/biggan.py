@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import parse_layers
 from interfacegan.models.base import Generator, ModelInfo, Truncation, truncated_gaussian_codes
@@ -240,7 +239,7 @@ class BigGANGenerator(Generator):
         """Rows [start, start+n) of z = truncation * TruncatedNormal(-2, 2) for `seed` (BigGAN's truncation trick)."""
         if n < 0:
             raise InterfaceGANError(f"number of samples must be >= 0, got {n}")
-        return self.truncation * truncated_gaussian_codes(checks.seed(seed), start, start + n, self.z_dim, Z_BOUND)
+        return self.truncation * truncated_gaussian_codes(seed, start, start + n, self.z_dim, Z_BOUND)
 
     def check_truncation(self, truncation: Truncation | None) -> None:
         """W truncation does not apply: BigGAN's own truncation is part of the spec (one line naming it)."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from interfacegan.analysis.base import Analysis, Work
 from interfacegan.analysis.context import UNSUPERVISED_KINDS, space_name
-from interfacegan.analysis.sefa_match import DirectionMatch, strongest_mover
+from interfacegan.analysis.sefa_match import STRENGTH, DirectionMatch, strongest_mover
 from interfacegan.analysis.steps.shared import alpha_note, change_heatmap, change_table, samples_note, stack_rows
 from interfacegan.analysis.tables import Table, matrix_table
 from interfacegan.errors import InterfaceGANError
@@ -25,7 +25,6 @@ from interfacegan.rescoring.matrix import Edit, RescoringResult, reorder
 from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM
 
 TITLES = {"sefa": "SeFa", "ganspace": "GANSpace"}
-STRENGTH_HEADER = {"sefa": "eigenvalue", "ganspace": "explained variance ratio"}
 STAND_IN = ("the SeFa paper's Tab. 3 also reports FID and a user study; offline we have neither, so the identity "
             "discrepancy of each edit stands in for both (smaller = the edit keeps the person)")  # fmt: skip
 
@@ -150,7 +149,8 @@ class MethodComparison(Analysis):
                  f"(naming rule, {NAMING_NUM} fresh samples, alpha {NAMING_ALPHA:g})"]  # fmt: skip
         if method == "ganspace":
             notes.append(f"GANSpace: PCA of {ctx.settings.ganspace_num:,} samples ({_pca_on(ctx)})")
-        header = ["attribute", f"{title} direction", "rank", STRENGTH_HEADER[method], "cosine with InterFaceGAN",
+        strength = STRENGTH[method].replace("_", " ")  # the metric the match's value is, as a header
+        header = ["attribute", f"{title} direction", "rank", strength, "cosine with InterFaceGAN",
                   "InterFaceGAN target change", f"{title} target change", "name (re-scoring)"]  # fmt: skip
         return Table(f"{method}_match", f"Best-matching {title} direction per boundary ({space_name(space)})",
                      header, rows, notes=notes, label_columns=2)  # fmt: skip

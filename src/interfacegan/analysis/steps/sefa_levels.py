@@ -11,8 +11,6 @@ at the bottom, change shape in the middle and colour at the top.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from interfacegan.analysis import plots
@@ -75,29 +73,20 @@ class SefaLevels(Analysis):
         return ""
 
     def work(self, ctx) -> Work:
-        found = levels(ctx.model, ctx.settings.sefa_levels)
-        n = len(found) * self._k(ctx)
-        detail = f"top {self._k(ctx)} SeFa directions of {', '.join(f'{name} {g}' for name, g in found)}"
+        found, k = levels(ctx.model, ctx.settings.sefa_levels), ctx.top_k(ctx.settings.level_k)
+        n = len(found) * k
+        detail = f"top {k} SeFa directions of {', '.join(f'{name} {g}' for name, g in found)}"
         if not ctx.scorers:
             return Work(directions=n, detail=f"{detail}; not named ({ctx.no_scorer})")
         return Work(directions=n, images=NAMING_NUM * (n + 1), detail=f"{detail}, named on {NAMING_NUM} samples each")
 
-    @staticmethod
-    def _k(ctx) -> int:
-        return min(ctx.settings.level_k, math.prod(ctx.model.space_shape(ctx.model.affine_space)))
-
     def run(self, ctx, out) -> None:
         from interfacegan.directions.sefa import sefa_boundaries
-        from interfacegan.rescoring.naming import name_directions
 
-        found = levels(ctx.model, ctx.settings.sefa_levels)
-        directions = {g: sefa_boundaries(ctx.model, k=self._k(ctx), layers=g) for _, g in found}
+        found, k = levels(ctx.model, ctx.settings.sefa_levels), ctx.top_k(ctx.settings.level_k)
+        directions = {g: sefa_boundaries(ctx.model, k=k, layers=g) for _, g in found}
         flat = [d for ds in directions.values() for d in ds]
-        names = None
-        if ctx.scorers:
-            truncation = ctx.store.truncation if ctx.store.truncation.active else None
-            names = name_directions(ctx.model, flat, ctx.scorers, batch_size=ctx.settings.batch_size,
-                                    progress=ctx.progress, truncation=truncation)  # fmt: skip
+        names = ctx.name_directions(flat) if ctx.scorers else None
         attributes = list(names[0].effects) if names else []
         rows, labels, i = [], [], 0
         for level, g in found:
@@ -107,7 +96,7 @@ class SefaLevels(Analysis):
                 rows.append([level, g, d.attribute, name.label if name else "", d.metrics["eigenvalue"], *effects])
                 labels.append(f"{level} {name.title if name else d.attribute}")
                 i += 1
-        notes = [f"top {plural(self._k(ctx), 'SeFa direction')} per level of {ctx.model.name!r} "
+        notes = [f"top {plural(k, 'SeFa direction')} per level of {ctx.model.name!r} "
                  f"({ctx.model.num_ws} W+ layers); each edits only its level's layers"]  # fmt: skip
         if names:
             notes += [f"attribute columns: normalised change when {NAMING_NUM} fresh samples move by +{NAMING_ALPHA:g} "
