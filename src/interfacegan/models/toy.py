@@ -9,6 +9,8 @@ edits have a visible, checkable footprint. The `toy` scorer (interfacegan.scorin
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 
@@ -33,7 +35,9 @@ class ToyGenerator(Generator):
     ):
         super().__init__(device)
         # `load_model("toy")` rebuilds only the default toy; any other has no spec, so executors ship it whole
-        default = normals is None and (z_dim, num_attributes, num_ws, resolution, seed) == (16, 3, 4, 8, 0)
+        given = dict(z_dim=z_dim, num_attributes=num_attributes, num_ws=num_ws, resolution=resolution, seed=seed)
+        signature = inspect.signature(ToyGenerator.__init__).parameters
+        default = normals is None and all(value == signature[name].default for name, value in given.items())
         rng = np.random.default_rng(seed)
         if normals is None:
             normals = rng.standard_normal((num_attributes, z_dim))
