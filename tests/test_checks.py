@@ -154,6 +154,10 @@ def _probes(f: Path, out: Path, nan_codes: Path) -> list[tuple[list, str]]:
         ([*edit, "--batch-size", "0"], "batch_size must be positive"),
         ([*sefa, "--seed", "-1"], "seed must be a whole number"),
         ([*sefa, "--num", "0"], "num must be positive"),
+        ([*sefa, "--num", "100000000"], "num must be <= 1000, got 100000000"),  # was an out-of-memory kill
+        ([*sefa, "--steps", "100000000"], "steps must be <= 1000"),  # was a hang
+        ([*edit, "--steps", "9" * 23], "steps must be <= 1000"),  # was a numpy traceback
+        ([*edit, "--num", "1001"], "--num must be in [1, 1000]"),
         ([*sefa, "--range", "-inf", "0"], "the edit range must be finite"),
         ([*sefa, "--scale", "-2"], "scale must be in [1, 64]"),
         ([*sefa, "-k", "0"], "k must be between 1 and the latent dimension"),
