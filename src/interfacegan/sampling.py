@@ -22,8 +22,8 @@ from interfacegan.execution import ChunkJob, Executor, run_job
 from interfacegan.models import Generator, Truncation, load_model
 from interfacegan.progress import ProgressOption
 from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore
+from interfacegan.store_reads import MAX_NUM
 
-MAX_NUM = 2**40  # samples in one run: far above any real run, and far below what numpy and zarr can index
 MAX_THUMBNAIL = 8192  # thumbnail side in pixels (the largest GANs make 1024-px images)
 MAX_CHUNK_BYTES = 8 * 2**30  # one store chunk is held in memory whole (1,024 rows of 1024-px images: 3 GiB)
 
