@@ -121,23 +121,25 @@ print(json.dumps(report))
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare")
 def test_a_read_only_output_is_one_line_before_any_work(command_inputs, tmp_path):
     """A read-only mount refuses writes even to root: the commands run (in one process) in a private mount namespace
-    with a read-only tmpfs on their output's parent."""
+    with their output's parent bind-mounted read-only (`score` writes into a run there: it was an OSError traceback)."""
     import json
 
     target, out = tmp_path / "ro", str(tmp_path / "ro" / "out")
-    target.mkdir()
+    shutil.copytree(command_inputs / "run", target / "run")
     commands = [["sample", "--model", "toy", "--num", "10", "--out", out],
                 ["ganspace", "--model", "toy", "-k", "2", "--num", "20", "--out", out],
                 ["demo", "--num", "200", "--out", out],
-                ["export-official", str(command_inputs / "run"), "--out", out]]  # fmt: skip
-    script = f'mount -t tmpfs -o ro tmpfs {target} && exec "$0" -c "$1" "$2"'
+                ["export-official", str(command_inputs / "run"), "--out", out],
+                ["score", str(target / "run"), "--scorer", "toy", "--overwrite"]]  # fmt: skip
+    script = f'mount --bind {target} {target} && mount -o remount,bind,ro {target} && exec "$0" -c "$1" "$2"'
     done = subprocess.run(["unshare", "-m", "sh", "-c", script, sys.executable, READ_ONLY_DRIVER, json.dumps(commands)],
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode and "mount" in done.stderr:
         pytest.skip(f"cannot mount here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
-    line = f"error: output {out} cannot be written: {target} is read-only for this process; choose another place"
-    assert json.loads(done.stdout.splitlines()[-1]) == {args[0]: [2, [line]] for args in commands}
+    line = "error: output {} cannot be written: " + f"{target} is read-only for this process; choose another place"
+    expected = {args[0]: [2, [line.format(target / "run" if args[0] == "score" else out)]] for args in commands}
+    assert json.loads(done.stdout.splitlines()[-1]) == expected
 
 
 def _run_cli(monkeypatch, *args) -> None:
