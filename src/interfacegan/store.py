@@ -190,12 +190,7 @@ class SampleStore:
         if not isinstance(node, zarr.Array):
             raise InterfaceGANError(f"{self.path} has no array {name!r}")
         array = StoreArray(node, self.path, name, self.chunk_rows, repair_hint(self.path, name, dict(node.attrs)))
-        if name.startswith("progress/"):
-            return array
-        info = self.meta.get("model_info")
-        shapes = info.get("space_shapes") if isinstance(info, dict) and name.startswith("codes/") else None
-        tail = shapes.get(name[len("codes/"):]) if isinstance(shapes, dict) else None
-        return array.check_layout(self.num, tuple(tail) if isinstance(tail, list) else None)
+        return array if name.startswith("progress/") else array.check_layout(self.meta)
 
     def _writable(self, name: str) -> zarr.Array:
         if name not in self._writers:

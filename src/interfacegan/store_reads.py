@@ -83,9 +83,13 @@ class StoreArray:
         self._array, self.location, self.name = array, location, name
         self.chunk_rows, self.repair = chunk_rows, repair
 
-    def check_layout(self, num: int, tail: tuple[int, ...] | None = None) -> StoreArray:
-        """This array, when its zarr.json declares `num` rows in chunks of `chunk_rows` (and, if given, rows of shape
-        `tail`); else one line: a tampered or damaged zarr.json would read other rows, or codes of another shape."""
+    def check_layout(self, meta: dict[str, Any]) -> StoreArray:
+        """This array, when its zarr.json declares the run's `num` rows in chunks of `chunk_rows` (codes: rows of the
+        shape `model_info` gives their space); else one line: a tampered zarr.json would read other rows or columns."""
+        num, info = meta["num"], meta.get("model_info")
+        shapes = info.get("space_shapes") if isinstance(info, dict) and self.name.startswith("codes/") else None
+        tail = shapes.get(self.name[len("codes/") :]) if isinstance(shapes, dict) else None
+        tail = tuple(tail) if isinstance(tail, list) else None
         shape, chunks = tuple(self._array.shape), tuple(self._array.chunks)
         whole_rows = chunks[:1] == (self.chunk_rows,) and chunks[1:] == shape[1:]  # how `ensure_array` makes them
         if shape[:1] != (num,) or not whole_rows or (tail is not None and shape[1:] != tail):
