@@ -52,6 +52,12 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
          "z codes (rows 0-9) must be finite: 1 of 160 values are NaN or inf"),
         ([*imp, "--codes", f"z={t / 'znan.npy'}"], "must be finite"),  # checked without a model too
         ([*imp, "--codes", f"z={t / 'z512.npy'}", "--seed", "-1"], "seed must be a whole number"),
+        ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"../x={t / 's_inf.npy'}"],
+         "score name '../x' is not a plain name"),  # was a zarr traceback ('a/b' nested a group)
+        ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"a={t / 's_inf.npy'}"],
+         "scores 'a' hold inf values: use NaN for samples without a score"),
+        ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"a={t / 's_text.npy'}"],
+         "scores 'a' hold <U1 values, not numbers"),  # was a ValueError traceback
         ([*score, "--batch-size", "0"], "batch_size must be positive, got 0"),
         ([*score, "--prefix", "a/b/"], "prefix 'a/b/' is not a plain name: use letters, digits, '_', '-' and '.'"),
         ([*score, "--prefix", ".hidden"], "prefix '.hidden' is not a plain name"),
@@ -83,6 +89,8 @@ def _inputs(folder: Path) -> Path:
     np.save(folder / "znan.npy", codes)
     (folder / "nested.csv").write_text("index,a/b\n0,1\n")
     np.save(folder / "z16.npy", np.nan_to_num(codes, posinf=0.0))
+    np.save(folder / "s_inf.npy", np.full(10, np.inf, np.float32))
+    np.save(folder / "s_text.npy", np.array(["a"] * 10))
     import_official(folder / "imported", {"z": folder / "z16.npy"})  # a run without a model
     return folder
 
