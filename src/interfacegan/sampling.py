@@ -170,10 +170,10 @@ def sample_to_store(
     True (bar), False, or a callable getting (description, rows done, rows in all). `out` is a directory or an
     fsspec URL (`s3://bucket/run`; `storage_options` go to fsspec).
     """
-    num, seed = checks.integer("num", checks.positive_int("num", num), high=MAX_NUM), checks.seed(seed)
+    num, seed = checks.positive_int("num", num, MAX_NUM), checks.seed(seed)
     batch_size, chunk_rows = checks.positive_int("batch_size", batch_size), checks.positive_int("chunk_rows", chunk_rows)
     if thumbnail_size is not None:
-        thumbnail_size = checks.integer("thumbnail_size", checks.positive_int("thumbnail_size", thumbnail_size), high=MAX_THUMBNAIL)
+        thumbnail_size = checks.positive_int("thumbnail_size", thumbnail_size, MAX_THUMBNAIL)
     check_shard(shard)
     truncation = truncation or Truncation()
     model.check_truncation(truncation)  # e.g. BigGAN: its truncation is part of its spec (before the store exists)

@@ -58,7 +58,7 @@ def ganspace_command(
                                     "direction: write it elsewhere")  # fmt: skip
     values = linspace_steps(range_[0], range_[1], steps)
     check_render(scale=scale)
-    checks.integer("rows", checks.positive_int("rows", rows), high=MAX_GRID_ROWS)
+    checks.positive_int("rows", rows, MAX_GRID_ROWS)
     options = given(k=k, num=num, block_size=block_size, regression_num=regression_num)
     estimator = GANSpace(space=space, seed=seed, **options).check_params()
     scorers = []

@@ -208,7 +208,7 @@ def sefa(
     check_output(out, "dir")
     values = linspace_steps(range_[0], range_[1], steps)
     check_render(scale=scale)
-    num, seed = checks.integer("num", checks.positive_int("num", num), high=MAX_GRID_ROWS), checks.seed(seed)
+    num, seed = checks.positive_int("num", num, MAX_GRID_ROWS), checks.seed(seed)
     scorers = []
     if name_with:  # scorers loaded and naming settings checked before any work
         scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)

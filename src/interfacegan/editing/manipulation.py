@@ -65,7 +65,7 @@ def _like(values, ref):
 def linspace_steps(lo: float, hi: float, steps: int) -> np.ndarray:
     """`steps` (at most MAX_STEPS) evenly spaced values from lo to hi inclusive, float32 (steps,); lo < hi (a
     reversed or empty range draws nothing new: negate the direction instead)."""
-    steps = checks.integer("steps", checks.positive_int("steps", steps), high=MAX_STEPS)
+    steps = checks.positive_int("steps", steps, MAX_STEPS)
     if not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (lo, hi)):
         raise InterfaceGANError(f"the edit range must be finite, got {lo} .. {hi}")
     if not lo < hi:
