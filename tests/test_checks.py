@@ -50,6 +50,7 @@ def test_the_checks_return_clean_values_and_name_the_parameter():
 
 def test_library_functions_refuse_non_finite_inputs(toy_generator):
     """One probe per entry point of the editing, learning, inversion and translation APIs."""
+    from interfacegan.analysis.settings import AnalysisSettings
     from interfacegan.editing.manipulation import edit_offset, edit_to_distance, linspace_steps
     from interfacegan.editing.plan import plan_edit
     from interfacegan.editing.stream import edit_images
@@ -80,6 +81,8 @@ def test_library_functions_refuse_non_finite_inputs(toy_generator):
         (lambda: select_samples(scores, count=None, ratio=None), "give ratio"),
         (lambda: select_samples(scores, split=INF), "split must be a finite number"),
         (lambda: select_samples(scores, seed=-1), "seed must be a whole number"),
+        (lambda: AnalysisSettings(ratio=NAN).check(), "ratio must be a finite number"),  # even with boundaries given
+        (lambda: linspace_steps(-3, 3, 10**23), r"steps must be <= 1000"),
         (lambda: BoundaryTrainer(C=INF).fit(z, scores), "C must be a finite number"),
         (lambda: BoundaryTrainer(max_iter=0).fit(z, scores), "max_iter must be positive"),
         (lambda: name_directions(toy_generator, [plan.boundary], ["toy"], alpha=INF), "alpha must be a finite"),
@@ -154,6 +157,10 @@ def _probes(f: Path, out: Path, nan_codes: Path) -> list[tuple[list, str]]:
         ([*edit, "--batch-size", "0"], "batch_size must be positive"),
         ([*sefa, "--seed", "-1"], "seed must be a whole number"),
         ([*sefa, "--num", "0"], "num must be positive"),
+        ([*sefa, "--num", "100000000"], "num must be <= 1000, got 100000000"),  # was an out-of-memory kill
+        ([*sefa, "--steps", "100000000"], "steps must be <= 1000"),  # was a hang
+        ([*edit, "--steps", "9" * 23], "steps must be <= 1000"),  # was a numpy traceback
+        ([*edit, "--num", "1001"], "--num must be in [1, 1000]"),
         ([*sefa, "--range", "-inf", "0"], "the edit range must be finite"),
         ([*sefa, "--scale", "-2"], "scale must be in [1, 64]"),
         ([*sefa, "-k", "0"], "k must be between 1 and the latent dimension"),
@@ -162,6 +169,7 @@ def _probes(f: Path, out: Path, nan_codes: Path) -> list[tuple[list, str]]:
         ([*names, "--alpha", "-1"], "alpha must be positive"),
         ([*names, "--seed", "-1"], "seed must be a whole number"),
         ([*inv, "--steps", "-1"], "steps must be >= 0"),
+        ([*inv, "--steps", "9" * 23], "steps must be <= 100000"),  # was a numpy traceback
         ([*inv, "--lr", "nan"], "lr must be a finite number"),
         ([*inv, "--lr", "0"], "lr must be positive"),
         ([*inv, "--candidates", "0"], "num_candidates must be positive"),

@@ -39,6 +39,9 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
         ([*sample, "--out", out, "--chunk-rows", "0"], "chunk_rows must be positive, got 0"),
         ([*sample, "--out", out, "--thumbnails", "0"], "thumbnail_size must be positive, got 0"),
         ([*sample, "--out", out, "--thumbnails", "-3"], "thumbnail_size must be positive, got -3"),
+        ([*sample, "--out", out, "--thumbnails", "10" * 12], "thumbnail_size must be <= 8192"),
+        ([*sample, "--out", out, "--num", "9" * 23], "num must be <= 1099511627776"),
+        ([*sample, "--out", out, "--chunk-rows", "1000000000"], "would exceed 8 GiB: lower chunk_rows"),
         (["export-official", run, "--out", t / "afile"], f"output {t / 'afile'} is a file, not a folder"),
         (["export-official", run, "--out", t / "afile" / "npy"], "which is a file: choose a path in a folder"),
         (["export-official", run, "--out", out, "--attribute", "nope"], "nope"),
@@ -49,6 +52,12 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
          "z codes (rows 0-9) must be finite: 1 of 160 values are NaN or inf"),
         ([*imp, "--codes", f"z={t / 'znan.npy'}"], "must be finite"),  # checked without a model too
         ([*imp, "--codes", f"z={t / 'z512.npy'}", "--seed", "-1"], "seed must be a whole number"),
+        ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"../x={t / 's_inf.npy'}"],
+         "score name '../x' is not a plain name"),  # was a zarr traceback ('a/b' nested a group)
+        ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"a={t / 's_inf.npy'}"],
+         "scores 'a' hold inf values: use NaN for samples without a score"),
+        ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"a={t / 's_text.npy'}"],
+         "scores 'a' hold <U1 values, not numbers"),  # was a ValueError traceback
         ([*score, "--batch-size", "0"], "batch_size must be positive, got 0"),
         ([*score, "--prefix", "a/b/"], "prefix 'a/b/' is not a plain name: use letters, digits, '_', '-' and '.'"),
         ([*score, "--prefix", ".hidden"], "prefix '.hidden' is not a plain name"),
@@ -80,6 +89,8 @@ def _inputs(folder: Path) -> Path:
     np.save(folder / "znan.npy", codes)
     (folder / "nested.csv").write_text("index,a/b\n0,1\n")
     np.save(folder / "z16.npy", np.nan_to_num(codes, posinf=0.0))
+    np.save(folder / "s_inf.npy", np.full(10, np.inf, np.float32))
+    np.save(folder / "s_text.npy", np.array(["a"] * 10))
     import_official(folder / "imported", {"z": folder / "z16.npy"})  # a run without a model
     return folder
 
@@ -118,23 +129,25 @@ print(json.dumps(report))
 @pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare")
 def test_a_read_only_output_is_one_line_before_any_work(command_inputs, tmp_path):
     """A read-only mount refuses writes even to root: the commands run (in one process) in a private mount namespace
-    with a read-only tmpfs on their output's parent."""
+    with their output's parent bind-mounted read-only (`score` writes into a run there: it was an OSError traceback)."""
     import json
 
     target, out = tmp_path / "ro", str(tmp_path / "ro" / "out")
-    target.mkdir()
+    shutil.copytree(command_inputs / "run", target / "run")
     commands = [["sample", "--model", "toy", "--num", "10", "--out", out],
                 ["ganspace", "--model", "toy", "-k", "2", "--num", "20", "--out", out],
                 ["demo", "--num", "200", "--out", out],
-                ["export-official", str(command_inputs / "run"), "--out", out]]  # fmt: skip
-    script = f'mount -t tmpfs -o ro tmpfs {target} && exec "$0" -c "$1" "$2"'
+                ["export-official", str(command_inputs / "run"), "--out", out],
+                ["score", str(target / "run"), "--scorer", "toy", "--overwrite"]]  # fmt: skip
+    script = f'mount --bind {target} {target} && mount -o remount,bind,ro {target} && exec "$0" -c "$1" "$2"'
     done = subprocess.run(["unshare", "-m", "sh", "-c", script, sys.executable, READ_ONLY_DRIVER, json.dumps(commands)],
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode and "mount" in done.stderr:
         pytest.skip(f"cannot mount here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
-    line = f"error: output {out} cannot be written: {target} is read-only for this process; choose another place"
-    assert json.loads(done.stdout.splitlines()[-1]) == {args[0]: [2, [line]] for args in commands}
+    line = "error: output {} cannot be written: " + f"{target} is read-only for this process; choose another place"
+    expected = {args[0]: [2, [line.format(target / "run" if args[0] == "score" else out)]] for args in commands}
+    assert json.loads(done.stdout.splitlines()[-1]) == expected
 
 
 def _run_cli(monkeypatch, *args) -> None:

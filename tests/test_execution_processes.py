@@ -152,3 +152,25 @@ def test_a_script_without_a_main_guard_runs_workers(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=root,
                           env={**os.environ, "PYTHONPATH": root})  # fmt: skip
     assert done.returncode == 0 and done.stdout.strip() == "199", done.stderr[-2000:]
+
+
+def test_a_worker_whose_parent_was_killed_ends_quietly():
+    """Probe: after `kill -9` of `score`, its workers printed BrokenPipeError tracebacks onto the terminal when they
+    sent their chunk. Here the parent's end is closed right after sending a job and a chunk."""
+    import pickle
+    import socket
+    import subprocess
+    import sys
+    from multiprocessing.connection import Connection
+
+    ours, theirs = socket.socketpair()
+    worker = subprocess.Popen([sys.executable, "-m", processes.WORKER_MODULE, str(theirs.fileno())],
+                              pass_fds=(theirs.fileno(),), stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})  # fmt: skip
+    theirs.close()
+    conn = Connection(ours.detach())
+    conn.send(("job", "rows", pickle.dumps(RowsJob())))
+    conn.send(("chunk", "rows", 0, 0, 4))
+    conn.close()  # the parent is gone before the worker answers
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0 and "Traceback" not in err, err

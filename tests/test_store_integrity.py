@@ -4,6 +4,7 @@ one line naming it and its repair, never NaN."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -209,6 +210,48 @@ def test_damaged_chunks_and_metadata_are_one_line_naming_the_file(tmp_path, scor
         store.codes("z"), store.images(slice(None)), store.scores()
     message = str(exc.value)
     assert FILES[name] in message and len(message.splitlines()) == 1 and len(message) < 600, message
+
+
+TAMPERED = {  # (zarr.json, its change, the array read) -> what the message names
+    "codes of another width": ("codes/z", lambda doc: doc.update(shape=[300, 15]), "codes/z/zarr.json is damaged"),
+    "scores of another length": ("scores/attr0", lambda doc: doc.update(shape=[301]),
+                                 "scores/attr0/zarr.json is damaged"),
+    "codes in other chunks": ("codes/z", lambda doc: doc["chunk_grid"]["configuration"].update(chunk_shape=[50, 16]),
+                              "shape (300, 16) in chunks of (50,) rows, the run expects (300, 16) in chunks of 100"),
+    "a num of 10**30": ("", lambda doc: doc["attributes"]["interfacegan"].update(num=10**30),
+                        "'num' is 1000000000000000000000000000000, expected an integer in [1, 2**40]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_tampered_array_metadata_is_one_line_never_other_rows(tmp_path, scored_run, case):
+    """Probes: a zarr.json declaring another shape or chunking than the run read other rows or columns silently
+    (export-official wrote 15-d codes of a 16-d model); a huge num was an IndexError traceback or a hang."""
+    import json
+
+    folder, change, expected = TAMPERED[case]
+    run = tmp_path / "run"
+    shutil.copytree(scored_run, run)
+    document = json.loads((run / folder / "zarr.json").read_text())
+    change(document)
+    (run / folder / "zarr.json").write_text(json.dumps(document))
+    with pytest.raises(InterfaceGANError) as exc:
+        store = SampleStore.open(run)
+        store.codes("z"), store.scores()
+    assert expected in str(exc.value) and len(str(exc.value).splitlines()) == 1, exc.value
+
+
+def test_info_of_a_run_without_a_model_name_is_not_a_traceback(tmp_path, scored_run):
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(scored_run, run)
+    document = json.loads((run / "zarr.json").read_text())
+    del document["attributes"]["interfacegan"]["model"]
+    (run / "zarr.json").write_text(json.dumps(document))
+    wide = {**os.environ, "COLUMNS": "300"}
+    shown = subprocess.run([cli_path(), "info", str(run)], capture_output=True, text=True, env=wide)
+    assert shown.returncode == 0 and "300 samples of an unnamed model" in shown.stdout, shown.stderr
 
 
 def test_cli_reports_a_damaged_chunk_in_one_line(tmp_path, scored_run, monkeypatch, capsys):

@@ -9,7 +9,7 @@ caller computes with (float, int, float array).
     positive(name, x)          finite and > 0          non_negative(name, x)   finite and >= 0
     in_range(name, x, lo, hi)  finite and in [lo, hi] (either end open with low_open / high_open)
     integer(name, x, lo, hi)   a whole number in [lo, hi] (either bound None: unbounded)
-    positive_int(name, x)      a whole number >= 1
+    positive_int(name, x, hi)  a whole number >= 1 (and <= hi)
     seed(x)                    a whole number in [0, MAX_SEED] (what numpy and torch both accept)
     finite_array(name, a)      a numeric array without NaN or inf
 """
@@ -80,9 +80,9 @@ def integer(name: str, value, low: int | None = None, high: int | None = None) -
     return value
 
 
-def positive_int(name: str, value) -> int:
-    """`value` as an int; one line unless it is a whole number >= 1."""
-    return integer(name, value, low=1)
+def positive_int(name: str, value, high: int | None = None) -> int:
+    """`value` as an int; one line unless it is a whole number >= 1 (and <= `high`, when given: 'must be <= high')."""
+    return integer(name, integer(name, value, low=1), high=high)
 
 
 def seed(value, name: str = "seed") -> int:

@@ -15,6 +15,7 @@ from interfacegan import checks
 from interfacegan.atomic import atomic_path, check_output, staged_dir
 from interfacegan.errors import InterfaceGANError
 from interfacegan.models import load_model
+from interfacegan.scoring.run import check_prefix
 from interfacegan.storage import is_url
 from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore
 
@@ -60,8 +61,13 @@ def import_official(
         if len(arr) != num:
             raise InterfaceGANError(f"{name} has {len(arr)} rows but the codes have {num}: files must match")
     for name, arr in score_arrays.items():
+        check_prefix(name or "?", "score name")  # one array each: no '/' (nested groups), '..' or hidden names
         if arr.ndim == 2 and arr.shape[1] != 1 or arr.ndim > 2:
             raise InterfaceGANError(f"scores {name!r} have shape {arr.shape}: expected (N,) or (N, 1)")
+        if arr.dtype.kind not in "biuf":
+            raise InterfaceGANError(f"scores {name!r} hold {arr.dtype} values, not numbers")
+        if arr.dtype.kind == "f" and np.isinf(arr).any():  # NaN marks a sample without a score; inf is no score
+            raise InterfaceGANError(f"scores {name!r} hold inf values: use NaN for samples without a score")
     for space, arr in arrays.items():
         expected = 3 if space == "wp" else 2
         if arr.ndim != expected:

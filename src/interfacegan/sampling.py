@@ -22,6 +22,10 @@ from interfacegan.execution import ChunkJob, Executor, run_job
 from interfacegan.models import Generator, Truncation, load_model
 from interfacegan.progress import ProgressOption
 from interfacegan.store import DEFAULT_CHUNK_ROWS, SAMPLE_TASK, SampleStore
+from interfacegan.store_reads import MAX_NUM
+
+MAX_THUMBNAIL = 8192  # thumbnail side in pixels (the largest GANs make 1024-px images)
+MAX_CHUNK_BYTES = 8 * 2**30  # one store chunk is held in memory whole (1,024 rows of 1024-px images: 3 GiB)
 
 
 def run_arguments(
@@ -172,10 +176,10 @@ def sample_to_store(
     True (bar), False, or a callable getting (description, rows done, rows in all). `out` is a directory or an
     fsspec URL (`s3://bucket/run`; `storage_options` go to fsspec).
     """
-    num, seed = checks.positive_int("num", num), checks.seed(seed)
+    num, seed = checks.positive_int("num", num, MAX_NUM), checks.seed(seed)
     batch_size, chunk_rows = checks.positive_int("batch_size", batch_size), checks.positive_int("chunk_rows", chunk_rows)
     if thumbnail_size is not None:
-        thumbnail_size = checks.positive_int("thumbnail_size", thumbnail_size)
+        thumbnail_size = checks.positive_int("thumbnail_size", thumbnail_size, MAX_THUMBNAIL)
     check_shard(shard)
     truncation = truncation or Truncation()
     model.check_truncation(truncation)  # e.g. BigGAN: its truncation is part of its spec (before the store exists)
@@ -184,6 +188,7 @@ def sample_to_store(
         model.check_space(space)
         check_truncation_space(model, space, truncation)
     image_size = thumbnail_size or (model.resolution if save_images else None)
+    check_chunk_bytes(model, spaces, image_size, chunk_rows)
     wanted = run_arguments(model, num, seed, spaces, truncation, image_size, chunk_rows)
     store = open_or_create_run(out, wanted, storage_options)
     for space in spaces:
@@ -193,6 +198,19 @@ def sample_to_store(
     job = SampleJob(model.spec, seed, tuple(spaces), truncation, image_size, batch_size, model=model)
     run_job(store, job, shard, executor, progress, "sampling")
     return store
+
+
+def check_chunk_bytes(model: Generator, spaces: Sequence[str], image_size: int | None, chunk_rows: int) -> None:
+    """One line unless a chunk of `chunk_rows` rows of the largest array (codes of a space, or images of
+    `image_size` px) fits in MAX_CHUNK_BYTES: a chunk is allocated whole, so this is refused before the store exists."""
+    row_bytes = max(4 * int(np.prod(model.space_shape(space))) for space in spaces)
+    if image_size:
+        row_bytes = max(row_bytes, 3 * image_size * image_size)
+    if chunk_rows * row_bytes > MAX_CHUNK_BYTES:
+        raise InterfaceGANError(
+            f"one store chunk ({chunk_rows} rows of {row_bytes:,} bytes) would exceed {MAX_CHUNK_BYTES // 2**30} GiB: "
+            "lower chunk_rows" + (" or the image size" if image_size else "")
+        )
 
 
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:

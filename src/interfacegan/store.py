@@ -33,6 +33,7 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 from zarr.core.sync import sync
 
 from interfacegan import __version__
+from interfacegan.atomic import check_output
 from interfacegan.errors import InterfaceGANError
 from interfacegan.storage import (
     PARTIAL_SUFFIX,
@@ -132,6 +133,8 @@ class SampleStore:
         if document is None:
             raise InterfaceGANError(f"{location} is not an interfacegan sample store (no zarr metadata)")
         checked_meta(document, key_url(location, "zarr.json"), STORE_FORMAT)
+        if mode != "r" and isinstance(location, Path):
+            check_output(location, "dir")  # a run on a read-only mount: one line before any work, not an OSError
         return cls(location, storage_options, mode)
 
     # ---- metadata -----------------------------------------------------------------------------------------
@@ -186,7 +189,8 @@ class SampleStore:
         node = self._node(name, self._reads)
         if not isinstance(node, zarr.Array):
             raise InterfaceGANError(f"{self.path} has no array {name!r}")
-        return StoreArray(node, self.path, name, self.chunk_rows, repair_hint(self.path, name, dict(node.attrs)))
+        array = StoreArray(node, self.path, name, self.chunk_rows, repair_hint(self.path, name, dict(node.attrs)))
+        return array if name.startswith("progress/") else array.check_layout(self.meta)
 
     def _writable(self, name: str) -> zarr.Array:
         if name not in self._writers:

@@ -18,6 +18,7 @@ from interfacegan.errors import InterfaceGANError
 from interfacegan.storage import Location, MissingChunk, chunk_index, key_url, parse_document
 
 
+MAX_NUM = 2**40  # samples in one run: far above any real run, far below what numpy and zarr can index
 _RECHECKS = "it re-checks chunk files and refills missing ones"
 
 
@@ -33,8 +34,8 @@ def checked_meta(document: bytes, where: str, store_format: int) -> dict[str, An
         raise InterfaceGANError(f"{where}: store format {meta.get('format')!r}, this version reads {store_format}")
     for key in ("num", "chunk_rows"):
         value = meta.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise InterfaceGANError(f"{where} is damaged: {key!r} is {value!r}, expected a positive integer")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_NUM:
+            raise InterfaceGANError(f"{where} is damaged: {key!r} is {value!r:.40}, expected an integer in [1, 2**40]")
     return meta
 
 
@@ -81,6 +82,24 @@ class StoreArray:
     def __init__(self, array: zarr.Array, location: Location, name: str, chunk_rows: int, repair: str):
         self._array, self.location, self.name = array, location, name
         self.chunk_rows, self.repair = chunk_rows, repair
+
+    def check_layout(self, meta: dict[str, Any]) -> StoreArray:
+        """This array, when its zarr.json declares the run's `num` rows in chunks of `chunk_rows` (codes: rows of the
+        shape `model_info` gives their space); else one line: a tampered zarr.json would read other rows or columns."""
+        num, info = meta["num"], meta.get("model_info")
+        shapes = info.get("space_shapes") if isinstance(info, dict) and self.name.startswith("codes/") else None
+        tail = shapes.get(self.name[len("codes/") :]) if isinstance(shapes, dict) else None
+        tail = tuple(tail) if isinstance(tail, list) else None
+        shape, chunks = tuple(self._array.shape), tuple(self._array.chunks)
+        whole_rows = chunks[:1] == (self.chunk_rows,) and chunks[1:] == shape[1:]  # how `ensure_array` makes them
+        if shape[:1] != (num,) or not whole_rows or (tail is not None and shape[1:] != tail):
+            expected = (num, *tail) if tail is not None else f"({num}, ...)"
+            document, folder = key_url(self.location, f"{self.name}/zarr.json"), key_url(self.location, self.name)
+            raise InterfaceGANError(
+                f"{document} is damaged: shape {shape} in chunks of {chunks[:1]} rows, the run expects {expected} in "
+                f"chunks of {self.chunk_rows}: delete {folder}, then {self.repair}"
+            )
+        return self
 
     def __getattr__(self, attr: str) -> Any:  # shape, dtype, ndim, attrs, chunks, ...
         return getattr(self._array, attr)

@@ -10,6 +10,7 @@ from interfacegan.checks import finite, positive_int
 from interfacegan.directions.ganspace import GANSPACE_NUM
 from interfacegan.editing.codes import DEFAULT_BLOCK_ROWS
 from interfacegan.errors import InterfaceGANError
+from interfacegan.learning.selection import check_selection
 
 DEFAULT_SWEEP = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)
 
@@ -47,6 +48,7 @@ class AnalysisSettings:
         for name in ("num_rescore", "num_identity", "num_distance", "sefa_k", "ganspace_num", "level_k", "batch_size",
                      "block_rows"):  # fmt: skip
             positive_int(name, getattr(self, name))
+        check_selection(ratio=self.ratio)  # checked even when the boundaries are given: NaN never passes silently
         finite("alpha", self.alpha)
         for a in self.sweep:
             finite("sweep", a)

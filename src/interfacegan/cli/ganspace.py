@@ -45,7 +45,7 @@ def ganspace_command(
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.ganspace import GANSpace, check_ganspace_layers, default_space
     from interfacegan.editing.manipulation import linspace_steps
-    from interfacegan.editing.render import check_render
+    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import save_direction_grid
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
@@ -58,7 +58,7 @@ def ganspace_command(
                                     "direction: write it elsewhere")  # fmt: skip
     values = linspace_steps(range_[0], range_[1], steps)
     check_render(scale=scale)
-    checks.positive_int("rows", rows)
+    checks.positive_int("rows", rows, MAX_GRID_ROWS)
     options = given(k=k, num=num, block_size=block_size, regression_num=regression_num)
     estimator = GANSpace(space=space, seed=seed, **options).check_params()
     scorers = []

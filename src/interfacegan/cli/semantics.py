@@ -98,7 +98,7 @@ def edit(
 
     from interfacegan.atomic import check_output
     from interfacegan.directions.files import load_direction
-    from interfacegan.editing.render import check_render
+    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import EditRequest, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
@@ -111,8 +111,9 @@ def edit(
     spec = store.meta.get("model")
     if not spec or spec == "unknown":
         raise InterfaceGANError(f"{run} does not name its model: re-import it with --model SPEC")
-    if num <= 0 or not 0 <= start < store.num:
-        raise InterfaceGANError(f"--num must be positive and --start in [0, {store.num}), got {num} and {start}")
+    if not 0 < num <= MAX_GRID_ROWS or not 0 <= start < store.num:
+        raise InterfaceGANError(f"--num must be in [1, {MAX_GRID_ROWS}] and --start in [0, {store.num}), got {num} "
+                                f"and {start}")  # fmt: skip
     primal = load_direction(boundary, space=space or "z", model=spec)
     conditions = [load_direction(c, space=primal.space, model=spec) for c in condition]
     request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
@@ -201,14 +202,14 @@ def sefa(
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
     from interfacegan.editing.manipulation import linspace_steps
-    from interfacegan.editing.render import check_render
+    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import save_direction_grid
     from interfacegan.models import load_model
 
     check_output(out, "dir")
     values = linspace_steps(range_[0], range_[1], steps)
     check_render(scale=scale)
-    num, seed = checks.positive_int("num", num), checks.seed(seed)
+    num, seed = checks.positive_int("num", num, MAX_GRID_ROWS), checks.seed(seed)
     scorers = []
     if name_with:  # scorers loaded and naming settings checked before any work
         scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)

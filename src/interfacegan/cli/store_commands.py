@@ -126,7 +126,8 @@ def info(run: Annotated[str, typer.Argument(help="Run directory or URL.")]):
 
     store = SampleStore.open(run, mode="r")
     meta = store.meta
-    console.print(f"[bold]{store.path}[/]: {store.num} samples of {meta['model']} (seed {meta.get('seed')})")
+    model = meta.get("model", "an unnamed model")
+    console.print(f"[bold]{store.path}[/]: {store.num} samples of {model} (seed {meta.get('seed')})")
     console.print(f"spaces: {', '.join(store.spaces)}; images: {meta.get('image_size') or 'none'}")
     done = store.done_chunks("sample")
     missing = store.missing_chunks("sample", store.sampled_arrays)

@@ -28,6 +28,8 @@ from interfacegan import checks
 from interfacegan.errors import InterfaceGANError
 from interfacegan.layers import parse_layers
 
+MAX_STEPS = 1000  # values of one edit range: each is a grid column or an animation frame
+
 
 def _is_torch(x) -> bool:
     return isinstance(x, torch.Tensor)
@@ -61,9 +63,9 @@ def _like(values, ref):
 
 
 def linspace_steps(lo: float, hi: float, steps: int) -> np.ndarray:
-    """`steps` evenly spaced values from lo to hi inclusive, float32 (steps,); lo < hi (a reversed or empty range
-    draws nothing new: negate the direction instead)."""
-    steps = checks.positive_int("steps", steps)
+    """`steps` (at most MAX_STEPS) evenly spaced values from lo to hi inclusive, float32 (steps,); lo < hi (a
+    reversed or empty range draws nothing new: negate the direction instead)."""
+    steps = checks.positive_int("steps", steps, MAX_STEPS)
     if not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (lo, hi)):
         raise InterfaceGANError(f"the edit range must be finite, got {lo} .. {hi}")
     if not lo < hi:

@@ -18,6 +18,7 @@ from interfacegan.atomic import atomic_path
 from interfacegan.errors import InterfaceGANError
 
 MAX_SCALE = 64  # enlargement factor of grid images (a 1024 px model at 64x already makes 65k px tiles)
+MAX_GRID_ROWS = 1000  # samples (rows) of one grid: a grid is rendered in memory whole
 MAX_FPS = 1000.0  # frames per second of animations (GIF frames last at least 20 ms whatever is asked)
 
 

@@ -19,7 +19,7 @@ from interfacegan.directions.boundary import Boundary
 from interfacegan.editing.codes import SampledCodes, run_codes
 from interfacegan.editing.manipulation import linspace_steps
 from interfacegan.editing.plan import EditPlan, check_mode, plan_edit
-from interfacegan.editing.render import check_render, edit_frames, save_animation, save_grid
+from interfacegan.editing.render import MAX_GRID_ROWS, check_render, edit_frames, save_animation, save_grid
 from interfacegan.editing.stream import edit_images
 from interfacegan.errors import InterfaceGANError
 
@@ -132,7 +132,8 @@ def save_direction_grid(model, boundary: Boundary, path: str | Path, rows: int, 
                         scale: int = 1) -> Path:  # fmt: skip
     """A grid of `rows` sampled codes (rows [0, rows) of `seed`'s code stream) edited along `boundary` by each offset
     in `values`, written atomically to `path`: the picture `sefa` and `ganspace` show of each direction."""
-    rows, seed, scale = checks.positive_int("rows", rows), checks.seed(seed), check_render(scale=scale)[1]
+    rows, seed = checks.positive_int("rows", rows, MAX_GRID_ROWS), checks.seed(seed)
+    scale = check_render(scale=scale)[1]
     plan = plan_edit(model, boundary)
     grid = edit_images(plan, SampledCodes(model, plan.space, rows, seed).read(0, rows), values)
     return save_grid(grid, path, col_labels=grid_labels(values, grid.shape[3], scale), scale=scale)

@@ -92,13 +92,25 @@ def _serve(conn: Connection) -> None:
                 raise RuntimeError(f"chunk {k} of job {chunk_key} reached a worker set up for job {key}")
             if failure is not None:
                 raise failure
-            conn.send(("done", k, job.compute(start, stop, job.prefetch(start, stop))))
+            if not _send(conn, ("done", k, job.compute(start, stop, job.prefetch(start, stop)))):
+                return
         except BaseException as exc:
             try:
                 error = pickle.dumps(exc)
             except Exception:
                 error = None
-            conn.send((kind, k, error, traceback.format_exc()))
+            if not _send(conn, (kind, k, error, traceback.format_exc())):
+                return
+
+
+def _send(conn: Connection, message: tuple) -> bool:
+    """Send `message` to the parent; False when the parent has gone (killed): the worker then ends quietly instead of
+    printing a BrokenPipeError traceback onto the terminal the parent was started from."""
+    try:
+        conn.send(message)
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+    return True
 
 
 # ---- the parent side ------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from interfacegan.progress import progress_bar
 INITS = ("auto", "mean", "search", "encoder")
 MEAN_SAMPLES = 4096  # mapped samples averaged when a style model has no w_avg
 SPREAD_SAMPLES = 1024  # mapped samples that measure the spread of w / W+ codes
+MAX_STEPS = 100_000  # Adam steps of one inversion (the default is 300; more only repeats converged steps)
 
 
 def default_space(model) -> str:
@@ -173,7 +174,8 @@ def resolve_encoder(model, encoder, space: str | None):
 def check_inversion(steps: int = 300, lr: float = 0.4, prior_weight: float = 0.5, spread_weight: float = 0.0,
                     num_candidates: int = 256, seed: int = 0, batch_size: int = 16) -> tuple:  # fmt: skip
     """The numeric settings of `invert`, checked (one line naming the first bad one), in its order."""
-    return (checks.integer("steps", steps, low=0), checks.positive("lr", lr),
+    steps = checks.integer("steps", checks.integer("steps", steps, low=0), high=MAX_STEPS)
+    return (steps, checks.positive("lr", lr),
             checks.non_negative("prior_weight", prior_weight), checks.non_negative("spread_weight", spread_weight),
             checks.positive_int("num_candidates", num_candidates), checks.seed(seed),
             checks.positive_int("batch_size", batch_size))  # fmt: skip

@@ -32,10 +32,10 @@ PREFIX_RULE = "letters, digits, '_', '-' and '.', starting with a letter or digi
 _PREFIX = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.-]*)?")
 
 
-def check_prefix(prefix: str) -> str:
-    """`prefix` when it is empty or follows PREFIX_RULE; else one line."""
+def check_prefix(prefix: str, what: str = "prefix") -> str:
+    """`prefix` when it is empty or follows PREFIX_RULE; else one line (naming it `what`: a prefix, a score name)."""
     if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
-        raise InterfaceGANError(f"prefix {prefix!r} is not a plain name: use {PREFIX_RULE}")
+        raise InterfaceGANError(f"{what} {prefix!r} is not a plain name: use {PREFIX_RULE}")
     return prefix
 
 
