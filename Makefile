@@ -22,8 +22,10 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/interfacegan demo --out $(DEMO_OUT)
 
+# Test files run on up to 4 worker processes (one per core); a file's tests stay on one worker, so a module's
+# fixtures (a Ray cluster, a namespace) start once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
