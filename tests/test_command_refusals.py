@@ -58,6 +58,16 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
          "scores 'a' hold inf values: use NaN for samples without a score"),
         ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"a={t / 's_text.npy'}"],
          "scores 'a' hold <U1 values, not numbers"),  # was a ValueError traceback
+        ([*imp, "--codes", f"z={t / 'garbage.npy'}"],  # numpy calls any non-NumPy file "pickled" and suggests
+         "is not a plain .npy array (it holds pickled objects or is not a NumPy file at all; interfacegan never "
+         "unpickles files)"),
+        (["edit", run, "--boundary", t / "garbage.npz", "--out", out], "garbage.npz is not a readable plain array (it holds pickled"),
+        (["train-translator", "--boundary", f / "b.npz", "--num", "200000", "--out", t / "tr.pt"],
+         "num must be <= 100000"),
+        (["train-translator", "--boundary", f / "b.npz", "--batch-size", "100000000", "--out", t / "tr.pt"],
+         "batch_size must be <= 4096"),
+        (["train-encoder", "--model", "toy", "--batch-size", "100000000", "--out", t / "enc.pt"],
+         "batch_size must be <= 4096"),
         ([*score, "--batch-size", "0"], "batch_size must be positive, got 0"),
         ([*score, "--prefix", "a/b/"], "prefix 'a/b/' is not a plain name: use letters, digits, '_', '-' and '.'"),
         ([*score, "--prefix", ".hidden"], "prefix '.hidden' is not a plain name"),
@@ -88,6 +98,8 @@ def _inputs(folder: Path) -> Path:
     codes[4, 2] = np.inf
     np.save(folder / "znan.npy", codes)
     (folder / "nested.csv").write_text("index,a/b\n0,1\n")
+    (folder / "garbage.npy").write_bytes(b"not an array")
+    (folder / "garbage.npz").write_bytes(b"not an archive")
     np.save(folder / "z16.npy", np.nan_to_num(codes, posinf=0.0))
     np.save(folder / "s_inf.npy", np.full(10, np.inf, np.float32))
     np.save(folder / "s_text.npy", np.array(["a"] * 10))

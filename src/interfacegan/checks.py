@@ -24,6 +24,8 @@ import numpy as np
 from interfacegan.errors import InterfaceGANError
 
 MAX_SEED = 2**63 - 1  # numpy takes any seed >= 0, torch.manual_seed at most 2**64 - 1; int64 holds this one
+MAX_BATCH = 4096  # images of one training batch, held in memory with their activations and gradients
+MAX_PAIRS = 100_000  # translator training pairs, held in memory as image pairs
 
 
 def finite(name: str, value) -> float:

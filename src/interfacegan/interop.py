@@ -13,7 +13,7 @@ import numpy as np
 
 from interfacegan import checks
 from interfacegan.atomic import atomic_path, check_output, staged_dir
-from interfacegan.errors import InterfaceGANError
+from interfacegan.errors import InterfaceGANError, unreadable_array
 from interfacegan.models import load_model
 from interfacegan.scoring.run import check_prefix
 from interfacegan.storage import is_url
@@ -27,7 +27,7 @@ def _load_npy(path: str | Path, what: str) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
-        raise InterfaceGANError(f"{path} is not a plain .npy array ({exc})") from None
+        raise InterfaceGANError(f"{path} is not a plain .npy array ({unreadable_array(exc)})") from None
 
 
 def import_official(

@@ -23,7 +23,7 @@ import numpy as np
 
 from interfacegan import __version__
 from interfacegan.atomic import atomic_path
-from interfacegan.errors import InterfaceGANError
+from interfacegan.errors import InterfaceGANError, unreadable_array
 
 BOUNDARY_FORMAT = 1
 KINDS = ("svm", "sefa", "ganspace", "imported", "conditional")
@@ -147,7 +147,7 @@ class Boundary:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
         except Exception as exc:
-            raise InterfaceGANError(f"{path} is not a readable .npz boundary ({type(exc).__name__}: {exc})") from None
+            raise InterfaceGANError(f"{path} is not a readable .npz boundary ({unreadable_array(exc)})") from None
         if "normal" not in arrays or "meta" not in arrays:
             raise InterfaceGANError(
                 f"{path} holds {sorted(arrays)} but no 'normal'/'meta': not an interfacegan boundary "

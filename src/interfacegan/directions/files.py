@@ -29,7 +29,7 @@ import numpy as np
 
 from interfacegan.atomic import write_text_atomic
 from interfacegan.directions.boundary import Boundary
-from interfacegan.errors import InterfaceGANError
+from interfacegan.errors import InterfaceGANError, unreadable_array
 
 NAMES_FILE = "names.json"
 NPZ_KEYS = ("lat_comp", "directions", "boundary", "normal")  # GANSpace components, generic stacks
@@ -130,7 +130,7 @@ def _read_file(path: Path) -> Boundary | np.ndarray:
     except InterfaceGANError:
         raise
     except Exception as exc:
-        raise InterfaceGANError(f"{path} is not a readable plain array ({type(exc).__name__}: {exc})") from None
+        raise InterfaceGANError(f"{path} is not a readable plain array ({unreadable_array(exc)})") from None
     return _rows(array, path)
 
 

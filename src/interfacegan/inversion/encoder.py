@@ -240,7 +240,7 @@ def train_encoder(
     with the same settings resumes from it; it is deleted when training ends. Held-out metrics (code error,
     re-synthesis PSNR on samples of seed + HELD_OUT_SEED_OFFSET) go to `config.metrics`.
     """
-    steps, batch_size = checks.positive_int("steps", steps), checks.positive_int("batch_size", batch_size)
+    steps, batch_size = checks.positive_int("steps", steps), checks.positive_int("batch_size", batch_size, checks.MAX_BATCH)
     checkpoint_every = checks.positive_int("checkpoint_every", checkpoint_every)
     width, max_width, hidden = (checks.integer(name, value, *CONFIG_FIELDS[name][1:3])  # what a file may hold
                                 for name, value in (("width", width), ("max_width", max_width), ("hidden", hidden)))

@@ -18,7 +18,7 @@ import numpy as np
 from interfacegan import DEFAULT_MODEL, checks
 from interfacegan.atomic import atomic_path, staged_dir, write_text_atomic
 from interfacegan.editing.render import check_render, save_grid, save_image
-from interfacegan.errors import InterfaceGANError
+from interfacegan.errors import InterfaceGANError, unreadable_array
 
 CODES_FIX = "give the codes.npy written by an inversion (`interfacegan invert`)"
 
@@ -68,7 +68,7 @@ def load_codes(path: str | Path, model, space: str) -> np.ndarray:
     try:
         codes = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise InterfaceGANError(f"cannot read codes {path} ({exc}): {CODES_FIX}") from None
+        raise InterfaceGANError(f"cannot read codes {path} ({unreadable_array(exc)}): {CODES_FIX}") from None
     if not isinstance(codes, np.ndarray):  # an .npz archive
         raise InterfaceGANError(f"{path} is an archive of arrays, not one .npy array of codes: {CODES_FIX}")
     summary = path.with_name("inversion.json")

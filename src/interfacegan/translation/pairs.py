@@ -58,7 +58,7 @@ def check_pairs(alpha: float = 3.0, num: int = 1000, keep: float = 1.0, seed: in
     alpha = checks.finite("alpha", alpha)
     if alpha == 0:
         raise InterfaceGANError("alpha must be a non-zero edit amount, got 0")
-    num, keep = checks.positive_int("num", num), checks.in_range("keep", keep, 0.0, 1.0, low_open=True)
+    num, keep = checks.positive_int("num", num, checks.MAX_PAIRS), checks.in_range("keep", keep, 0.0, 1.0, low_open=True)
     if scorer is None and keep < 1:
         raise InterfaceGANError("keeping the pairs that changed most needs a scorer: pass scorer, or keep=1")
     return alpha, num, keep, checks.seed(seed)
@@ -74,7 +74,7 @@ def make_pairs(model, direction, alpha: float = 3.0, num: int = 1000, seed: int 
     cannot score (NaN) are never kept. Without a scorer, `keep` must be 1.
     """
     alpha, num, keep, seed = check_pairs(alpha, num, keep, seed, scorer)
-    checks.positive_int("batch_size", batch_size)
+    checks.positive_int("batch_size", batch_size, checks.MAX_BATCH)
     plan = as_plan(model, direction, space)  # a Boundary through the one fit check; a vector used as given
     if scorer is not None:
         scorer, attribute = _scorer_attribute(scorer, attribute, direction)

@@ -62,7 +62,7 @@ def check_fit(steps: int = 500, batch_size: int = 16, lr: float = 1e-3, seed: in
               save_every: int = 50) -> tuple[int, int, float, int, int]:  # fmt: skip
     """(steps, batch_size, lr, seed, save_every) of `fit` checked: steps >= 0, a positive batch size, lr and save
     interval, a valid seed."""
-    return (checks.integer("steps", steps, low=0), checks.positive_int("batch_size", batch_size),
+    return (checks.integer("steps", steps, low=0), checks.positive_int("batch_size", batch_size, checks.MAX_BATCH),
             checks.positive("lr", lr), checks.seed(seed), checks.positive_int("save_every", save_every))
 
 
