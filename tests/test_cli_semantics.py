@@ -145,11 +145,11 @@ def test_edit_refuses_a_reversed_range_and_layers_on_a_z_only_model(run, tmp_pat
     Boundary(normal=np.ones(100), attribute="b", model="dcgan-digiface").save(tmp_path / "b.npz")
     err = cli_error(monkeypatch, capsys, "edit", tmp_path / "faces", "--boundary", tmp_path / "b.npz", "--layers",
                     "0-1", "--out", tmp_path / "e")  # fmt: skip
-    assert "model 'dcgan-digiface' has no W+ layers (its spaces: z): leave layers unset" in err
+    assert "model 'dcgan-digiface' has no W+ layers (its spaces: z): leave --layers unset" in err
     with socket.socket() as sock:  # a port that is free right now
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     err = cli_error(monkeypatch, capsys, "ui", "--model", "dcgan-digiface", "--sefa-layers", "0-1", "--port", port,
                     "--device", "cpu")  # fmt: skip
-    assert "has no layers to choose from" in err and "leave sefa_layers unset" in err
+    assert "has no layers to choose from" in err and "leave --sefa-layers unset" in err
     assert not (tmp_path / "e").exists()

@@ -199,3 +199,19 @@ def test_option_help_lists_every_builtin_scorer_and_checkpoint_format():
     scorer_help = helps["score", "scorer"]
     assert all(re.search(rf"\b{name}\b", scorer_help) for name in [*scoring._BUILTIN, *scoring._PREFIXED]), scorer_help
     assert all(re.search(rf"\b{name}\b", helps["sample", "checkpoint_format"]) for name in FORMATS), helps["sample", "checkpoint_format"]
+
+
+def test_library_messages_name_the_invoked_commands_options():
+    """The API names parameters; the CLI prints them as the command's options, and leaves words and paths alone."""
+    import typer
+
+    from interfacegan.cli import app
+    from interfacegan.cli.flags import invoked_command, with_option_names
+
+    root = typer.main.get_command(app)
+    sample = invoked_command(root, ["--threads", "1", "sample", "--model", "toy", "--num", "5"])
+    assert sample.name == "sample"
+    text = "batch_size must be positive; num must be <= 10; the num of rows; /tmp/batch_size/x; leave seed unset"
+    assert with_option_names(text, sample) == (
+        "--batch-size must be positive; --num must be <= 10; the num of rows; /tmp/batch_size/x; leave --seed unset")
+    assert with_option_names("batch_size must be positive", root) == "batch_size must be positive"  # no command

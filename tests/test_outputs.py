@@ -182,7 +182,7 @@ REFUSALS = [  # (command, extra options that make it refuse late, the refusal)
     ("invert", ["--scale", "0"], "scale must be in [1, 64]"),
     ("edit-image", ["--fps", "0"], "fps must be in (0, 1000]"),
     ("edit-image", ["--lr", "nan"], "lr must be a finite number"),
-    ("train-encoder", ["--image-weight", "nan"], "image_weight must be a finite number"),
+    ("train-encoder", ["--image-weight", "nan"], "--image-weight must be a finite number"),
     ("train-translator", ["--lr", "inf"], "lr must be a finite number"),
     ("translate", ["--scale", "0"], "scale must be in [1, 64]"),
     ("analyze", ["--condition", "attr0|nope"], "condition 'attr0|nope' names nope without a boundary"),

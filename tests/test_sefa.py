@@ -175,7 +175,7 @@ def test_layers_on_a_z_only_model_are_refused(monkeypatch, capsys, tmp_path):
     big = types.SimpleNamespace(name="biggan-deep", affine_space="z", num_affine_layers=3)  # z-only, with layers
     check_layers(big, "0-1")
     err = cli_error(monkeypatch, capsys, "sefa", "--model", "toy", "--layers", "all", "--out", tmp_path / "sefa")
-    assert "leave layers unset (got 'all')" in err and not (tmp_path / "sefa").exists()
+    assert "leave --layers unset (got 'all')" in err and not (tmp_path / "sefa").exists()
 
 
 def test_dcgan_affine_shape_and_directions():

@@ -62,6 +62,17 @@ def _usage_error_line(exc: BaseException) -> str | None:
     return f"{message} (see `{command} --help`)"
 
 
+def _in_option_words(message: str) -> str:
+    """A library message with the invoked command's parameters written as its options (`cli.flags`)."""
+    from interfacegan.cli.flags import invoked_command, with_option_names
+
+    try:
+        command = invoked_command(typer.main.get_command(app), sys.argv[1:])
+    except Exception:  # the message itself matters more than its wording: never lose it
+        return message
+    return with_option_names(message, command)
+
+
 def main() -> None:
     """Console entry point: user errors and usage errors become one red line and exit code 2, never a traceback."""
     from rich.console import Console
@@ -73,7 +84,7 @@ def main() -> None:
     try:
         status = app(standalone_mode=False)
     except InterfaceGANError as exc:
-        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        stderr.print(f"[bold red]error:[/] {escape(_in_option_words(str(exc)))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         status = 130
