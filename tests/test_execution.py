@@ -93,6 +93,47 @@ def test_executors_are_looked_up_by_name():
         load_executor("spark")
 
 
+class ClosingExecutor(PickledReversedExecutor):
+    """An engine that counts its `close` calls (what stops Ray actors or worker processes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.closed = 0
+
+    def close(self):
+        self.closed += 1
+
+
+def test_an_engine_built_from_a_name_is_closed_when_its_work_is_done(tmp_path, toy_generator, monkeypatch):
+    """`run_job` (sampling, scoring) and `map_blocks` (re-scoring) both close an engine they built from a name, even
+    when nothing is left to do, and leave one given as an instance open for its owner's next runs."""
+    import interfacegan.execution as execution
+    from interfacegan.execution.base import map_blocks
+
+    built, real = [], execution.load_executor
+
+    def load(spec=None, **options):
+        if spec != "counted":
+            return real(spec, **options)
+        built.append(ClosingExecutor())
+        return built[-1]
+
+    monkeypatch.setattr(execution, "load_executor", load)
+    kwargs = dict(num=300, seed=2, chunk_rows=128, progress=False)
+    store = sample_to_store(toy_generator, tmp_path / "run", executor="counted", **kwargs)
+    assert store.is_complete(SAMPLE_TASK) and len(built) == 1 and built[0].closed == 1
+    sample_to_store(toy_generator, tmp_path / "run", executor="counted", **kwargs)  # resumed: no chunk left
+    assert len(built) == 2 and built[1].closed == 1
+    job = SampleJob("toy", seed=3, spaces=("z",), truncation=Truncation(), image_size=None, batch_size=16,
+                    model=toy_generator)  # fmt: skip
+    map_blocks(job, [(0, 10), (10, 20)], "counted", progress=False)
+    assert len(built) == 3 and built[2].closed == 1
+    mine = ClosingExecutor()
+    sample_to_store(toy_generator, tmp_path / "other", executor=mine, **kwargs)
+    map_blocks(job, [(0, 10)], mine, progress=False)
+    assert mine.closed == 0 and mine.payload_bytes > 0
+
+
 def test_map_hands_back_each_blocks_arrays_the_same_on_every_engine(toy_generator):
     """`Executor.map` (what re-scoring runs on): the pipelined local engine and the plain default give the job's
     own arrays for every block."""
