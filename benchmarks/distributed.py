@@ -9,7 +9,7 @@ Measured in one run on this machine:
   weights, same architecture and size), from which it prints the hours of 500,000 samples on N workers.
 Ray opens sockets, so the script re-runs itself in a loopback-only network namespace (`unshare --net`, root).
 Usage: python benchmarks/distributed.py [--num 2048] [--chunk-rows 256] [--workers 2] [--empty-chunks 200]
-       [--device cpu] [--gpus-per-worker 0] [--skip-1024]
+       [--device cpu] [--gpus-per-worker G] [--skip-1024]
 """
 
 from __future__ import annotations
@@ -81,7 +81,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--empty-chunks", type=int, default=200)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--gpus-per-worker", type=float, default=0.0)
+    parser.add_argument("--gpus-per-worker", type=float, default=None,
+                        help="default: a share of one GPU per worker with a CUDA --device (the workers load the "
+                        "model on that device too), else 0")  # fmt: skip
     parser.add_argument("--skip-1024", action="store_true")
     args = parser.parse_args()
     reexec_in_namespace()
@@ -93,6 +95,8 @@ def main() -> None:
 
     configure_threads()
     model = load_model("dcgan-digiface", device=args.device)
+    if args.gpus_per_worker is None:
+        args.gpus_per_worker = 1 / args.workers if model.device.type == "cuda" else 0.0
     ray = load_executor("ray", num_workers=args.workers, gpus_per_worker=args.gpus_per_worker,
                         init_options={"num_cpus": args.workers})  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,6 +38,7 @@ def test_demo_writes_a_complete_report_and_resumes(tmp_path):
     assert paper < html.index("Steps and timing")
     for item in ("gender edit raises male probability", "age|eyeglasses cuts the eyeglasses change of the age edit",
                  "age|gender keeps the age change", "The paper&#x27;s five: Separability of the latent space",
+                 "The paper&#x27;s five: Attribute correlation", "The paper&#x27;s five: Boundary correlation",
                  "The paper&#x27;s five: Re-scoring (paper Tab. 3)", "age | eyeglasses", "age | gender",
                  "eyeglasses | age", "The paper&#x27;s five: Identity discrepancy (paper Tab. 5)"):  # fmt: skip
         assert paper < html.index(item) < html.index("Steps and timing"), item

@@ -192,6 +192,8 @@ from interfacegan.execution import load_executor
 
 address, run, out = sys.argv[1:4]
 engine = load_executor("ray", address=address)
+analyze_run(run, out + "-sefa", analyses=["sefa"], num_rescore=100, progress=False, report=False, estimate=False,
+            executor=engine)  # SeFa and GANSpace directions named, then compared, on the workers
 analyze_run(run, out, analyses=["rescore", "layers", "distance"], num_rescore=300, num_distance=100, block_rows=64,
             progress=False, report=False, estimate=False, executor=engine)
 print(json.dumps({"nodes": len(set(engine.placement.values())), "blocks": len(engine.placement)}))
@@ -200,7 +202,8 @@ print(json.dumps({"nodes": len(set(engine.placement.values())), "blocks": len(en
 
 def test_the_rescoring_analyses_on_ray_write_the_local_executors_tables(cluster, tmp_path, toy_generator):
     """Re-scoring, layer-wise re-scoring and the distance sweep with their blocks of rows on Ray workers of 2 nodes
-    (the blocks come back in any order): every CSV file is the local executor's, byte for byte."""
+    (the blocks come back in any order), and the SeFa/GANSpace comparison with its naming there too: every CSV file
+    is the local executor's, byte for byte."""
     from interfacegan.analysis import analyze_run
 
     ns, address = cluster
@@ -211,11 +214,14 @@ def test_the_rescoring_analyses_on_ray_write_the_local_executors_tables(cluster,
     assert report == {"nodes": 2, "blocks": 2}  # the last sweep's 2 blocks ran on both nodes
     analyze_run(store, tmp_path / "local", analyses=["rescore", "layers", "distance"], num_rescore=300,
                 num_distance=100, block_rows=64, progress=False, report=False, estimate=False)  # fmt: skip
-    tables = sorted(p.name for p in (tmp_path / "local").glob("*.csv"))
-    assert "layers_rescoring.csv" in tables and "rescoring_conditional_w.csv" in tables
-    assert sorted(p.name for p in (tmp_path / "ray").glob("*.csv")) == tables
-    for name in tables:
-        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    analyze_run(store, tmp_path / "local-sefa", analyses=["sefa"], num_rescore=100, progress=False, report=False,
+                estimate=False)  # fmt: skip
+    for folder, wanted in (("", "layers_rescoring.csv"), ("-sefa", "method_summary.csv")):
+        local, ray = tmp_path / f"local{folder}", tmp_path / f"ray{folder}"
+        tables = sorted(p.name for p in local.glob("*.csv"))
+        assert wanted in tables and sorted(p.name for p in ray.glob("*.csv")) == tables
+        for name in tables:
+            assert (ray / name).read_bytes() == (local / name).read_bytes(), name
 
 
 S3_STORES = """

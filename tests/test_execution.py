@@ -15,7 +15,7 @@ import pytest
 from interfacegan.errors import InterfaceGANError
 from interfacegan.execution import Executor, load_executor, run_chunk
 from interfacegan.execution.local import LocalExecutor
-from interfacegan.models import Truncation
+from interfacegan.models import Truncation, load_model
 from interfacegan.sampling import SAMPLE_TASK, SampleJob, sample_to_store
 from interfacegan.scoring.run import score_store
 from interfacegan.scoring.toy import ToyScorer
@@ -31,12 +31,14 @@ class PickledReversedExecutor(Executor):
 
     def __init__(self):
         self.payload_bytes = 0
+        self.worker_jobs = []
 
     def run(self, store, job, chunks, on_chunk=None):
         payload = pickle.dumps(job)
         self.payload_bytes = len(payload)
         for k in reversed(list(chunks)):
             worker_job = pickle.loads(payload)
+            self.worker_jobs.append(worker_job)
             start, stop = run_chunk(SampleStore.open(store.path), worker_job, k)
             if on_chunk is not None:
                 on_chunk(k, start, stop)
@@ -91,6 +93,68 @@ def test_executors_are_looked_up_by_name():
     assert load_executor(engine) is engine
     with pytest.raises(InterfaceGANError, match="unknown executor 'spark': use one of .*local"):
         load_executor("spark")
+
+
+class ClosingExecutor(PickledReversedExecutor):
+    """An engine that counts its `close` calls (what stops Ray actors or worker processes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.closed = 0
+
+    def close(self):
+        self.closed += 1
+
+
+def test_an_engine_built_from_a_name_is_closed_when_its_work_is_done(tmp_path, toy_generator, monkeypatch):
+    """`run_job` (sampling, scoring) and `map_blocks` (re-scoring) both close an engine they built from a name, even
+    when nothing is left to do, and leave one given as an instance open for its owner's next runs."""
+    import interfacegan.execution as execution
+    from interfacegan.execution.base import map_blocks
+
+    built, real = [], execution.load_executor
+
+    def load(spec=None, **options):
+        if spec != "counted":
+            return real(spec, **options)
+        built.append(ClosingExecutor())
+        return built[-1]
+
+    monkeypatch.setattr(execution, "load_executor", load)
+    kwargs = dict(num=300, seed=2, chunk_rows=128, progress=False)
+    store = sample_to_store(toy_generator, tmp_path / "run", executor="counted", **kwargs)
+    assert store.is_complete(SAMPLE_TASK) and len(built) == 1 and built[0].closed == 1
+    sample_to_store(toy_generator, tmp_path / "run", executor="counted", **kwargs)  # resumed: no chunk left
+    assert len(built) == 2 and built[1].closed == 1
+    job = SampleJob("toy", seed=3, spaces=("z",), truncation=Truncation(), image_size=None, batch_size=16,
+                    model=toy_generator)  # fmt: skip
+    map_blocks(job, [(0, 10), (10, 20)], "counted", progress=False)
+    assert len(built) == 3 and built[2].closed == 1
+    mine = ClosingExecutor()
+    sample_to_store(toy_generator, tmp_path / "other", executor=mine, **kwargs)
+    map_blocks(job, [(0, 10)], mine, progress=False)
+    assert mine.closed == 0 and mine.payload_bytes > 0
+
+
+def test_workers_load_the_model_on_the_device_it_was_asked_for(tmp_path, monkeypatch):
+    """`--device cpu` reaches the workers that load the model again from its spec (Ray actors, worker processes)
+    for sampling, scoring and re-scoring. CUDA is faked present here: a worker that asked for 'auto' would put the
+    model on it (and fail, this torch having no CUDA)."""
+    import torch
+
+    from interfacegan.editing.codes import SampledCodes
+    from interfacegan.rescoring.jobs import BaselineJob
+
+    model = load_model("toy", device="cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    engine = PickledReversedExecutor()
+    store = sample_to_store(model, tmp_path / "run", num=300, chunk_rows=128, progress=False, executor=engine)
+    score_store(store, ToyScorer(), model=model, progress=False, executor=engine)
+    job = BaselineJob(model, SampledCodes(model, "z", 8), [ToyScorer()])
+    engine.worker_jobs.append(pickle.loads(pickle.dumps(job)))
+    engine.worker_jobs[-1].setup()
+    models = [getattr(j, "model", None) or j.source.model for j in engine.worker_jobs]
+    assert len(models) == 7 and all(m is not model and m.device == torch.device("cpu") for m in models)
 
 
 def test_map_hands_back_each_blocks_arrays_the_same_on_every_engine(toy_generator):

@@ -174,3 +174,19 @@ def test_a_worker_whose_parent_was_killed_ends_quietly():
     conn.close()  # the parent is gone before the worker answers
     _, err = worker.communicate(timeout=60)
     assert worker.returncode == 0 and "Traceback" not in err, err
+
+
+def test_sefa_names_are_measured_on_the_workers(toy_generator, workers):
+    """Naming directions by re-scoring (the SeFa analyses under `analyze --executor processes|ray`) runs its blocks
+    on the engine it is given, with the same names and changes as local threads, in two jobs per code space (the
+    unedited scores, then every direction's edit), so the workers load the model twice, not once per direction."""
+    from interfacegan.directions.sefa import sefa_boundaries
+    from interfacegan.rescoring.naming import name_directions
+
+    directions = sefa_boundaries(toy_generator, 3)
+    local = name_directions(toy_generator, directions, ["toy"])
+    workers.placement, jobs = {}, workers._jobs
+    remote = name_directions(toy_generator, directions, ["toy"], executor=workers)
+    assert workers.placement and workers._jobs - jobs == 2  # the edits' block was computed by a worker
+    np.testing.assert_equal([n.as_dict() for n in remote], [n.as_dict() for n in local])
+    assert {n.label for n in local} == {"", "+attr0", "+attr2"}

@@ -195,7 +195,8 @@ def sample_to_store(
         store.ensure_array(f"codes/{space}", model.space_shape(space), "float32")
     if image_size:
         store.ensure_array("images", (image_size, image_size, 3), "uint8", compress=False)
-    job = SampleJob(model.spec, seed, tuple(spaces), truncation, image_size, batch_size, model=model)
+    job = SampleJob(model.spec, seed, tuple(spaces), truncation, image_size, batch_size, model.requested_device,
+                    model=model)  # fmt: skip
     run_job(store, job, shard, executor, progress, "sampling")
     return store
 

@@ -318,9 +318,9 @@ class AnalysisContext:
 
     def name_directions(self, directions: list[Boundary]) -> list:
         """`directions` named by re-scoring with the context's scorers (`rescoring.naming`: its fixed samples and
-        rule), the samples mapped with the run's truncation."""
+        rule), the samples mapped with the run's truncation, re-scored on the context's executor."""
         from interfacegan.rescoring.naming import name_directions
 
         truncation = self.store.truncation if self.store.truncation.active else None
         return name_directions(self.model, directions, self.scorers, batch_size=self.settings.batch_size,
-                               progress=self.progress, truncation=truncation)  # fmt: skip
+                               progress=self.progress, truncation=truncation, executor=self.executor)  # fmt: skip

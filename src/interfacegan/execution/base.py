@@ -143,21 +143,22 @@ def run_job(
 ) -> list[int]:
     """Run `job` on the chunks of its task in `shard` that are not flagged done yet; returns those chunks.
 
-    `executor` is an `Executor`, a registered name ('local') or None for the local one. `progress` counts rows,
+    `executor` is an `Executor`, a registered name ('local') or None for the local one; one built here from a name
+    is closed at the end (as in `map_blocks`); one given as an instance is left open. `progress` counts rows,
     those of chunks done before included: True draws the progress bar, a callable gets (description, completed,
     total), False shows nothing.
     """
-    from interfacegan.execution import load_executor
+    from interfacegan.execution import executor_in_use
 
     limit_threads()
-    engine = load_executor(executor)
-    store.unflag_missing(job.task, job.array_names(), range(shard[0], store.num_chunks, shard[1]))
-    chunks = store.pending_chunks(job.task, shard)
-    done_rows = store.num - sum(stop - start for start, stop in map(store.chunk_range, chunks))
-    logger.info("%s: %d of %d chunks to do (shard %d/%d, %s executor)", job.task, len(chunks), store.num_chunks,
-                *shard, engine.name)  # fmt: skip
-    if not chunks:
-        return chunks
-    with progress_bar(description or job.task, total=store.num, completed=done_rows, enabled=progress) as bar:
-        engine.run(store, job, chunks, on_chunk=lambda k, start, stop: bar.advance(stop - start))
+    with executor_in_use(executor) as engine:  # built (and a bad name refused) even when no chunk is left
+        store.unflag_missing(job.task, job.array_names(), range(shard[0], store.num_chunks, shard[1]))
+        chunks = store.pending_chunks(job.task, shard)
+        done_rows = store.num - sum(stop - start for start, stop in map(store.chunk_range, chunks))
+        logger.info("%s: %d of %d chunks to do (shard %d/%d, %s executor)", job.task, len(chunks), store.num_chunks,
+                    *shard, engine.name)  # fmt: skip
+        if not chunks:
+            return chunks
+        with progress_bar(description or job.task, total=store.num, completed=done_rows, enabled=progress) as bar:
+            engine.run(store, job, chunks, on_chunk=lambda k, start, stop: bar.advance(stop - start))
     return chunks

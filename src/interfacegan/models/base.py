@@ -116,7 +116,8 @@ class Generator(ABC):
 
     Attributes set by subclasses: `name`, `z_dim`, `resolution`, `spaces`, and for style models `w_dim` and
     `num_ws` (number of W+ layers). `spec` is the string that loads this model again (e.g. 'dcgan-digiface' or
-    'stylegan2:/path/ffhq.pkl').
+    'stylegan2:/path/ffhq.pkl'); `requested_device` the device it was asked for, which workers that load it again
+    from `spec` ask for too ('auto' resolves on each worker: CUDA where it has a GPU, e.g. a Ray worker given one).
     """
 
     name: str = "generator"
@@ -126,9 +127,11 @@ class Generator(ABC):
     spaces: tuple[str, ...] = ("z",)
     w_dim: int | None = None
     num_ws: int | None = None
+    requested_device: str = "auto"
 
     def __init__(self, device: str | torch.device | None = None):
         self.device = resolve_device(device)
+        self.requested_device = "auto" if device is None else str(device)
 
     # ---- to implement -------------------------------------------------------------------------------------
     @abstractmethod

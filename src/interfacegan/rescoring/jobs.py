@@ -30,12 +30,14 @@ class CodeBlocksJob(ChunkJob):
     source: Any
     scorers: list
     batch_size: int = 64
-    device: Any = None  # where a worker loads the model (None: CUDA when the worker is given a GPU)
+    device: Any = None  # where a worker loads the model (None: where `model` was asked to be, its requested_device)
     task: str = "re-scoring"
     model_spec: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.model_spec = getattr(self.model, "spec", None) or None
+        if self.device is None:
+            self.device = getattr(self.model, "requested_device", None)
 
     def __getstate__(self) -> dict:
         """A model with a spec is reloaded by the worker (`setup`), so neither the job nor its source carries it."""

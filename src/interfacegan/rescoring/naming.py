@@ -18,6 +18,7 @@ import numpy as np
 from interfacegan import checks
 from interfacegan.editing.codes import SampledCodes
 from interfacegan.editing.plan import plan_edit
+from interfacegan.execution import executor_in_use
 from interfacegan.rescoring.matrix import CHANGE_DEFINITION, Edit, compute_baseline, rescoring_matrix
 from interfacegan.rescoring.rescore import image_scorers
 
@@ -120,30 +121,40 @@ def name_directions(
     batch_size: int = 64,
     progress: bool = False,
     truncation=None,
+    executor=None,
 ) -> list[DirectionName]:
     """Name each boundary/direction under NAMING_RULE, from the normalised change of every attribute when `num`
-    fresh samples of `seed` move by +alpha along it (module docstring; keep the defaults for stable names)."""
+    fresh samples of `seed` move by +alpha along it (module docstring; keep the defaults for stable names). The
+    re-scoring runs on `executor` (an Executor or its name; None: local threads): the same names on every engine."""
     num, alpha, seed = check_naming(num, alpha, seed)
     checks.positive_int("batch_size", batch_size)
     scorers = image_scorers(scorers)
+    by_space: dict[str, list[int]] = {}  # code space -> the directions edited there, in order
     plans = [plan_edit(model, b) for b in boundaries]
-    baselines, names = {}, []
-    for boundary, plan in zip(boundaries, plans):
-        source = SampledCodes(model, plan.space, num, seed, truncation)
-        if plan.space not in baselines:
-            baselines[plan.space] = compute_baseline(model, source, scorers, batch_size, progress)
-        edit = Edit(boundary.attribute, plan.vector, plan.space, layers=plan.layer_text, kind=boundary.kind)
-        result = rescoring_matrix(model, source, baselines[plan.space], [edit], alpha, scorers, batch_size, progress,
-                                  description=f"naming {boundary.attribute}")  # fmt: skip
-        effects = {
-            a: AttributeEffect(a, float(result.change[0, j]), float(result.stderr[0, j]),
-                               float(result.raw_change[0, j]), float(result.increased[0, j]), int(result.valid[0, j]))
-            for j, a in enumerate(result.attributes)
-        }  # fmt: skip
-        best = dominant(effects)
-        if best is None:
-            names.append(DirectionName(boundary.attribute, None, 0, float("nan"), effects))
-        else:
-            sign = int(np.sign(best.change_std) or 1)
-            names.append(DirectionName(boundary.attribute, best.attribute, sign, best.change_std, effects))
+    for i, plan in enumerate(plans):
+        by_space.setdefault(plan.space, []).append(i)
+    names: list[DirectionName | None] = [None] * len(plans)
+    with executor_in_use(executor) as engine:  # one engine for every space (closed here if built from a name)
+        for space, chosen in by_space.items():  # one job for the baseline, one for every edit: 2 model loads a worker
+            source = SampledCodes(model, space, num, seed, truncation)
+            baseline = compute_baseline(model, source, scorers, batch_size, progress, engine)
+            edits = [Edit(boundaries[i].attribute, plans[i].vector, space, layers=plans[i].layer_text,
+                          kind=boundaries[i].kind) for i in chosen]  # fmt: skip
+            result = rescoring_matrix(model, source, baseline, edits, alpha, scorers, batch_size, progress,
+                                      description=f"naming {len(edits)} directions ({space})", executor=engine)
+            for row, i in enumerate(chosen):  # each edit's row is what a re-scoring of that edit alone gives
+                names[i] = _direction_name(boundaries[i].attribute, result, row)
     return names
+
+
+def _direction_name(direction: str, result, row: int) -> DirectionName:
+    """The name of `direction` under NAMING_RULE from row `row` (its edit) of a re-scoring `result`."""
+    effects = {
+        a: AttributeEffect(a, float(result.change[row, j]), float(result.stderr[row, j]),
+                           float(result.raw_change[row, j]), float(result.increased[row, j]), int(result.valid[row, j]))
+        for j, a in enumerate(result.attributes)
+    }  # fmt: skip
+    best = dominant(effects)
+    if best is None:
+        return DirectionName(direction, None, 0, float("nan"), effects)
+    return DirectionName(direction, best.attribute, int(np.sign(best.change_std) or 1), best.change_std, effects)

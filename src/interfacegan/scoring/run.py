@@ -157,14 +157,17 @@ def score_store(
     """Add `scorer`'s outputs (a Scorer or a spec) for every sample of `store`; resumes where a previous call stopped.
 
     Returns the names of the scalar scores written. `model` overrides the run's model (e.g. already loaded);
-    `executor` runs the chunks ('auto': worker processes for image scorers on several cores, else local threads;
-    None: local threads); `progress` is True (bar), False or a callable.
+    `device` is where the run's model loads, here and on workers (default: where `model` was asked to be, else
+    'auto', resolved on each worker); `executor` runs the chunks ('auto': worker processes for image scorers on
+    several cores, else local threads; None: local threads); `progress` is True (bar), False or a callable.
     """
     prefix, batch_size = check_prefix(prefix), checks.positive_int("batch_size", batch_size)
     scorer = load_scorer(scorer)
     if not store.is_complete(SAMPLE_TASK):
         raise InterfaceGANError(f"{store.path} is not completely sampled: finish sampling it first")
     check_shard(shard)
+    if device is None and model is not None:
+        device = model.requested_device  # workers load the model again where it was asked to be
     task = score_task(scorer, prefix)
     if overwrite:
         store.delete(f"progress/{task}")
