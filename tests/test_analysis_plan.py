@@ -119,7 +119,12 @@ def test_the_registry_is_the_list_of_analyses_and_the_command_has_one_subcommand
 
 def test_library_messages_name_parameters_not_command_line_flags():
     """Errors and skip reasons of the analyses say `scorers`, sefa_layers...; the CLI adds its option names."""
-    from interfacegan.cli.analyze import with_flags
+    import typer
+
+    from interfacegan.cli import app
+    from interfacegan.cli.analyze import API_NAMES, with_flags
+    from interfacegan.cli.flags import invoked_command, option_flags
+
 
     package = Path(__file__).parents[1] / "src" / "interfacegan" / "analysis"
     flagged = []
@@ -132,5 +137,10 @@ def test_library_messages_name_parameters_not_command_line_flags():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
                 flagged += [f"{path.name}: {m}" for m in re.findall(r"(?<![\w-])--[a-z][\w-]*", node.value)]
     assert not flagged
-    assert with_flags("give `scorers` (or `identity_scorer`); leave sefa_layers unset") == (
+    # one engine (cli.flags) for every command: analyze adds only the API parameters it passes under another name
+    command = invoked_command(typer.main.get_command(app), ["analyze", "rescore"])
+    assert set(API_NAMES.values()) <= set(option_flags(command)), "an API_NAMES target is no option of analyze"
+    assert with_flags("give `scorers` (or `identity_scorer`); leave sefa_layers unset", command) == (
         "give --scorer (or --identity-scorer); leave --sefa-layers unset")
+    assert with_flags("num_rescore must be positive; give `boundaries` or `boundaries_dir`", command) == (
+        "--num must be positive; give --boundary or --boundaries")
