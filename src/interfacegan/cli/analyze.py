@@ -101,10 +101,10 @@ def _floats(text: str, what: str) -> list[float]:
         raise InterfaceGANError(f"bad {what} {text!r}: use comma-separated numbers, e.g. -3,-2,-1,1,2,3") from None
 
 
-def _run(command, name: str | None, run: str, out: Path, boundary, boundaries, retrain, attribute, space, model, scorer,
-         identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold,
-         layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
-         quiet, executor, ray_address, gpus_per_worker) -> None:  # fmt: skip
+def _run(command, name: str | None, run: str, out: Path, boundary, boundaries, retrain, attribute, space, model,
+         scorer, identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition,
+         condition_threshold, layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size,
+         device, quick, plan, quiet, executor, ray_address, gpus_per_worker) -> None:  # fmt: skip
     alphas = _floats(sweep, "--sweep") if sweep is not None else None  # parsed before the heavy imports
     if retrain and (boundary or boundaries):
         raise InterfaceGANError("--retrain trains boundaries here: drop it, or drop --boundary / --boundaries")
@@ -223,10 +223,10 @@ def _make_command(name: str | None):
         gpus_per_worker: GpusPerWorkerOpt = None,
         quiet: QuietOpt = False,
     ):
-        _run(ctx.command, name, run, out, boundary, boundaries, retrain, attribute, space, model, scorer, identity_scorer,
-             real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
-             sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
-             quiet, executor, ray_address, gpus_per_worker)  # fmt: skip
+        _run(ctx.command, name, run, out, boundary, boundaries, retrain, attribute, space, model, scorer,
+             identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition,
+             condition_threshold, layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio,
+             batch_size, device, quick, plan, quiet, executor, ray_address, gpus_per_worker)  # fmt: skip
 
     return command
 
