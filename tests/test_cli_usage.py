@@ -132,6 +132,9 @@ def test_defaults_the_cli_shows_are_the_apis():
     from interfacegan.analysis.run import QUICK, analyze_run
     from interfacegan.cli import app
     from interfacegan.demo import DemoSettings
+    from interfacegan.editing.run import EditRequest, edit_run, save_edit
+    from interfacegan.learning import BoundaryTrainer, train_boundaries
+    from interfacegan.ui.build import build_editor_app
     from interfacegan.sampling import make_truncation, sample_to_store
     from interfacegan.scoring.run import score_store
 
@@ -139,6 +142,9 @@ def test_defaults_the_cli_shows_are_the_apis():
         return {name: p.default for name, p in inspect.signature(func).parameters.items()}
 
     sample, score, analysis = defaults(sample_to_store), defaults(score_store), defaults(analyze_run)
+    trainer, ui, request = defaults(BoundaryTrainer), defaults(build_editor_app), EditRequest(None)
+    edit = {"steps": request.steps, "range_": f"{request.lo:g} {request.hi:g}", "mode": request.mode,
+            "fps": defaults(save_edit)["fps"]}
     demo = DemoSettings()
     api = {
         "sample": {"seed": sample["seed"], "batch_size": sample["batch_size"], "chunk_rows": sample["chunk_rows"],
@@ -146,6 +152,14 @@ def test_defaults_the_cli_shows_are_the_apis():
         "score": {"batch_size": score["batch_size"]},
         "demo": {"num": demo.num, "seed": demo.seed, "ratio": demo.ratio},
         "train-encoder": {"model": DEFAULT_MODEL},
+        "train-boundary": {"space": defaults(train_boundaries)["spaces"][0],
+                           **{name: trainer[key] for name, key in (("ratio", "ratio"), ("split", "split"),
+                              ("seed", "seed"), ("c", "C"), ("solver", "solver"), ("max_iter", "max_iter"),
+                              ("threshold", "threshold"))}},
+        "edit": {**edit, "batch_size": defaults(edit_run)["batch_size"], "scale": defaults(save_edit)["scale"]},
+        "edit-image": edit,
+        "ui": {"truncation_psi": defaults(make_truncation)["psi"], "invert_steps": ui["invert_steps"],
+               "slider_range": ui["slider_range"]},
         "analyze all": {"num": analysis["num_rescore"], "num_identity": analysis["num_identity"],
                         "num_distance": analysis["num_distance"], "alpha": analysis["alpha"],
                         "sweep": ",".join(f"{a:g}" for a in analysis["sweep"]), "sefa_k": analysis["sefa_k"],

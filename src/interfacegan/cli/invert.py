@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, QuietOpt, training_checkpoint
+from interfacegan.cli.options import DeviceOpt, FpsOpt, ModeOpt, QuietOpt, RangeOpt, StepsOpt, edit_settings, given
+from interfacegan.cli.options import training_checkpoint
 
 console = Console()
 
@@ -178,15 +179,15 @@ def edit_image(
     images: Annotated[Optional[list[Path]], typer.Argument(help="Image files (PNG, JPEG, WebP, ...).", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the boundary's model).")] = None,
     condition: Annotated[list[str], typer.Option(help="Boundary to keep unchanged (repeatable).")] = [],
-    steps: Annotated[int, typer.Option(help="Number of edit steps (grid columns).")] = 7,
-    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last step: offsets or distances.")] = (-3.0, 3.0),
-    mode: Annotated[str, typer.Option(help="offset: x + a*n; distance: move each code to signed distance a.")] = "offset",
+    steps: StepsOpt = None,
+    range_: RangeOpt = None,
+    mode: ModeOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="W+ layers to edit, e.g. 0-3,6 (style models).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Space of .npy directions and of the inversion (default: the boundary's).")] = None,
     invert_steps: InvertStepsOpt = 300,
     codes: Annotated[Optional[Path], typer.Option(help="Edit the codes.npy of an earlier `invert` run instead of images.")] = None,
     mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
-    fps: Annotated[float, typer.Option(help="Animation frames per second.")] = 6.0,
+    fps: FpsOpt = None,
     scale: ScaleOpt = 2,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -210,17 +211,18 @@ def edit_image(
         inversion.check(invert_steps)
     elif images:
         raise InterfaceGANError("give image files or --codes, not both")
-    check_render(fps, scale)
+    render = {**given(fps=fps), "scale": scale}
+    check_render(**render)
     primal = load_direction(boundary, space=space or "z", model=model)
     conditions = [load_direction(c, space=primal.space, model=model or primal.model) for c in condition]
-    request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
+    request = EditRequest(primal, conditions, layers=layers, space=space, **edit_settings(steps, range_, mode))
     request.check()  # mode, range and steps, before the model loads
     generator = load_model(inversion_model_spec(model or primal.model, inversion.encoder), device=device)
     plan = request.plan(generator)  # a wrong boundary fails here, before the inversion
     written = [out / "grid.png", out / "edit.gif"]
     if codes is not None:
         edited = edit_codes(generator, load_codes(codes, generator, plan.space), request, plan=plan)
-        save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
+        save_edit(edited, out, mp4=mp4, **render)
     else:
         targets = read_targets(generator, images, inversion.align)
         result = inversion.invert(generator, targets, plan.space, invert_steps, quiet)
@@ -228,7 +230,7 @@ def edit_image(
         meta = {"model": generator.spec, "align": inversion.align, "boundary": str(boundary)}
         with staged_dir(out) as stage:  # the inversion's files and the edit's, or none
             save_inversion(result, targets, stage, [str(p) for p in images], meta, scale=scale)
-            save_edit(edited, stage, mp4=mp4, fps=fps, scale=scale)
+            save_edit(edited, stage, mp4=mp4, **render)
         console.print(f"[green]inverted[/] {plural(len(images), 'image')} into {result.space!r} ({result.init} start, "
                       f"{invert_steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
         _report(result, images)
@@ -236,7 +238,8 @@ def edit_image(
     if edited.conditional is not None:
         console.print(f"conditional direction: cosine {plan.cosine:.3f} with the boundary")
     where = f" on layers {edited.layers}" if edited.layers else ""
-    console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {mode} "
-                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {plural(steps, 'step')}")  # fmt: skip
+    console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {request.mode} "
+                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} "
+                  f"in {plural(len(edited.values), 'step')}")  # fmt: skip
     for p in written:
         console.print(f"wrote {p}")

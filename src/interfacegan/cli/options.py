@@ -24,6 +24,26 @@ GpusPerWorkerOpt = Annotated[
     Optional[float], typer.Option(help="GPUs per Ray worker (none by default; 0.5: two workers per GPU).")
 ]
 
+# The edit options of `edit` and `edit-image`; their defaults are `EditRequest`'s and `save_edit`'s.
+StepsOpt = Annotated[
+    Optional[int], typer.Option(help="Number of edit steps (grid columns), at least 2.", show_default="7")
+]
+RangeOpt = Annotated[
+    Optional[tuple[float, float]],
+    typer.Option("--range", help="First and last step: offsets or distances (lo < hi).", show_default="-3 3"),
+]
+ModeOpt = Annotated[
+    Optional[str],
+    typer.Option(help="offset: x + a*n; distance: move each code to signed distance a.", show_default="offset"),
+]
+FpsOpt = Annotated[Optional[float], typer.Option(help="Animation frames per second.", show_default="6")]
+
+
+def edit_settings(steps: int | None, range_: tuple[float, float] | None, mode: str | None) -> dict:
+    """The `EditRequest` settings the user gave (steps, lo and hi from --range, mode); the rest keep the API's."""
+    lo, hi = range_ if range_ is not None else (None, None)
+    return given(steps=steps, lo=lo, hi=hi, mode=mode)
+
 
 def given(**values) -> dict:
     """The options the user set (not None): passed on as keyword arguments, so the API's defaults apply to the rest.
