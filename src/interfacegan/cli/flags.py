@@ -10,8 +10,9 @@ from typing import Any, Mapping, Sequence
 # them from its own copy of click, whose classes are not the `click` package's.
 
 
-def invoked_command(root: Any, argv: Sequence[str]) -> Any:
-    """The command `argv` names below `root` (the deepest group or command reached; options and values skipped)."""
+def invoked_context(root: Any, argv: Sequence[str]) -> Any:
+    """A context of the command `argv` names below `root` (the deepest group or command reached; options and values
+    skipped): its `.command`, and its `.command_path` such as 'interfacegan edit'. Nothing is parsed or run."""
     command, ctx = root, root.context_class(root, info_name="interfacegan")
     for word in argv:
         if word.startswith("-") or not hasattr(command, "get_command"):
@@ -19,7 +20,12 @@ def invoked_command(root: Any, argv: Sequence[str]) -> Any:
         sub = command.get_command(ctx, word)
         if sub is not None:
             command, ctx = sub, sub.context_class(sub, parent=ctx, info_name=word)
-    return command
+    return ctx
+
+
+def invoked_command(root: Any, argv: Sequence[str]) -> Any:
+    """The command `argv` names below `root` (`invoked_context`)."""
+    return invoked_context(root, argv).command
 
 
 def option_flags(command: Any, api_names: Mapping[str, str] | None = None) -> dict[str, str]:
