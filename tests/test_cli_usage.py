@@ -136,6 +136,8 @@ def test_defaults_the_cli_shows_are_the_apis():
     from interfacegan.cli import app
     from interfacegan.demo import DemoSettings
     from interfacegan.editing.run import EditRequest, edit_run, save_edit
+    from interfacegan.inversion import train_encoder
+    from interfacegan.translation import train_translator
     from interfacegan.learning import BoundaryTrainer, train_boundaries
     from interfacegan.ui.build import build_editor_app
     from interfacegan.sampling import make_truncation, sample_to_store
@@ -146,6 +148,7 @@ def test_defaults_the_cli_shows_are_the_apis():
 
     sample, score, analysis = defaults(sample_to_store), defaults(score_store), defaults(analyze_run)
     trainer, ui, request = defaults(BoundaryTrainer), defaults(build_editor_app), EditRequest(None)
+    encoder, translator = defaults(train_encoder), defaults(train_translator)
     edit = {"steps": request.steps, "range_": f"{request.lo:g} {request.hi:g}", "mode": request.mode,
             "fps": defaults(save_edit)["fps"]}
     demo = DemoSettings()
@@ -154,13 +157,16 @@ def test_defaults_the_cli_shows_are_the_apis():
                    "truncation_psi": defaults(make_truncation)["psi"]},
         "score": {"batch_size": score["batch_size"]},
         "demo": {"num": demo.num, "seed": demo.seed, "ratio": demo.ratio},
-        "train-encoder": {"model": DEFAULT_MODEL},
         "train-boundary": {"space": defaults(train_boundaries)["spaces"][0],
                            **{name: trainer[key] for name, key in (("ratio", "ratio"), ("split", "split"),
                               ("seed", "seed"), ("c", "C"), ("solver", "solver"), ("max_iter", "max_iter"),
                               ("threshold", "threshold"))}},
         "edit": {**edit, "batch_size": defaults(edit_run)["batch_size"], "scale": defaults(save_edit)["scale"]},
         "edit-image": edit,
+        "train-encoder": {"model": DEFAULT_MODEL, **{name: encoder[name] for name in (
+            "steps", "batch_size", "lr", "width", "image_weight", "seed", "checkpoint_every")}},
+        "train-translator": {name: translator[name] for name in (
+            "alpha", "num", "keep", "identity_steps", "steps", "batch_size", "lr", "width", "seed", "checkpoint_every")},
         "ui": {"truncation_psi": defaults(make_truncation)["psi"], "invert_steps": ui["invert_steps"],
                "slider_range": ui["slider_range"]},
         "analyze all": {"num": analysis["num_rescore"], "num_identity": analysis["num_identity"],

@@ -140,13 +140,13 @@ def train_encoder_command(
     model: Annotated[Optional[str], typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.",
                                                  show_default="dcgan-digiface")] = None,  # fmt: skip
     space: Annotated[Optional[str], typer.Option(help="Space the encoder predicts (default: z, or wp for style models).")] = None,
-    steps: Annotated[int, typer.Option(help="Training steps (batches of fresh samples).")] = 1000,
-    batch_size: Annotated[int, typer.Option(help="Samples per step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    width: Annotated[int, typer.Option(help="Channels of the first convolution (doubling per halving).")] = 32,
-    image_weight: Annotated[float, typer.Option(help="Weight of the re-synthesis loss (the code loss has weight 1).")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of the training samples and initial weights.")] = 0,
-    checkpoint_every: Annotated[int, typer.Option(help="Save resumable progress every this many steps.")] = 50,
+    steps: Annotated[Optional[int], typer.Option(help="Training steps (batches of fresh samples).", show_default="1000")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Samples per step.", show_default="32")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate.", show_default="0.001")] = None,
+    width: Annotated[Optional[int], typer.Option(help="Channels of the first convolution (doubling per halving).", show_default="32")] = None,
+    image_weight: Annotated[Optional[float], typer.Option(help="Weight of the re-synthesis loss (the code loss has weight 1).", show_default="1")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the training samples and initial weights.", show_default="0")] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option(help="Save resumable progress every this many steps.", show_default="100")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing encoder file.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -160,12 +160,12 @@ def train_encoder_command(
     generator = load_model(inversion_model_spec(model), device=device)
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")
-    encoder = train_encoder(generator, steps=steps, batch_size=batch_size, lr=lr, space=space, width=width,
-                            image_weight=image_weight, seed=seed, checkpoint=checkpoint,
-                            checkpoint_every=checkpoint_every, progress=not quiet)  # fmt: skip
+    encoder = train_encoder(generator, space=space, checkpoint=checkpoint, progress=not quiet,
+                            **given(steps=steps, batch_size=batch_size, lr=lr, width=width, image_weight=image_weight,
+                                    seed=seed, checkpoint_every=checkpoint_every))  # fmt: skip
     encoder.save(out)
-    m = encoder.config.metrics
-    console.print(f"[green]trained[/] a {encoder.space!r} encoder for {generator.spec} in {steps} steps: on "
+    m, trained = encoder.config.metrics, encoder.config.training["steps"]
+    console.print(f"[green]trained[/] a {encoder.space!r} encoder for {generator.spec} in {trained} steps: on "
                   f"{m['held_out']} held-out samples, code RMSE {m['code_rmse']:.3f} (spread units), "
                   f"re-synthesis PSNR {m['psnr']:.2f} dB")  # fmt: skip
     console.print(f"wrote {out}")

@@ -74,16 +74,17 @@ def parse_named_paths(items: list[str], what: str) -> dict[str, str]:
     return result
 
 
-def training_checkpoint(out: Path, force: bool, checkpoint_every: int, what: str) -> Path:
+def training_checkpoint(out: Path, force: bool, checkpoint_every: int | None, what: str) -> Path:
     """OUT.ckpt, the resumable progress of a training command writing `out` (a `what`), after checking that `out`
     can be written (`atomic.check_output`) and is not overwritten without --force (unless a checkpoint says the run
-    is being resumed), and the interval."""
+    is being resumed), and the interval when given (None: the API's default)."""
+    from interfacegan import checks
     from interfacegan.atomic import check_output
 
     check_output(out, "file")
     checkpoint = out.with_name(out.name + ".ckpt")
     if out.exists() and not checkpoint.exists() and not force:
         raise InterfaceGANError(f"{out} exists: pass --force to train a new {what} over it, or choose another --out")
-    if checkpoint_every <= 0:
-        raise InterfaceGANError(f"--checkpoint-every must be positive, got {checkpoint_every}")
+    if checkpoint_every is not None:
+        checks.positive_int("checkpoint_every", checkpoint_every)  # before the model loads
     return checkpoint
