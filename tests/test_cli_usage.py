@@ -135,7 +135,9 @@ def test_defaults_the_cli_shows_are_the_apis():
     from interfacegan.analysis.run import QUICK, analyze_run
     from interfacegan.cli import app
     from interfacegan.demo import DemoSettings
-    from interfacegan.editing.run import EditRequest, edit_run, save_edit
+    from interfacegan.directions.ganspace import GANSpace
+    from interfacegan.directions.sefa import sefa_boundaries
+    from interfacegan.editing.run import EditRequest, edit_run, save_direction_grid, save_edit
     from interfacegan.inversion import train_encoder
     from interfacegan.translation import train_translator
     from interfacegan.learning import BoundaryTrainer, train_boundaries
@@ -163,6 +165,8 @@ def test_defaults_the_cli_shows_are_the_apis():
                               ("threshold", "threshold"))}},
         "edit": {**edit, "batch_size": defaults(edit_run)["batch_size"], "scale": defaults(save_edit)["scale"]},
         "edit-image": edit,
+        "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": defaults(save_direction_grid)["seed"]},
+        "ganspace": {"seed": defaults(GANSpace)["seed"]},
         "train-encoder": {"model": DEFAULT_MODEL, **{name: encoder[name] for name in (
             "steps", "batch_size", "lr", "width", "image_weight", "seed", "checkpoint_every")}},
         "train-translator": {name: translator[name] for name in (

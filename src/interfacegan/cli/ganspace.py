@@ -24,7 +24,7 @@ def ganspace_command(
     space: Annotated[Optional[str], typer.Option(help="w: PCA of w (default where the model has W); z: PCA of the first layer's activations, regressed back to z.")] = None,
     layers: Annotated[Optional[str], typer.Option(help="W+ layers the W directions edit by default, e.g. 0-3 (style models).")] = None,
     k: Annotated[Optional[int], typer.Option("-k", "--k", help="Number of directions (default 10).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the sampled codes (the grids show its first rows).")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the sampled codes (the grids show its first rows).", show_default="0")] = None,
     block_size: Annotated[Optional[int], typer.Option(help="Samples per IncrementalPCA block (bounds memory; default: 8 MiB of features, at most 4,096).")] = None,
     regression_num: Annotated[Optional[int], typer.Option(help="z: samples of the regression back to z (default max(10,000, num), as GANSpace).")] = None,
     official: Annotated[Optional[Path], typer.Option(help="Also write GANSpace's own .npz (lat_comp, act_comp, ...) to this file, outside --out.")] = None,
@@ -59,8 +59,8 @@ def ganspace_command(
     values = linspace_steps(range_[0], range_[1], steps)
     check_render(scale=scale)
     checks.positive_int("rows", rows, MAX_GRID_ROWS)
-    options = given(k=k, num=num, block_size=block_size, regression_num=regression_num)
-    estimator = GANSpace(space=space, seed=seed, **options).check_params()
+    options = given(k=k, num=num, seed=seed, block_size=block_size, regression_num=regression_num)
+    estimator = GANSpace(space=space, **options).check_params()
     scorers = []
     if name_with:  # scorers loaded and naming settings checked before any work
         scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
@@ -74,7 +74,7 @@ def ganspace_command(
         for b in boundaries:
             b.save(stage / f"{b.attribute}.npz")
             if grids:
-                save_direction_grid(generator, b, stage / f"{b.attribute}.png", rows, values, seed, scale)
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", rows, values, estimator.seed, scale)
             table.add_row(b.attribute, f"{b.metrics['explained_variance']:.4g}",
                           f"{b.metrics['explained_variance_ratio']:.3f}", b.space, str(out / f"{b.attribute}.npz"))
         console.print(table)

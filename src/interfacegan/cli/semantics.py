@@ -181,13 +181,13 @@ AlphaOpt = Annotated[Optional[float], typer.Option(help="Naming edits move sampl
 def sefa(
     model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.")],
     out: Annotated[Path, typer.Option(help="Output directory for sefa_{i}.npz and sefa_{i}.png.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="Number of directions.")] = 10,
+    k: Annotated[Optional[int], typer.Option("-k", "--k", help="Number of directions.", show_default="10")] = None,
     layers: Annotated[Optional[str], typer.Option(help="Style layers to factorize, e.g. 0-1 or all.")] = None,
     normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights first, as the official SeFa (--no-normalize-columns: the paper's plain A^T A).")] = True,
     num: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
     steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
     range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
-    seed: Annotated[int, typer.Option(help="Seed of the samples shown in the grids (naming uses its own fixed seed).")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the samples shown in the grids (naming uses its own fixed seed).", show_default="0")] = None,
     name_with: Annotated[list[str], typer.Option(help="Scorer(s) to name the directions with, e.g. face.")] = [],
     name_num: NameNumOpt = None,
     alpha: AlphaOpt = None,
@@ -210,19 +210,21 @@ def sefa(
     check_output(out, "dir")
     values = linspace_steps(range_[0], range_[1], steps)
     check_render(scale=scale)
-    num, seed = checks.positive_int("num", num, MAX_GRID_ROWS), checks.seed(seed)
+    num = checks.positive_int("num", num, MAX_GRID_ROWS)
+    grid_seed = given(seed=checks.seed(seed) if seed is not None else None)
     scorers = []
     if name_with:  # scorers loaded and naming settings checked before any work
         scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
-    boundaries = sefa_boundaries(generator, k, layers=layers, normalize_columns=normalize_columns, **affine_options)
+    boundaries = sefa_boundaries(generator, layers=layers, normalize_columns=normalize_columns,
+                                 **given(k=k), **affine_options)
     table = Table("direction", "eigenvalue", "share of top-k", "space", "file", title=f"SeFa directions of {model}")
     with staged_dir(out) as stage:  # every file, or none
         for b in boundaries:
             b.save(stage / f"{b.attribute}.npz")
             if grids:
-                save_direction_grid(generator, b, stage / f"{b.attribute}.png", num, values, seed, scale)
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", num, values, scale=scale, **grid_seed)
             table.add_row(b.attribute, f"{b.metrics['eigenvalue']:.4g}", f"{b.metrics['share_of_top_k']:.3f}",
                           b.space, str(out / f"{b.attribute}.npz"))  # fmt: skip
         console.print(table)
