@@ -64,6 +64,7 @@ def build_editor_app(
     run_model = store.meta.get("model") if store is not None else None
     spec = model or (run_model if run_model and run_model != "unknown" else None) or model_named_by(boundaries)
     generator = load_model(spec or DEFAULT_MODEL, device=device)
+    generator.check_truncation(truncation)
     found = read_directions(boundaries, model=generator, space=space)
     directions = make_directions(found, direction_labels(boundaries)) if found else []
     k = sefa if sefa is not None else (0 if directions else DEFAULT_SEFA)
