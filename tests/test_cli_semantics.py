@@ -96,6 +96,9 @@ def test_edit_errors_for_wrong_boundary(run, tmp_path, monkeypatch, capsys):
     assert "span of the conditions" in err
     err = cli_error(monkeypatch, capsys, "train-boundary", path, "--attribute", "nope")
     assert "no scores ['nope']" in err
+    err = cli_error(monkeypatch, capsys, "train-boundary", path, "--attribute", "attr0", "--count", "30", "--ratio",
+                    "0.1", "--out", tmp_path / "e.npz")  # fmt: skip
+    assert "give --ratio or --count, not both" in err and not (tmp_path / "e.npz").exists()  # --ratio was ignored
     assert not (tmp_path / "e").exists()
 
 

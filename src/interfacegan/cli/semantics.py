@@ -46,6 +46,8 @@ def train_boundary(
     from interfacegan.storage import is_url
     from interfacegan.store import SampleStore
 
+    if count is not None and ratio is not None:  # --count replaces --ratio: both given, one would be ignored
+        raise InterfaceGANError(f"give --ratio or --count, not both (got {ratio:g} and {count})")
     if out is None and is_url(run):
         raise InterfaceGANError(f"run {run} is a URL, with no local folder beside it for the boundaries: "
                                 "name one with --out (a .npz or a folder)")  # fmt: skip
