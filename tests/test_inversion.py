@@ -283,7 +283,7 @@ def test_similarity_transform_recovers_a_known_similarity():
 
 
 def test_align_refuses_non_faces(toy_generator):
-    with pytest.raises(InterfaceGANError, match="--align is for face models"):
+    with pytest.raises(InterfaceGANError, match="`align` is for face models; leave align unset"):
         face_template(toy_generator, num=8)
     with pytest.raises(InterfaceGANError, match="no face found in flat.png"):
         align_face(np.full((200, 200, 3), 128, np.uint8), np.full((5, 2), 0.5), 64, source="flat.png")
