@@ -138,7 +138,7 @@ def test_defaults_the_cli_shows_are_the_apis():
     from interfacegan.directions.ganspace import GANSpace
     from interfacegan.directions.sefa import sefa_boundaries
     from interfacegan.editing.run import EditRequest, edit_run, save_direction_grid, save_edit
-    from interfacegan.inversion import train_encoder
+    from interfacegan.inversion import ReconstructionLoss, invert, train_encoder
     from interfacegan.translation import train_translator
     from interfacegan.learning import BoundaryTrainer, train_boundaries
     from interfacegan.ui.build import build_editor_app
@@ -150,7 +150,10 @@ def test_defaults_the_cli_shows_are_the_apis():
 
     sample, score, analysis = defaults(sample_to_store), defaults(score_store), defaults(analyze_run)
     trainer, ui, request = defaults(BoundaryTrainer), defaults(build_editor_app), EditRequest(None)
-    encoder, translator = defaults(train_encoder), defaults(train_translator)
+    encoder, translator, inversion = defaults(train_encoder), defaults(train_translator), defaults(invert)
+    inverting = {"lr": inversion["lr"], "init": inversion["init"], "candidates": inversion["num_candidates"],
+                 "prior_weight": inversion["prior_weight"], "spread_weight": inversion["spread_weight"],
+                 "pyramid": ReconstructionLoss().pyramid, "seed": inversion["seed"], "batch_size": inversion["batch_size"]}
     edit = {"steps": request.steps, "range_": f"{request.lo:g} {request.hi:g}", "mode": request.mode,
             "fps": defaults(save_edit)["fps"]}
     demo = DemoSettings()
@@ -164,7 +167,8 @@ def test_defaults_the_cli_shows_are_the_apis():
                               ("seed", "seed"), ("c", "C"), ("solver", "solver"), ("max_iter", "max_iter"),
                               ("threshold", "threshold"))}},
         "edit": {**edit, "batch_size": defaults(edit_run)["batch_size"], "scale": defaults(save_edit)["scale"]},
-        "edit-image": edit,
+        "edit-image": {**edit, "invert_steps": inversion["steps"], **inverting},
+        "invert": {"steps": inversion["steps"], **inverting},
         "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": defaults(save_direction_grid)["seed"]},
         "ganspace": {"seed": defaults(GANSpace)["seed"]},
         "train-encoder": {"model": DEFAULT_MODEL, **{name: encoder[name] for name in (

@@ -18,25 +18,30 @@ from interfacegan.cli.options import training_checkpoint
 console = Console()
 
 ImagesArg = Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, WebP, ...).", show_default=False)]
-InvertStepsOpt = Annotated[int, typer.Option(help="Adam steps per image (0: keep the initial codes).")]
+InvertStepsOpt = Annotated[
+    Optional[int], typer.Option(help="Adam steps per image (0: keep the initial codes).", show_default="300")
+]
 ScaleOpt = Annotated[int, typer.Option(help="Enlarge images in the sheets by this integer factor.")]
 # The inversion options `invert` and `edit-image` share, declared once: name -> (option, default).
 INVERSION_OPTIONS = {
-    "lr": (Annotated[float, typer.Option(help="Adam learning rate, in units of the codes' spread.")], 0.4),
-    "init": (Annotated[str, typer.Option(help="Start codes: auto, mean, search (best of --candidates samples), "
-                                              "encoder.")], "auto"),  # fmt: skip
-    "candidates": (Annotated[int, typer.Option(help="Random samples tried by --init search.")], 256),
+    "lr": (Annotated[Optional[float], typer.Option(help="Adam learning rate, in units of the codes' spread.",
+                                                   show_default="0.4")], None),  # fmt: skip
+    "init": (Annotated[Optional[str], typer.Option(help="Start codes: auto, mean, search (best of --candidates "
+                                                        "samples), encoder.", show_default="auto")], None),  # fmt: skip
+    "candidates": (Annotated[Optional[int], typer.Option(help="Random samples tried by --init search.",
+                                                         show_default="256")], None),  # fmt: skip
     "encoder": (Annotated[Optional[Path], typer.Option(help="Encoder from train-encoder: start from its guess.")],
                 None),  # fmt: skip
     "align": (Annotated[bool, typer.Option("--align", help="Detect and align the face (dlib) instead of "
                                                           "centre-cropping.")], False),  # fmt: skip
-    "prior_weight": (Annotated[float, typer.Option(help="Weight of the Gaussian prior keeping ||z||^2 near d "
-                                                        "(z space).")], 0.5),  # fmt: skip
-    "spread_weight": (Annotated[float, typer.Option(help="Weight pulling W+ layers toward one w (W+ space).")], 0.0),
-    "pyramid": (Annotated[float, typer.Option(help="Weight of the multi-scale L1 loss (pixel MSE has weight 1).")],
-                0.25),  # fmt: skip
-    "seed": (Annotated[int, typer.Option(help="Seed of the --init search samples.")], 0),
-    "batch_size": (Annotated[int, typer.Option(help="Images optimised together.")], 16),
+    "prior_weight": (Annotated[Optional[float], typer.Option(help="Weight of the Gaussian prior keeping ||z||^2 near "
+                                                                  "d (z space).", show_default="0.5")], None),  # fmt: skip
+    "spread_weight": (Annotated[Optional[float], typer.Option(help="Weight pulling W+ layers toward one w (W+ "
+                                                                   "space).", show_default="0")], None),  # fmt: skip
+    "pyramid": (Annotated[Optional[float], typer.Option(help="Weight of the multi-scale L1 loss (pixel MSE has "
+                                                             "weight 1).", show_default="0.25")], None),  # fmt: skip
+    "seed": (Annotated[Optional[int], typer.Option(help="Seed of the --init search samples.", show_default="0")], None),
+    "batch_size": (Annotated[Optional[int], typer.Option(help="Images optimised together.", show_default="16")], None),
 }
 
 
@@ -44,35 +49,40 @@ INVERSION_OPTIONS = {
 class InversionOptions:
     """The values of INVERSION_OPTIONS a command was given: checked before any work, then run by `invert`."""
 
-    lr: float
-    init: str
-    candidates: int
+    lr: float | None
+    init: str | None
+    candidates: int | None
     encoder: Path | None
     align: bool
-    prior_weight: float
-    spread_weight: float
-    pyramid: float
-    seed: int
-    batch_size: int
+    prior_weight: float | None
+    spread_weight: float | None
+    pyramid: float | None
+    seed: int | None
+    batch_size: int | None
 
-    def check(self, steps: int) -> None:
-        """One line for a bad number among them (or `steps`), before a model loads or an image is read."""
+    def _numbers(self, steps: int | None) -> dict:
+        """The numeric settings given (None: the API's default applies), as `invert` names them."""
+        return given(steps=steps, lr=self.lr, prior_weight=self.prior_weight, spread_weight=self.spread_weight,
+                     num_candidates=self.candidates, seed=self.seed, batch_size=self.batch_size)
+
+    def _loss(self):
         from interfacegan.inversion import ReconstructionLoss
+
+        return ReconstructionLoss(**given(pyramid=self.pyramid))
+
+    def check(self, steps: int | None) -> None:
+        """One line for a bad number among them (or `steps`), before a model loads or an image is read."""
         from interfacegan.inversion.optimize import check_inversion
 
-        check_inversion(steps, self.lr, self.prior_weight, self.spread_weight, self.candidates, self.seed,
-                        self.batch_size)  # fmt: skip
-        ReconstructionLoss(pyramid=self.pyramid)
+        check_inversion(**self._numbers(steps))
+        self._loss()
 
-    def invert(self, model, targets, space: str | None, steps: int, quiet: bool):
+    def invert(self, model, targets, space: str | None, steps: int | None, quiet: bool):
         """`interfacegan.inversion.invert` of uint8 `targets` with these options."""
-        from interfacegan.inversion import ReconstructionLoss, invert
+        from interfacegan.inversion import invert
 
-        loss = ReconstructionLoss(pyramid=self.pyramid)
-        return invert(model, targets, space=space, steps=steps, lr=self.lr, loss=loss,
-                      prior_weight=self.prior_weight, spread_weight=self.spread_weight, init=self.init,
-                      num_candidates=self.candidates, encoder=self.encoder, seed=self.seed,
-                      batch_size=self.batch_size, progress=not quiet)  # fmt: skip
+        return invert(model, targets, space=space, loss=self._loss(), encoder=self.encoder, progress=not quiet,
+                      **self._numbers(steps), **given(init=self.init))  # fmt: skip
 
 
 def inversion_options(command):
@@ -104,7 +114,7 @@ def invert_command(
     out: Annotated[Path, typer.Option(help="Output directory: codes.npy, comparison.png, inputs/, reconstructions/.")],
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the encoder's model, else dcgan-digiface).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Latent space to invert into (default: z, or wp for style models).")] = None,
-    steps: InvertStepsOpt = 300,
+    steps: InvertStepsOpt = None,
     scale: ScaleOpt = 2,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -129,7 +139,8 @@ def invert_command(
     meta = {"model": generator.spec, "align": inversion.align}
     paths = save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
     console.print(f"[green]inverted[/] {plural(len(images), 'image')} into {result.space!r} codes of {generator.spec} "
-                  f"({result.init} start, {steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
+                  f"({result.init} start, {len(result.losses) - 1} steps): "
+                  f"mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
     _report(result, images)
     console.print(f"wrote {paths[0]} {tuple(result.codes.shape)}, {out / 'comparison.png'} and {out / 'inversion.json'}")
 
@@ -184,7 +195,7 @@ def edit_image(
     mode: ModeOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="W+ layers to edit, e.g. 0-3,6 (style models).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Space of .npy directions and of the inversion (default: the boundary's).")] = None,
-    invert_steps: InvertStepsOpt = 300,
+    invert_steps: InvertStepsOpt = None,
     codes: Annotated[Optional[Path], typer.Option(help="Edit the codes.npy of an earlier `invert` run instead of images.")] = None,
     mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
     fps: FpsOpt = None,
@@ -232,7 +243,7 @@ def edit_image(
             save_inversion(result, targets, stage, [str(p) for p in images], meta, scale=scale)
             save_edit(edited, stage, mp4=mp4, **render)
         console.print(f"[green]inverted[/] {plural(len(images), 'image')} into {result.space!r} ({result.init} start, "
-                      f"{invert_steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
+                      f"{len(result.losses) - 1} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
         _report(result, images)
         written += [out / "comparison.png", out / "codes.npy"]
     if edited.conditional is not None:
