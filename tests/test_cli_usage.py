@@ -139,6 +139,7 @@ def test_defaults_the_cli_shows_are_the_apis():
     from interfacegan.directions.sefa import sefa_boundaries
     from interfacegan.editing.run import EditRequest, edit_run, save_direction_grid, save_edit
     from interfacegan.inversion import ReconstructionLoss, invert, train_encoder
+    from interfacegan.scoring.calibration import calibrate_run
     from interfacegan.translation import train_translator
     from interfacegan.learning import BoundaryTrainer, train_boundaries
     from interfacegan.ui.build import build_editor_app
@@ -169,6 +170,7 @@ def test_defaults_the_cli_shows_are_the_apis():
         "edit": {**edit, "batch_size": defaults(edit_run)["batch_size"], "scale": defaults(save_edit)["scale"]},
         "edit-image": {**edit, "invert_steps": inversion["steps"], **inverting},
         "invert": {"steps": inversion["steps"], **inverting},
+        "face calibrate": {"num": defaults(calibrate_run)["num"]},
         "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": defaults(save_direction_grid)["seed"]},
         "ganspace": {"seed": defaults(GANSpace)["seed"]},
         "train-encoder": {"model": DEFAULT_MODEL, **{name: encoder[name] for name in (
