@@ -65,7 +65,7 @@ def ganspace_command(
     if name_with:  # scorers loaded and naming settings checked before any work
         scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
     generator = load_model(model, device=device)
-    check_ganspace_layers(generator, space or default_space(generator), layers, name="--layers")
+    check_ganspace_layers(generator, space or default_space(generator), layers)
     fitted = estimator.fit(generator, progress=not quiet)
     boundaries = fitted.boundaries(generator, layers)
     table = Table("direction", "explained variance", "ratio", "space", "file",
