@@ -155,8 +155,8 @@ def test_defaults_the_cli_shows_are_the_apis():
     inverting = {"lr": inversion["lr"], "init": inversion["init"], "candidates": inversion["num_candidates"],
                  "prior_weight": inversion["prior_weight"], "spread_weight": inversion["spread_weight"],
                  "pyramid": ReconstructionLoss().pyramid, "seed": inversion["seed"], "batch_size": inversion["batch_size"]}
-    edit = {"steps": request.steps, "range_": f"{request.lo:g} {request.hi:g}", "mode": request.mode,
-            "fps": defaults(save_edit)["fps"]}
+    grid = {"steps": request.steps, "range_": f"{request.lo:g} {request.hi:g}"}  # a direction grid, as an edit
+    edit = {**grid, "mode": request.mode, "fps": defaults(save_edit)["fps"]}
     demo = DemoSettings()
     api = {
         "sample": {"seed": sample["seed"], "batch_size": sample["batch_size"], "chunk_rows": sample["chunk_rows"],
@@ -171,8 +171,8 @@ def test_defaults_the_cli_shows_are_the_apis():
         "edit-image": {**edit, "invert_steps": inversion["steps"], **inverting},
         "invert": {"steps": inversion["steps"], **inverting},
         "face calibrate": {"num": defaults(calibrate_run)["num"]},
-        "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": defaults(save_direction_grid)["seed"]},
-        "ganspace": {"seed": defaults(GANSpace)["seed"]},
+        "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": defaults(save_direction_grid)["seed"], **grid},
+        "ganspace": {"seed": defaults(GANSpace)["seed"], **grid},
         "train-encoder": {"model": DEFAULT_MODEL, **{name: encoder[name] for name in (
             "steps", "batch_size", "lr", "width", "image_weight", "seed", "checkpoint_every")}},
         "train-translator": {name: translator[name] for name in (

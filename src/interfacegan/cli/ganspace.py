@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, QuietOpt, given
+from interfacegan.cli.options import DeviceOpt, GridRangeOpt, GridStepsOpt, QuietOpt, given, grid_values
 from interfacegan.cli.semantics import AlphaOpt, NameNumOpt, _name, _naming
 
 console = Console()
@@ -33,8 +33,8 @@ def ganspace_command(
     alpha: AlphaOpt = None,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
     rows: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
-    steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
-    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
+    steps: GridStepsOpt = None,
+    range_: GridRangeOpt = None,
     scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -44,7 +44,6 @@ def ganspace_command(
     from interfacegan.atomic import check_output, staged_dir
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.ganspace import GANSpace, check_ganspace_layers, default_space
-    from interfacegan.editing.manipulation import linspace_steps
     from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import save_direction_grid
     from interfacegan.errors import InterfaceGANError
@@ -56,7 +55,7 @@ def ganspace_command(
         if official.resolve().parent == out.resolve():
             raise InterfaceGANError(f"--official {official} lies in --out {out}, whose every .npz is read as a "
                                     "direction: write it elsewhere")  # fmt: skip
-    values = linspace_steps(range_[0], range_[1], steps)
+    values = grid_values(steps, range_)
     check_render(scale=scale)
     checks.positive_int("rows", rows, MAX_GRID_ROWS)
     options = given(k=k, num=num, seed=seed, block_size=block_size, regression_num=regression_num)

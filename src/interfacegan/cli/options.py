@@ -44,6 +44,19 @@ def edit_settings(steps: int | None, range_: tuple[float, float] | None, mode: s
     lo, hi = range_ if range_ is not None else (None, None)
     return given(steps=steps, lo=lo, hi=hi, mode=mode)
 
+GridStepsOpt = Annotated[Optional[int], typer.Option(help="Steps per grid (columns), at least 2.", show_default="7")]
+GridRangeOpt = Annotated[
+    Optional[tuple[float, float]], typer.Option("--range", help="First and last offset (lo < hi).", show_default="-3 3")
+]
+
+
+def grid_values(steps: int | None, range_: tuple[float, float] | None):
+    """The offsets of a direction grid (sefa, ganspace): `steps` values over `range_`, checked; what is not given
+    is the edit's default (`EditRequest`)."""
+    from interfacegan.editing.run import EditRequest
+
+    return EditRequest(None, **edit_settings(steps, range_, None)).values
+
 
 def given(**values) -> dict:
     """The options the user set (not None): passed on as keyword arguments, so the API's defaults apply to the rest.

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, FpsOpt, ModeOpt, RangeOpt, StepsOpt, edit_settings, given
+from interfacegan.cli.options import DeviceOpt, FpsOpt, GridRangeOpt, GridStepsOpt, ModeOpt, RangeOpt, StepsOpt, edit_settings
+from interfacegan.cli.options import given, grid_values
 
 console = Console()
 
@@ -187,8 +188,8 @@ def sefa(
     layers: Annotated[Optional[str], typer.Option(help="Style layers to factorize, e.g. 0-1 or all.")] = None,
     normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights first, as the official SeFa (--no-normalize-columns: the paper's plain A^T A).")] = True,
     num: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
-    steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
-    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
+    steps: GridStepsOpt = None,
+    range_: GridRangeOpt = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the samples shown in the grids (naming uses its own fixed seed).", show_default="0")] = None,
     name_with: Annotated[list[str], typer.Option(help="Scorer(s) to name the directions with, e.g. face.")] = [],
     name_num: NameNumOpt = None,
@@ -204,13 +205,12 @@ def sefa(
     from interfacegan.atomic import check_output, staged_dir
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
-    from interfacegan.editing.manipulation import linspace_steps
     from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import save_direction_grid
     from interfacegan.models import load_model
 
     check_output(out, "dir")
-    values = linspace_steps(range_[0], range_[1], steps)
+    values = grid_values(steps, range_)
     check_render(scale=scale)
     num = checks.positive_int("num", num, MAX_GRID_ROWS)
     grid_seed = given(seed=checks.seed(seed) if seed is not None else None)
