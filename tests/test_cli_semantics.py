@@ -147,6 +147,10 @@ def test_edit_refuses_a_reversed_range_and_layers_on_a_z_only_model(run, tmp_pat
         # one step drew only the range's start (a silent no-op of the rest): refused before any work
         err = cli_error(monkeypatch, capsys, *command, "--steps", "1", "--range", "-2", "2", "--out", tmp_path / "e")
         assert "--steps must be in [2, 1000], got 1" in err
+    for command in ("sefa", "ganspace"):  # naming settings without a scorer to name with were ignored
+        err = cli_error(monkeypatch, capsys, command, "--model", "toy", "-k", "2", "--name-num", "10", "--out",
+                        tmp_path / "e")  # fmt: skip
+        assert "--name-num and --alpha set how directions are named: add --name-with SCORER" in err
     dcgan = load_model("dcgan-digiface", device="cpu")  # the embedded GAN: Z space only
     sample_to_store(dcgan, tmp_path / "faces", num=4, progress=False)
     Boundary(normal=np.ones(100), attribute="b", model="dcgan-digiface").save(tmp_path / "b.npz")

@@ -60,9 +60,7 @@ def ganspace_command(
     checks.positive_int("rows", rows, MAX_GRID_ROWS)
     options = given(k=k, num=num, seed=seed, block_size=block_size, regression_num=regression_num)
     estimator = GANSpace(space=space, **options).check_params()
-    scorers = []
-    if name_with:  # scorers loaded and naming settings checked before any work
-        scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
+    scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)  # before any work
     generator = load_model(model, device=device)
     check_ganspace_layers(generator, space or default_space(generator), layers)
     fitted = estimator.fit(generator, progress=not quiet)

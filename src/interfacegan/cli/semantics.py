@@ -150,10 +150,16 @@ def _naming_table(names, title: str) -> Table:
 
 def _naming(scorers, num, alpha, seed) -> tuple[list, tuple[int, float, int]]:
     """(the scorers loaded, (num, alpha, seed) checked), with the API's defaults where an option is not given: what
-    naming needs, checked before any work."""
+    naming needs, checked before any work. Without scorers nothing is named: a naming setting given then is refused
+    (it would change nothing)."""
+    from interfacegan.errors import InterfaceGANError
     from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_SEED, check_naming
     from interfacegan.rescoring.rescore import image_scorers
 
+    if not scorers:
+        if num is not None or alpha is not None:
+            raise InterfaceGANError("--name-num and --alpha set how directions are named: add --name-with SCORER")
+        return [], (num, alpha, seed)
     settings = check_naming(NAMING_NUM if num is None else num, NAMING_ALPHA if alpha is None else alpha,
                             NAMING_SEED if seed is None else seed)  # fmt: skip
     return image_scorers(scorers), settings
@@ -214,9 +220,7 @@ def sefa(
     check_render(scale=scale)
     num = checks.positive_int("num", num, MAX_GRID_ROWS)
     grid_seed = given(seed=checks.seed(seed) if seed is not None else None)
-    scorers = []
-    if name_with:  # scorers loaded and naming settings checked before any work
-        scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
+    scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)  # before any work
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
     boundaries = sefa_boundaries(generator, layers=layers, normalize_columns=normalize_columns,
