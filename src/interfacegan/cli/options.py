@@ -44,6 +44,8 @@ def edit_settings(steps: int | None, range_: tuple[float, float] | None, mode: s
     lo, hi = range_ if range_ is not None else (None, None)
     return given(steps=steps, lo=lo, hi=hi, mode=mode)
 
+
+# The grid options of `sefa` and `ganspace`: offsets only; their defaults are `EditRequest`'s too.
 GridStepsOpt = Annotated[Optional[int], typer.Option(help="Steps per grid (columns), at least 2.", show_default="7")]
 GridRangeOpt = Annotated[
     Optional[tuple[float, float]], typer.Option("--range", help="First and last offset (lo < hi).", show_default="-3 3")

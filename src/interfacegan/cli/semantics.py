@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, FpsOpt, GridRangeOpt, GridStepsOpt, ModeOpt, RangeOpt, StepsOpt, edit_settings
-from interfacegan.cli.options import given, grid_values
+from interfacegan.cli.options import DeviceOpt, FpsOpt, GridRangeOpt, GridStepsOpt, ModeOpt, RangeOpt, StepsOpt
+from interfacegan.cli.options import edit_settings, given, grid_values
 
 console = Console()
 
