@@ -151,6 +151,10 @@ def test_edit_refuses_a_reversed_range_and_layers_on_a_z_only_model(run, tmp_pat
         err = cli_error(monkeypatch, capsys, command, "--model", "toy", "-k", "2", "--name-num", "10", "--out",
                         tmp_path / "e")  # fmt: skip
         assert "--name-num and --alpha set how directions are named: add --name-with SCORER" in err
+    for command, rows in (("sefa", "--num"), ("ganspace", "--rows")):  # grid settings without grids were ignored
+        err = cli_error(monkeypatch, capsys, command, "--model", "toy", "-k", "2", "--no-grids", rows, "3", "--scale",
+                        "2", "--out", tmp_path / "e")  # fmt: skip
+        assert f"{rows}, --scale set the grids, which --no-grids leaves out" in err
     dcgan = load_model("dcgan-digiface", device="cpu")  # the embedded GAN: Z space only
     sample_to_store(dcgan, tmp_path / "faces", num=4, progress=False)
     Boundary(normal=np.ones(100), attribute="b", model="dcgan-digiface").save(tmp_path / "b.npz")

@@ -156,6 +156,7 @@ def test_defaults_the_cli_shows_are_the_apis():
                  "prior_weight": inversion["prior_weight"], "spread_weight": inversion["spread_weight"],
                  "pyramid": ReconstructionLoss().pyramid, "seed": inversion["seed"], "batch_size": inversion["batch_size"]}
     grid = {"steps": request.steps, "range_": f"{request.lo:g} {request.hi:g}"}  # a direction grid, as an edit
+    figure = defaults(save_direction_grid)
     edit = {**grid, "mode": request.mode, "fps": defaults(save_edit)["fps"]}
     demo = DemoSettings()
     api = {
@@ -171,8 +172,9 @@ def test_defaults_the_cli_shows_are_the_apis():
         "edit-image": {**edit, "invert_steps": inversion["steps"], **inverting},
         "invert": {"steps": inversion["steps"], **inverting},
         "face calibrate": {"num": defaults(calibrate_run)["num"]},
-        "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": defaults(save_direction_grid)["seed"], **grid},
-        "ganspace": {"seed": defaults(GANSpace)["seed"], **grid},
+        "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": figure["seed"], "num": figure["rows"],
+                 "scale": figure["scale"], **grid},
+        "ganspace": {"seed": defaults(GANSpace)["seed"], "rows": figure["rows"], "scale": figure["scale"], **grid},
         "train-encoder": {"model": DEFAULT_MODEL, **{name: encoder[name] for name in (
             "steps", "batch_size", "lr", "width", "image_weight", "seed", "checkpoint_every")}},
         "train-translator": {name: translator[name] for name in (

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, GridRangeOpt, GridStepsOpt, QuietOpt, given, grid_values
+from interfacegan.cli.options import DeviceOpt, GridRangeOpt, GridScaleOpt, GridStepsOpt, QuietOpt, given, grid_options
 from interfacegan.cli.semantics import AlphaOpt, NameNumOpt, _name, _naming
 
 console = Console()
@@ -32,19 +32,17 @@ def ganspace_command(
     name_num: NameNumOpt = None,
     alpha: AlphaOpt = None,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
-    rows: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
+    rows: Annotated[Optional[int], typer.Option(help="Samples per grid (rows).", show_default="6")] = None,
     steps: GridStepsOpt = None,
     range_: GridRangeOpt = None,
-    scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
+    scale: GridScaleOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ):
     """GANSpace: the top-k principal directions of sampled w (or of first-layer activations, regressed to z)."""
-    from interfacegan import checks
     from interfacegan.atomic import check_output, staged_dir
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.ganspace import GANSpace, check_ganspace_layers, default_space
-    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import save_direction_grid
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
@@ -55,9 +53,7 @@ def ganspace_command(
         if official.resolve().parent == out.resolve():
             raise InterfaceGANError(f"--official {official} lies in --out {out}, whose every .npz is read as a "
                                     "direction: write it elsewhere")  # fmt: skip
-    values = grid_values(steps, range_)
-    check_render(scale=scale)
-    checks.positive_int("rows", rows, MAX_GRID_ROWS)
+    grid = grid_options(grids, ("rows", rows), steps, range_, scale)
     options = given(k=k, num=num, seed=seed, block_size=block_size, regression_num=regression_num)
     estimator = GANSpace(space=space, **options).check_params()
     scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)  # before any work
@@ -71,7 +67,7 @@ def ganspace_command(
         for b in boundaries:
             b.save(stage / f"{b.attribute}.npz")
             if grids:
-                save_direction_grid(generator, b, stage / f"{b.attribute}.png", rows, values, estimator.seed, scale)
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", seed=estimator.seed, **grid)
             table.add_row(b.attribute, f"{b.metrics['explained_variance']:.4g}",
                           f"{b.metrics['explained_variance_ratio']:.3f}", b.space, str(out / f"{b.attribute}.npz"))
         console.print(table)

@@ -45,19 +45,40 @@ def edit_settings(steps: int | None, range_: tuple[float, float] | None, mode: s
     return given(steps=steps, lo=lo, hi=hi, mode=mode)
 
 
-# The grid options of `sefa` and `ganspace`: offsets only; their defaults are `EditRequest`'s too.
+# The grid options of `sefa` and `ganspace`: offsets only; their defaults are `save_direction_grid`'s.
 GridStepsOpt = Annotated[Optional[int], typer.Option(help="Steps per grid (columns), at least 2.", show_default="7")]
 GridRangeOpt = Annotated[
     Optional[tuple[float, float]], typer.Option("--range", help="First and last offset (lo < hi).", show_default="-3 3")
 ]
+GridScaleOpt = Annotated[
+    Optional[int], typer.Option(help="Enlarge images in the grids by this integer factor.", show_default="1")
+]
 
 
-def grid_values(steps: int | None, range_: tuple[float, float] | None):
-    """The offsets of a direction grid (sefa, ganspace): `steps` values over `range_`, checked; what is not given
-    is the edit's default (`EditRequest`)."""
+def grid_options(grids: bool, rows: tuple[str, int | None], steps: int | None, range_: tuple[float, float] | None,
+                 scale: int | None, seed: int | None = None) -> dict:
+    """The `save_direction_grid` settings given to `sefa` or `ganspace` (its defaults for the rest), checked before
+    any work; `rows` is (the command's name for the option, its value). With --no-grids they would change nothing:
+    refused."""
+    from interfacegan import checks
+    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import EditRequest
 
-    return EditRequest(None, **edit_settings(steps, range_, None)).values
+    name, count = rows
+    options = given(**{name: count}, steps=steps, range=range_, scale=scale, seed=seed)
+    if options and not grids:
+        named = ", ".join(f"--{option}" for option in options)
+        raise InterfaceGANError(f"{named} set the grids, which --no-grids leaves out: drop one or the other")
+    grid = {}
+    if count is not None:
+        grid["rows"] = checks.positive_int(name, count, MAX_GRID_ROWS)
+    if steps is not None or range_ is not None:
+        grid["values"] = EditRequest(None, **edit_settings(steps, range_, None)).values
+    if scale is not None:
+        grid["scale"] = check_render(scale=scale)[1]
+    if seed is not None:
+        grid["seed"] = checks.seed(seed)
+    return grid
 
 
 def given(**values) -> dict:

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, FpsOpt, GridRangeOpt, GridStepsOpt, ModeOpt, RangeOpt, StepsOpt
-from interfacegan.cli.options import edit_settings, given, grid_values
+from interfacegan.cli.options import DeviceOpt, FpsOpt, GridRangeOpt, GridScaleOpt, GridStepsOpt, ModeOpt, RangeOpt
+from interfacegan.cli.options import StepsOpt, edit_settings, given, grid_options
 
 console = Console()
 
@@ -193,7 +193,7 @@ def sefa(
     k: Annotated[Optional[int], typer.Option("-k", "--k", help="Number of directions.", show_default="10")] = None,
     layers: Annotated[Optional[str], typer.Option(help="Style layers to factorize, e.g. 0-1 or all.")] = None,
     normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights first, as the official SeFa (--no-normalize-columns: the paper's plain A^T A).")] = True,
-    num: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
+    num: Annotated[Optional[int], typer.Option(help="Samples per grid (rows).", show_default="6")] = None,
     steps: GridStepsOpt = None,
     range_: GridRangeOpt = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the samples shown in the grids (naming uses its own fixed seed).", show_default="0")] = None,
@@ -201,25 +201,20 @@ def sefa(
     name_num: NameNumOpt = None,
     alpha: AlphaOpt = None,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
-    scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
+    scale: GridScaleOpt = None,
     include_torgb: Annotated[Optional[str], typer.Option(help="StyleGAN2/3: ToRGB affines factorized with the conv layers' (none, all, first, last; default last, as the official SeFa).")] = None,
     device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
-    from interfacegan import checks
     from interfacegan.atomic import check_output, staged_dir
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
-    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import save_direction_grid
     from interfacegan.models import load_model
 
     check_output(out, "dir")
-    values = grid_values(steps, range_)
-    check_render(scale=scale)
-    num = checks.positive_int("num", num, MAX_GRID_ROWS)
-    grid_seed = given(seed=checks.seed(seed) if seed is not None else None)
+    grid = grid_options(grids, ("num", num), steps, range_, scale, seed)
     scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)  # before any work
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
@@ -230,7 +225,7 @@ def sefa(
         for b in boundaries:
             b.save(stage / f"{b.attribute}.npz")
             if grids:
-                save_direction_grid(generator, b, stage / f"{b.attribute}.png", num, values, scale=scale, **grid_seed)
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", **grid)
             table.add_row(b.attribute, f"{b.metrics['eigenvalue']:.4g}", f"{b.metrics['share_of_top_k']:.3f}",
                           b.space, str(out / f"{b.attribute}.npz"))  # fmt: skip
         console.print(table)
