@@ -74,12 +74,12 @@ def test_edit_renders_grid_and_animation(run, tmp_path):
     result = runner.invoke(app, ["edit", str(path), "--boundary", str(tmp_path / "wp.npz"), "--mode", "distance",
                                  "--num", "2", "--out", str(tmp_path / "edit2")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    # one row and one step are counted in the singular ("1 samples ... in 1 steps" before)
-    result = runner.invoke(app, ["edit", str(path), "--boundary", str(tmp_path / "b1.npz"), "--steps", "1",
+    # one row is counted in the singular ("1 samples" before)
+    result = runner.invoke(app, ["edit", str(path), "--boundary", str(tmp_path / "b1.npz"), "--steps", "2",
                                  "--num", "1", "--out", str(tmp_path / "edit3")])  # fmt: skip
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "edited 1 sample along 'attr1'" in text and "in 1 step" in text and "1 steps" not in text
+    assert "edited 1 sample along 'attr1'" in text and "-3 .. +3 in 2 steps" in text
 
 
 def test_edit_errors_for_wrong_boundary(run, tmp_path, monkeypatch, capsys):
@@ -96,6 +96,9 @@ def test_edit_errors_for_wrong_boundary(run, tmp_path, monkeypatch, capsys):
     assert "span of the conditions" in err
     err = cli_error(monkeypatch, capsys, "train-boundary", path, "--attribute", "nope")
     assert "no scores ['nope']" in err
+    err = cli_error(monkeypatch, capsys, "train-boundary", path, "--attribute", "attr0", "--count", "30", "--ratio",
+                    "0.1", "--out", tmp_path / "e.npz")  # fmt: skip
+    assert "give --ratio or --count, not both" in err and not (tmp_path / "e.npz").exists()  # --ratio was ignored
     assert not (tmp_path / "e").exists()
 
 
@@ -140,6 +143,18 @@ def test_edit_refuses_a_reversed_range_and_layers_on_a_z_only_model(run, tmp_pat
         err = cli_error(monkeypatch, capsys, "edit", path, "--boundary", tmp_path / "a.npz", "--range", lo, hi,
                         "--out", tmp_path / "e")  # fmt: skip
         assert "lo < hi" in err
+    for command in (["edit", path, "--boundary", tmp_path / "a.npz"], ["sefa", "--model", "toy", "-k", "2"]):
+        # one step drew only the range's start (a silent no-op of the rest): refused before any work
+        err = cli_error(monkeypatch, capsys, *command, "--steps", "1", "--range", "-2", "2", "--out", tmp_path / "e")
+        assert "--steps must be in [2, 1000], got 1" in err
+    for command in ("sefa", "ganspace"):  # naming settings without a scorer to name with were ignored
+        err = cli_error(monkeypatch, capsys, command, "--model", "toy", "-k", "2", "--name-num", "10", "--out",
+                        tmp_path / "e")  # fmt: skip
+        assert "--name-num and --alpha set how directions are named: add --name-with SCORER" in err
+    for command, rows in (("sefa", "--num"), ("ganspace", "--rows")):  # grid settings without grids were ignored
+        err = cli_error(monkeypatch, capsys, command, "--model", "toy", "-k", "2", "--no-grids", rows, "3", "--scale",
+                        "2", "--out", tmp_path / "e")  # fmt: skip
+        assert f"{rows}, --scale set the grids, which --no-grids leaves out" in err
     dcgan = load_model("dcgan-digiface", device="cpu")  # the embedded GAN: Z space only
     sample_to_store(dcgan, tmp_path / "faces", num=4, progress=False)
     Boundary(normal=np.ones(100), attribute="b", model="dcgan-digiface").save(tmp_path / "b.npz")

@@ -23,7 +23,10 @@ USAGE_ERRORS = {
     "not an integer": (["sample", "--model", "toy", "--num", "abc", "--out", "r"], "'--num'"),
     "missing argument": (["score"], "Missing argument 'run'"),
     "unknown command": (["frobnicate"], "No such command 'frobnicate'"),
-    "option without its value": (["sample", "--model", "toy", "--num", "5", "--out", "r", "--space"], "'--space'"),
+    "option without its value": (["sample", "--model", "toy", "--num", "5", "--out", "r", "--space"],
+                                 "'--space' requires an argument. (see `interfacegan sample --help`)"),
+    "option with too few values": (["edit", "r", "--range", "1"],
+                                   "'--range' requires 2 arguments. (see `interfacegan edit --help`)"),
     "value out of range": (["--threads", "0", "info", "r"], "'--threads'"),
     "missing argument of a subcommand": (["analyze", "rescore"], "Missing argument 'run'"),
     "extra argument": (["info", "a", "b"], "unexpected extra argument"),
@@ -132,6 +135,14 @@ def test_defaults_the_cli_shows_are_the_apis():
     from interfacegan.analysis.run import QUICK, analyze_run
     from interfacegan.cli import app
     from interfacegan.demo import DemoSettings
+    from interfacegan.directions.ganspace import GANSpace
+    from interfacegan.directions.sefa import sefa_boundaries
+    from interfacegan.editing.run import EditRequest, edit_run, save_direction_grid, save_edit
+    from interfacegan.inversion import ReconstructionLoss, invert, train_encoder
+    from interfacegan.scoring.calibration import calibrate_run
+    from interfacegan.translation import train_translator
+    from interfacegan.learning import BoundaryTrainer, train_boundaries
+    from interfacegan.ui.build import build_editor_app
     from interfacegan.sampling import make_truncation, sample_to_store
     from interfacegan.scoring.run import score_store
 
@@ -139,13 +150,37 @@ def test_defaults_the_cli_shows_are_the_apis():
         return {name: p.default for name, p in inspect.signature(func).parameters.items()}
 
     sample, score, analysis = defaults(sample_to_store), defaults(score_store), defaults(analyze_run)
+    trainer, ui, request = defaults(BoundaryTrainer), defaults(build_editor_app), EditRequest(None)
+    encoder, translator, inversion = defaults(train_encoder), defaults(train_translator), defaults(invert)
+    inverting = {"lr": inversion["lr"], "init": inversion["init"], "candidates": inversion["num_candidates"],
+                 "prior_weight": inversion["prior_weight"], "spread_weight": inversion["spread_weight"],
+                 "pyramid": ReconstructionLoss().pyramid, "seed": inversion["seed"], "batch_size": inversion["batch_size"]}
+    grid = {"steps": request.steps, "range_": f"{request.lo:g} {request.hi:g}"}  # a direction grid, as an edit
+    figure = defaults(save_direction_grid)
+    edit = {**grid, "mode": request.mode, "fps": defaults(save_edit)["fps"]}
     demo = DemoSettings()
     api = {
         "sample": {"seed": sample["seed"], "batch_size": sample["batch_size"], "chunk_rows": sample["chunk_rows"],
                    "truncation_psi": defaults(make_truncation)["psi"]},
         "score": {"batch_size": score["batch_size"]},
         "demo": {"num": demo.num, "seed": demo.seed, "ratio": demo.ratio},
-        "train-encoder": {"model": DEFAULT_MODEL},
+        "train-boundary": {"space": defaults(train_boundaries)["spaces"][0],
+                           **{name: trainer[key] for name, key in (("ratio", "ratio"), ("split", "split"),
+                              ("seed", "seed"), ("c", "C"), ("solver", "solver"), ("max_iter", "max_iter"),
+                              ("threshold", "threshold"))}},
+        "edit": {**edit, "batch_size": defaults(edit_run)["batch_size"], "scale": defaults(save_edit)["scale"]},
+        "edit-image": {**edit, "invert_steps": inversion["steps"], **inverting},
+        "invert": {"steps": inversion["steps"], **inverting},
+        "face calibrate": {"num": defaults(calibrate_run)["num"]},
+        "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": figure["seed"], "num": figure["rows"],
+                 "scale": figure["scale"], **grid},
+        "ganspace": {"seed": defaults(GANSpace)["seed"], "rows": figure["rows"], "scale": figure["scale"], **grid},
+        "train-encoder": {"model": DEFAULT_MODEL, **{name: encoder[name] for name in (
+            "steps", "batch_size", "lr", "width", "image_weight", "seed", "checkpoint_every")}},
+        "train-translator": {name: translator[name] for name in (
+            "alpha", "num", "keep", "identity_steps", "steps", "batch_size", "lr", "width", "seed", "checkpoint_every")},
+        "ui": {"truncation_psi": defaults(make_truncation)["psi"], "invert_steps": ui["invert_steps"],
+               "slider_range": ui["slider_range"]},
         "analyze all": {"num": analysis["num_rescore"], "num_identity": analysis["num_identity"],
                         "num_distance": analysis["num_distance"], "alpha": analysis["alpha"],
                         "sweep": ",".join(f"{a:g}" for a in analysis["sweep"]), "sefa_k": analysis["sefa_k"],

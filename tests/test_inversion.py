@@ -283,7 +283,7 @@ def test_similarity_transform_recovers_a_known_similarity():
 
 
 def test_align_refuses_non_faces(toy_generator):
-    with pytest.raises(InterfaceGANError, match="--align is for face models"):
+    with pytest.raises(InterfaceGANError, match="`align` is for face models; leave align unset"):
         face_template(toy_generator, num=8)
     with pytest.raises(InterfaceGANError, match="no face found in flat.png"):
         align_face(np.full((200, 200, 3), 128, np.uint8), np.full((5, 2), 0.5), 64, source="flat.png")
@@ -360,7 +360,7 @@ def test_train_encoder_and_invert_with_it(tmp_path, toy_files, toy_generator):
     result = runner.invoke(app, args)
     assert result.exit_code != 0 and "--force" in str(result.exception)
     result = runner.invoke(app, [*args[:-3], "--out", str(tmp_path / "new.pt"), "--checkpoint-every", "0"])
-    assert result.exit_code != 0 and "--checkpoint-every must be positive" in str(result.exception)
+    assert result.exit_code != 0 and "checkpoint_every must be positive" in str(result.exception)  # before loading
     with pytest.raises(InterfaceGANError, match="checkpoint_every must be positive"):
         train_encoder(toy_generator, steps=2, checkpoint_every=0)
     out = tmp_path / "inv"

@@ -25,8 +25,10 @@ def unit(v):
 def test_linspace_steps():
     np.testing.assert_allclose(linspace_steps(-3, 3, 7), [-3, -2, -1, 0, 1, 2, 3])
     assert linspace_steps(-3, 3, 7).dtype == np.float32
-    with pytest.raises(InterfaceGANError):
-        linspace_steps(0, 1, 0)
+    np.testing.assert_allclose(linspace_steps(-2, 2, 2), [-2, 2])  # the two ends
+    for steps in (0, 1):  # one step drew the range's start alone: the rest of the range was silently dropped
+        with pytest.raises(InterfaceGANError, match=rf"steps must be in \[2, 1000\], got {steps}"):
+            linspace_steps(0, 1, steps)
     for lo, hi in ((3, -3), (1, 1)):  # a reversed or empty range is refused, not drawn backwards or flat
         with pytest.raises(InterfaceGANError, match="lo < hi"):
             linspace_steps(lo, hi, 7)

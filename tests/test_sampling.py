@@ -215,3 +215,24 @@ def test_memory_stays_bounded_whatever_n(tmp_path):
 
     small, large = peak_mib(2_000), peak_mib(120_000)
     assert large - small < 100, f"peak memory grew from {small:.0f} MiB to {large:.0f} MiB"
+
+
+def test_w_truncation_on_a_model_without_w_is_refused(tmp_path, monkeypatch, capsys):
+    """Regression: `sample --truncation-psi 0.5` (and `ui --truncation-psi 0.5`) on the embedded DCGAN, which has
+    only Z, recorded a truncation that changed nothing. Refused with one line before anything is written."""
+    from tests.helpers import cli_error
+
+    dcgan = load_model("dcgan-digiface", device="cpu")
+    with pytest.raises(InterfaceGANError, match=r"has no W space \(its spaces: z\): W truncation \(psi 0.5\)"):
+        sample_to_store(dcgan, tmp_path / "run", num=4, truncation=Truncation(psi=0.5), progress=False)
+    sample_to_store(dcgan, tmp_path / "plain", num=4, truncation=Truncation(psi=1.0, cutoff=2), progress=False)
+    import socket
+
+    with socket.socket() as sock:  # a port that is free right now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for command in (["sample", "--num", "4", "--out", tmp_path / "cli"], ["ui", "--port", port]):
+        err = cli_error(monkeypatch, capsys, *command, "--model", "dcgan-digiface", "--truncation-psi", "0.5",
+                        "--device", "cpu")  # fmt: skip
+        assert "has no W space" in err and "leave the truncation psi at 1" in err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cli").exists()

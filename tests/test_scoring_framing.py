@@ -236,7 +236,7 @@ def test_calibrated_run_framing_reaches_the_scorers(tmp_path, embedded_gan, monk
     assert "yaw" in names and store.score_info("yaw")["version"] == f"2+{framing.key}"
     # the CLI records a named framing instead; scores of another framing are not mixed in silently
     err = cli_error(monkeypatch, capsys, "face", "calibrate", store.path, "--framing", "ffhq")
-    assert "already has a face framing: pass --overwrite" in err
+    assert "already has a face framing: set --overwrite" in err
     from interfacegan.cli import app
     from typer.testing import CliRunner
 

@@ -178,6 +178,18 @@ def test_layers_on_a_z_only_model_are_refused(monkeypatch, capsys, tmp_path):
     assert "leave --layers unset (got 'all')" in err and not (tmp_path / "sefa").exists()
 
 
+def test_a_torgb_choice_on_a_model_without_torgb_is_refused(monkeypatch, capsys, tmp_path):
+    """Regression: `sefa --include-torgb all` on the embedded DCGAN (or PGGAN, the toy model) was ignored: the
+    directions were the default ones under another name. The option applies to StyleGAN2/3 only."""
+    for model in (ToyGenerator(z_dim=8), build_random("pggan", resolution=8, z_dim=8, fmaps_base=64, fmaps_max=8)):
+        with pytest.raises(InterfaceGANError, match="include_torgb does not apply to model .*: leave include_torgb "
+                                                    "unset \\(got 'all'\\)"):  # fmt: skip
+            sefa_boundaries(model, k=2, include_torgb="all")
+        assert len(sefa_boundaries(model, k=2)) == 2  # the official defaults pass no option to these families
+    err = cli_error(monkeypatch, capsys, "sefa", "--model", "toy", "--include-torgb", "none", "--out", tmp_path / "s")
+    assert "--include-torgb does not apply to model 'toy'" in err and not (tmp_path / "s").exists()
+
+
 def test_dcgan_affine_shape_and_directions():
     import importlib.util
 

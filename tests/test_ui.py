@@ -503,6 +503,10 @@ def test_build_editor_app_loads_folders_stacks_names_and_sefa(tmp_path, toy_gene
     assert config["directions"][-1]["note"].startswith("SeFa eigenvalue")
     stack1 = app.state.editor.directions["stack_1"].boundary
     np.testing.assert_allclose(stack1.normal, -toy_generator.normals[1], atol=1e-6)
+    # SeFa settings without SeFa sliders changed nothing (name_with was ignored): refused
+    for settings, what in (({"sefa_layers": "0"}, "sefa_layers chooses"), ({"name_with": ["toy"]}, "name_with names")):
+        with pytest.raises(InterfaceGANError, match=f"{what} .* of SeFa directions, but none are added"):
+            build_editor_app(model="toy", boundaries=[str(single)], device="cpu", **settings)
 
 
 def test_ui_command_refuses_a_busy_port():

@@ -18,5 +18,5 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     except RuntimeError as exc:
         raise InterfaceGANError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InterfaceGANError(f"device {device!r} requested but CUDA is not available: use --device cpu")
+        raise InterfaceGANError(f"`device` {device!r} requested but CUDA is not available: use 'cpu' or 'auto'")
     return resolved

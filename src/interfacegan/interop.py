@@ -51,7 +51,7 @@ def import_official(
     if Path(out).exists() and any(Path(out).iterdir()):
         raise InterfaceGANError(f"{out} exists and is not empty: choose a new output directory")
     if not codes:
-        raise InterfaceGANError("give at least one codes file (e.g. --codes z.npy)")
+        raise InterfaceGANError("give at least one codes file (`codes`: a space and its .npy file, e.g. z and z.npy)")
     chunk_rows = checks.positive_int("chunk_rows", chunk_rows)
     seed = None if seed is None else checks.seed(seed)
     arrays = {space: _load_npy(p, f"{space} codes") for space, p in codes.items()}

@@ -58,8 +58,21 @@ def _usage_error_line(exc: BaseException) -> str | None:
     message = exc.format_message().strip()
     if not message or "\n" in message:
         return None
-    command = getattr(getattr(exc, "ctx", None), "command_path", None) or "interfacegan"
-    return f"{message} (see `{command} --help`)"
+    return f"{message} (see `{_command_path(exc)} --help`)"
+
+
+def _command_path(exc: BaseException) -> str:
+    """'interfacegan edit' for an error of `edit`: the failing context's path, else (an option's values missing,
+    found by the parser before the command has a context: `--range 1`) the command the arguments name."""
+    from interfacegan.cli.flags import invoked_context
+
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        return ctx.command_path
+    try:
+        return invoked_context(typer.main.get_command(app), sys.argv[1:]).command_path
+    except Exception:  # the path only helps the message: never lose the message for it
+        return "interfacegan"
 
 
 def _in_option_words(message: str) -> str:

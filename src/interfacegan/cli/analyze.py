@@ -7,7 +7,6 @@ the options. The plan (work per analysis and a time estimate) is printed before 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,31 +16,27 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from interfacegan.cli import app
+from interfacegan.cli.flags import with_option_names
 from interfacegan.cli.options import DeviceOpt, ExecutorOpt, GpusPerWorkerOpt, QuietOpt, RayAddressOpt, given
 from interfacegan.cli.options import executor_from_options
 from interfacegan.errors import InterfaceGANError
 
 console = Console()
 
-# API parameters named in the library's messages -> the options that set them here.
-FLAGS = {
-    "boundaries": "--boundary", "boundaries_dir": "--boundaries", "attributes": "--attribute", "spaces": "--space",
-    "model": "--model", "scorers": "--scorer", "identity_scorer": "--identity-scorer", "real_scores": "--real-scores",
-    "num_rescore": "--num", "num_identity": "--num-identity", "num_distance": "--num-distance", "alpha": "--alpha",
-    "sweep": "--sweep", "condition_threshold": "--condition-threshold", "layer_groups": "--layer-group",
-    "sefa_k": "--sefa-k", "sefa_layers": "--sefa-layers", "ratio": "--ratio", "batch_size": "--batch-size",
-    "ganspace_num": "--ganspace-num", "sefa_levels": "--sefa-level", "level_k": "--level-k",
+# The API parameters that `analyze` passes under another name: {API parameter: this command's parameter}. The rest
+# (alpha, ratio, sefa_layers, ...) have the same name in both, so `cli.flags` finds their options by itself.
+API_NAMES = {
+    "boundaries": "boundary", "boundaries_dir": "boundaries", "attributes": "attribute", "spaces": "space",
+    "scorers": "scorer", "num_rescore": "num", "layer_groups": "layer_group", "sefa_levels": "sefa_level",
 }  # fmt: skip
-_UNDERSCORED = re.compile(r"\b(" + "|".join(k for k in FLAGS if "_" in k) + r")\b")
 
 
-def with_flags(text: str) -> str:
-    """A library message with the parameters it names (`scorers`, sefa_layers, ...) replaced by their options."""
-    text = re.sub(r"`(\w+)`", lambda m: FLAGS.get(m.group(1), m.group(0)), text)
-    return _UNDERSCORED.sub(lambda m: FLAGS[m.group(1)], text)
+def with_flags(text: str, command) -> str:
+    """A library message with the parameters it names (`scorers`, sefa_layers, ...) written as `command`'s options."""
+    return with_option_names(text, command, API_NAMES)
 
 
-def plan_text(plan) -> str:
+def plan_text(plan, command) -> str:
     """The plan with its messages' parameters replaced by options, but not its analysis names (`sefa_levels` is
     both an analysis and a parameter)."""
     names = {a.name for a in plan.analyses}
@@ -50,7 +45,7 @@ def plan_text(plan) -> str:
         head = line.lstrip()
         name = head.split(" ", 1)[0]
         keep = len(line) - len(head) + len(name) if name in names else 0
-        lines.append(line[:keep] + with_flags(line[keep:]))
+        lines.append(line[:keep] + with_flags(line[keep:], command))
     return "\n".join(lines)
 
 
@@ -106,10 +101,10 @@ def _floats(text: str, what: str) -> list[float]:
         raise InterfaceGANError(f"bad {what} {text!r}: use comma-separated numbers, e.g. -3,-2,-1,1,2,3") from None
 
 
-def _run(name: str | None, run: str, out: Path, boundary, boundaries, retrain, attribute, space, model, scorer,
-         identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold,
-         layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
-         quiet, executor, ray_address, gpus_per_worker) -> None:  # fmt: skip
+def _run(command, name: str | None, run: str, out: Path, boundary, boundaries, retrain, attribute, space, model,
+         scorer, identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition,
+         condition_threshold, layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size,
+         device, quick, plan, quiet, executor, ray_address, gpus_per_worker) -> None:  # fmt: skip
     alphas = _floats(sweep, "--sweep") if sweep is not None else None  # parsed before the heavy imports
     if retrain and (boundary or boundaries):
         raise InterfaceGANError("--retrain trains boundaries here: drop it, or drop --boundary / --boundaries")
@@ -131,18 +126,18 @@ def _run(name: str | None, run: str, out: Path, boundary, boundaries, retrain, a
             identity_scorer=None if identity_scorer == "none" else identity_scorer, real_scores=real_scores,
             layer_groups=layer_group or None, sefa_layers=sefa_layers, sefa_levels=sefa_level or None,
             device=device, progress=not quiet, executor=engine,
-            on_plan=lambda p: console.print(plan_text(p), markup=False, highlight=False, soft_wrap=True),
+            on_plan=lambda p: console.print(plan_text(p, command), markup=False, highlight=False, soft_wrap=True),
             plan_only=plan,
             **sizes, **given(alpha=alpha, sweep=alphas, conditions=conditions, condition_threshold=condition_threshold,
                              sefa_k=sefa_k, level_k=level_k, ratio=ratio, batch_size=batch_size),
         )  # fmt: skip
     except InterfaceGANError as exc:
-        raise InterfaceGANError(with_flags(str(exc))) from None
+        raise InterfaceGANError(with_flags(str(exc), command)) from None
     if not plan:
-        _print(result)
+        _print(result, command)
 
 
-def _print(result) -> None:
+def _print(result, command) -> None:
     from interfacegan.report import plural
 
     table = Table(title="analyses", show_header=True)
@@ -151,7 +146,7 @@ def _print(result) -> None:
     for key, seconds in result.seconds.items():
         table.add_row(key, f"{seconds:.1f}")
     for key, reason in result.skipped.items():
-        table.add_row(f"[yellow]{key}[/]", f"skipped: {with_flags(reason)}")
+        table.add_row(f"[yellow]{key}[/]", f"skipped: {with_flags(reason, command)}")
     console.print(table)
     for space, info in result.summary.get("rescoring", {}).items():
         rows = [d for d in info["dominance"] if d["attribute"]]
@@ -167,6 +162,7 @@ def _print(result) -> None:
 
 def _make_command(name: str | None):
     def command(
+        ctx: typer.Context,
         run: Annotated[str, typer.Argument(help="Run directory or URL (s3://bucket/run), sampled and scored.")],
         out: Annotated[Path, typer.Option(help="Output directory for CSV, PNG and report.html.")],
         boundary: Annotated[list[str], typer.Option(help="Boundary .npz/.npy, PATH:I or folder to analyse "
@@ -227,10 +223,10 @@ def _make_command(name: str | None):
         gpus_per_worker: GpusPerWorkerOpt = None,
         quiet: QuietOpt = False,
     ):
-        _run(name, run, out, boundary, boundaries, retrain, attribute, space, model, scorer, identity_scorer,
-             real_scores, num, num_identity, num_distance, alpha, sweep, condition, condition_threshold, layer_group,
-             sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio, batch_size, device, quick, plan,
-             quiet, executor, ray_address, gpus_per_worker)  # fmt: skip
+        _run(ctx.command, name, run, out, boundary, boundaries, retrain, attribute, space, model, scorer,
+             identity_scorer, real_scores, num, num_identity, num_distance, alpha, sweep, condition,
+             condition_threshold, layer_group, sefa_k, sefa_layers, ganspace_num, sefa_level, level_k, ratio,
+             batch_size, device, quick, plan, quiet, executor, ray_address, gpus_per_worker)  # fmt: skip
 
     return command
 

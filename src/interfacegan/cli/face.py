@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt
+from interfacegan.cli.options import DeviceOpt, given
 
 console = Console()
 face_app = typer.Typer(help="Face framing of a run: where the face sits in the model's images (face scorers).")
@@ -19,7 +19,7 @@ app.add_typer(face_app, name="face")
 @face_app.command()
 def calibrate(
     run: Annotated[str, typer.Argument(help="Run directory or URL (s3://bucket/run) made by `interfacegan sample`.")],
-    num: Annotated[int, typer.Option(help="First samples to detect faces on.")] = 64,
+    num: Annotated[Optional[int], typer.Option(help="First samples to detect faces on.", show_default="64")] = None,
     face_box: Annotated[
         Optional[str], typer.Option(help="Set this box instead of measuring: L,T,R,B, fractions of the image side.")
     ] = None,
@@ -38,10 +38,8 @@ def calibrate(
     if face_box is not None and framing is not None:
         raise InterfaceGANError("give --face-box or --framing, not both")
     store = SampleStore.open(run)
-    try:
-        entry = calibrate_run(store, num=num, framing=face_box or framing, cnn=cnn, device=device, overwrite=overwrite)
-    except InterfaceGANError as exc:
-        raise InterfaceGANError(str(exc).replace("overwrite=True", "--overwrite")) from None
+    entry = calibrate_run(store, framing=face_box or framing, cnn=cnn, device=device, overwrite=overwrite,
+                          **given(num=num))  # messages name `overwrite`: the CLI writes --overwrite (cli.flags)
     if entry["source"] == "given":
         console.print(f"[green]recorded[/] face framing {entry.get('framing') or entry.get('box')} for {store.path}")
         return

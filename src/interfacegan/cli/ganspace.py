@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, QuietOpt, given
+from interfacegan.cli.options import DeviceOpt, GridRangeOpt, GridScaleOpt, GridStepsOpt, QuietOpt, given, grid_options
 from interfacegan.cli.semantics import AlphaOpt, NameNumOpt, _name, _naming
 
 console = Console()
@@ -24,7 +24,7 @@ def ganspace_command(
     space: Annotated[Optional[str], typer.Option(help="w: PCA of w (default where the model has W); z: PCA of the first layer's activations, regressed back to z.")] = None,
     layers: Annotated[Optional[str], typer.Option(help="W+ layers the W directions edit by default, e.g. 0-3 (style models).")] = None,
     k: Annotated[Optional[int], typer.Option("-k", "--k", help="Number of directions (default 10).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the sampled codes (the grids show its first rows).")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the sampled codes (the grids show its first rows).", show_default="0")] = None,
     block_size: Annotated[Optional[int], typer.Option(help="Samples per IncrementalPCA block (bounds memory; default: 8 MiB of features, at most 4,096).")] = None,
     regression_num: Annotated[Optional[int], typer.Option(help="z: samples of the regression back to z (default max(10,000, num), as GANSpace).")] = None,
     official: Annotated[Optional[Path], typer.Option(help="Also write GANSpace's own .npz (lat_comp, act_comp, ...) to this file, outside --out.")] = None,
@@ -32,20 +32,17 @@ def ganspace_command(
     name_num: NameNumOpt = None,
     alpha: AlphaOpt = None,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
-    rows: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
-    steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
-    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
-    scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
+    rows: Annotated[Optional[int], typer.Option(help="Samples per grid (rows).", show_default="6")] = None,
+    steps: GridStepsOpt = None,
+    range_: GridRangeOpt = None,
+    scale: GridScaleOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ):
     """GANSpace: the top-k principal directions of sampled w (or of first-layer activations, regressed to z)."""
-    from interfacegan import checks
     from interfacegan.atomic import check_output, staged_dir
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.ganspace import GANSpace, check_ganspace_layers, default_space
-    from interfacegan.editing.manipulation import linspace_steps
-    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import save_direction_grid
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
@@ -56,16 +53,12 @@ def ganspace_command(
         if official.resolve().parent == out.resolve():
             raise InterfaceGANError(f"--official {official} lies in --out {out}, whose every .npz is read as a "
                                     "direction: write it elsewhere")  # fmt: skip
-    values = linspace_steps(range_[0], range_[1], steps)
-    check_render(scale=scale)
-    checks.positive_int("rows", rows, MAX_GRID_ROWS)
-    options = given(k=k, num=num, block_size=block_size, regression_num=regression_num)
-    estimator = GANSpace(space=space, seed=seed, **options).check_params()
-    scorers = []
-    if name_with:  # scorers loaded and naming settings checked before any work
-        scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
+    grid = grid_options(grids, ("rows", rows), steps, range_, scale)
+    options = given(k=k, num=num, seed=seed, block_size=block_size, regression_num=regression_num)
+    estimator = GANSpace(space=space, **options).check_params()
+    scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)  # before any work
     generator = load_model(model, device=device)
-    check_ganspace_layers(generator, space or default_space(generator), layers, name="--layers")
+    check_ganspace_layers(generator, space or default_space(generator), layers)
     fitted = estimator.fit(generator, progress=not quiet)
     boundaries = fitted.boundaries(generator, layers)
     table = Table("direction", "explained variance", "ratio", "space", "file",
@@ -74,7 +67,7 @@ def ganspace_command(
         for b in boundaries:
             b.save(stage / f"{b.attribute}.npz")
             if grids:
-                save_direction_grid(generator, b, stage / f"{b.attribute}.png", rows, values, seed, scale)
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", seed=estimator.seed, **grid)
             table.add_row(b.attribute, f"{b.metrics['explained_variance']:.4g}",
                           f"{b.metrics['explained_variance_ratio']:.3f}", b.space, str(out / f"{b.attribute}.npz"))
         console.print(table)

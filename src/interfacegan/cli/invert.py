@@ -12,30 +12,36 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt, QuietOpt, training_checkpoint
+from interfacegan.cli.options import DeviceOpt, FpsOpt, ModeOpt, QuietOpt, RangeOpt, StepsOpt, edit_settings, given
+from interfacegan.cli.options import training_checkpoint
 
 console = Console()
 
 ImagesArg = Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, WebP, ...).", show_default=False)]
-InvertStepsOpt = Annotated[int, typer.Option(help="Adam steps per image (0: keep the initial codes).")]
+InvertStepsOpt = Annotated[
+    Optional[int], typer.Option(help="Adam steps per image (0: keep the initial codes).", show_default="300")
+]
 ScaleOpt = Annotated[int, typer.Option(help="Enlarge images in the sheets by this integer factor.")]
 # The inversion options `invert` and `edit-image` share, declared once: name -> (option, default).
 INVERSION_OPTIONS = {
-    "lr": (Annotated[float, typer.Option(help="Adam learning rate, in units of the codes' spread.")], 0.4),
-    "init": (Annotated[str, typer.Option(help="Start codes: auto, mean, search (best of --candidates samples), "
-                                              "encoder.")], "auto"),  # fmt: skip
-    "candidates": (Annotated[int, typer.Option(help="Random samples tried by --init search.")], 256),
+    "lr": (Annotated[Optional[float], typer.Option(help="Adam learning rate, in units of the codes' spread.",
+                                                   show_default="0.4")], None),  # fmt: skip
+    "init": (Annotated[Optional[str], typer.Option(help="Start codes: auto, mean, search (best of --candidates "
+                                                        "samples), encoder.", show_default="auto")], None),  # fmt: skip
+    "candidates": (Annotated[Optional[int], typer.Option(help="Random samples tried by --init search.",
+                                                         show_default="256")], None),  # fmt: skip
     "encoder": (Annotated[Optional[Path], typer.Option(help="Encoder from train-encoder: start from its guess.")],
                 None),  # fmt: skip
     "align": (Annotated[bool, typer.Option("--align", help="Detect and align the face (dlib) instead of "
                                                           "centre-cropping.")], False),  # fmt: skip
-    "prior_weight": (Annotated[float, typer.Option(help="Weight of the Gaussian prior keeping ||z||^2 near d "
-                                                        "(z space).")], 0.5),  # fmt: skip
-    "spread_weight": (Annotated[float, typer.Option(help="Weight pulling W+ layers toward one w (W+ space).")], 0.0),
-    "pyramid": (Annotated[float, typer.Option(help="Weight of the multi-scale L1 loss (pixel MSE has weight 1).")],
-                0.25),  # fmt: skip
-    "seed": (Annotated[int, typer.Option(help="Seed of the --init search samples.")], 0),
-    "batch_size": (Annotated[int, typer.Option(help="Images optimised together.")], 16),
+    "prior_weight": (Annotated[Optional[float], typer.Option(help="Weight of the Gaussian prior keeping ||z||^2 near "
+                                                                  "d (z space).", show_default="0.5")], None),  # fmt: skip
+    "spread_weight": (Annotated[Optional[float], typer.Option(help="Weight pulling W+ layers toward one w (W+ "
+                                                                   "space).", show_default="0")], None),  # fmt: skip
+    "pyramid": (Annotated[Optional[float], typer.Option(help="Weight of the multi-scale L1 loss (pixel MSE has "
+                                                             "weight 1).", show_default="0.25")], None),  # fmt: skip
+    "seed": (Annotated[Optional[int], typer.Option(help="Seed of the --init search samples.", show_default="0")], None),
+    "batch_size": (Annotated[Optional[int], typer.Option(help="Images optimised together.", show_default="16")], None),
 }
 
 
@@ -43,35 +49,40 @@ INVERSION_OPTIONS = {
 class InversionOptions:
     """The values of INVERSION_OPTIONS a command was given: checked before any work, then run by `invert`."""
 
-    lr: float
-    init: str
-    candidates: int
+    lr: float | None
+    init: str | None
+    candidates: int | None
     encoder: Path | None
     align: bool
-    prior_weight: float
-    spread_weight: float
-    pyramid: float
-    seed: int
-    batch_size: int
+    prior_weight: float | None
+    spread_weight: float | None
+    pyramid: float | None
+    seed: int | None
+    batch_size: int | None
 
-    def check(self, steps: int) -> None:
-        """One line for a bad number among them (or `steps`), before a model loads or an image is read."""
+    def _numbers(self, steps: int | None) -> dict:
+        """The numeric settings given (None: the API's default applies), as `invert` names them."""
+        return given(steps=steps, lr=self.lr, prior_weight=self.prior_weight, spread_weight=self.spread_weight,
+                     num_candidates=self.candidates, seed=self.seed, batch_size=self.batch_size)
+
+    def _loss(self):
         from interfacegan.inversion import ReconstructionLoss
+
+        return ReconstructionLoss(**given(pyramid=self.pyramid))
+
+    def check(self, steps: int | None) -> None:
+        """One line for a bad number among them (or `steps`), before a model loads or an image is read."""
         from interfacegan.inversion.optimize import check_inversion
 
-        check_inversion(steps, self.lr, self.prior_weight, self.spread_weight, self.candidates, self.seed,
-                        self.batch_size)  # fmt: skip
-        ReconstructionLoss(pyramid=self.pyramid)
+        check_inversion(**self._numbers(steps))
+        self._loss()
 
-    def invert(self, model, targets, space: str | None, steps: int, quiet: bool):
+    def invert(self, model, targets, space: str | None, steps: int | None, quiet: bool):
         """`interfacegan.inversion.invert` of uint8 `targets` with these options."""
-        from interfacegan.inversion import ReconstructionLoss, invert
+        from interfacegan.inversion import invert
 
-        loss = ReconstructionLoss(pyramid=self.pyramid)
-        return invert(model, targets, space=space, steps=steps, lr=self.lr, loss=loss,
-                      prior_weight=self.prior_weight, spread_weight=self.spread_weight, init=self.init,
-                      num_candidates=self.candidates, encoder=self.encoder, seed=self.seed,
-                      batch_size=self.batch_size, progress=not quiet)  # fmt: skip
+        return invert(model, targets, space=space, loss=self._loss(), encoder=self.encoder, progress=not quiet,
+                      **self._numbers(steps), **given(init=self.init))  # fmt: skip
 
 
 def inversion_options(command):
@@ -103,7 +114,7 @@ def invert_command(
     out: Annotated[Path, typer.Option(help="Output directory: codes.npy, comparison.png, inputs/, reconstructions/.")],
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the encoder's model, else dcgan-digiface).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Latent space to invert into (default: z, or wp for style models).")] = None,
-    steps: InvertStepsOpt = 300,
+    steps: InvertStepsOpt = None,
     scale: ScaleOpt = 2,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -128,7 +139,8 @@ def invert_command(
     meta = {"model": generator.spec, "align": inversion.align}
     paths = save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
     console.print(f"[green]inverted[/] {plural(len(images), 'image')} into {result.space!r} codes of {generator.spec} "
-                  f"({result.init} start, {steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
+                  f"({result.init} start, {len(result.losses) - 1} steps): "
+                  f"mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
     _report(result, images)
     console.print(f"wrote {paths[0]} {tuple(result.codes.shape)}, {out / 'comparison.png'} and {out / 'inversion.json'}")
 
@@ -139,13 +151,13 @@ def train_encoder_command(
     model: Annotated[Optional[str], typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.",
                                                  show_default="dcgan-digiface")] = None,  # fmt: skip
     space: Annotated[Optional[str], typer.Option(help="Space the encoder predicts (default: z, or wp for style models).")] = None,
-    steps: Annotated[int, typer.Option(help="Training steps (batches of fresh samples).")] = 1000,
-    batch_size: Annotated[int, typer.Option(help="Samples per step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    width: Annotated[int, typer.Option(help="Channels of the first convolution (doubling per halving).")] = 32,
-    image_weight: Annotated[float, typer.Option(help="Weight of the re-synthesis loss (the code loss has weight 1).")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of the training samples and initial weights.")] = 0,
-    checkpoint_every: Annotated[int, typer.Option(help="Save resumable progress every this many steps.")] = 50,
+    steps: Annotated[Optional[int], typer.Option(help="Training steps (batches of fresh samples).", show_default="1000")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Samples per step.", show_default="32")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate.", show_default="0.001")] = None,
+    width: Annotated[Optional[int], typer.Option(help="Channels of the first convolution (doubling per halving).", show_default="32")] = None,
+    image_weight: Annotated[Optional[float], typer.Option(help="Weight of the re-synthesis loss (the code loss has weight 1).", show_default="1")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the training samples and initial weights.", show_default="0")] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option(help="Save resumable progress every this many steps.", show_default="100")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing encoder file.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -159,12 +171,12 @@ def train_encoder_command(
     generator = load_model(inversion_model_spec(model), device=device)
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")
-    encoder = train_encoder(generator, steps=steps, batch_size=batch_size, lr=lr, space=space, width=width,
-                            image_weight=image_weight, seed=seed, checkpoint=checkpoint,
-                            checkpoint_every=checkpoint_every, progress=not quiet)  # fmt: skip
+    encoder = train_encoder(generator, space=space, checkpoint=checkpoint, progress=not quiet,
+                            **given(steps=steps, batch_size=batch_size, lr=lr, width=width, image_weight=image_weight,
+                                    seed=seed, checkpoint_every=checkpoint_every))  # fmt: skip
     encoder.save(out)
-    m = encoder.config.metrics
-    console.print(f"[green]trained[/] a {encoder.space!r} encoder for {generator.spec} in {steps} steps: on "
+    m, trained = encoder.config.metrics, encoder.config.training["steps"]
+    console.print(f"[green]trained[/] a {encoder.space!r} encoder for {generator.spec} in {trained} steps: on "
                   f"{m['held_out']} held-out samples, code RMSE {m['code_rmse']:.3f} (spread units), "
                   f"re-synthesis PSNR {m['psnr']:.2f} dB")  # fmt: skip
     console.print(f"wrote {out}")
@@ -178,15 +190,15 @@ def edit_image(
     images: Annotated[Optional[list[Path]], typer.Argument(help="Image files (PNG, JPEG, WebP, ...).", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the boundary's model).")] = None,
     condition: Annotated[list[str], typer.Option(help="Boundary to keep unchanged (repeatable).")] = [],
-    steps: Annotated[int, typer.Option(help="Number of edit steps (grid columns).")] = 7,
-    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last step: offsets or distances.")] = (-3.0, 3.0),
-    mode: Annotated[str, typer.Option(help="offset: x + a*n; distance: move each code to signed distance a.")] = "offset",
+    steps: StepsOpt = None,
+    range_: RangeOpt = None,
+    mode: ModeOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="W+ layers to edit, e.g. 0-3,6 (style models).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Space of .npy directions and of the inversion (default: the boundary's).")] = None,
-    invert_steps: InvertStepsOpt = 300,
+    invert_steps: InvertStepsOpt = None,
     codes: Annotated[Optional[Path], typer.Option(help="Edit the codes.npy of an earlier `invert` run instead of images.")] = None,
     mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
-    fps: Annotated[float, typer.Option(help="Animation frames per second.")] = 6.0,
+    fps: FpsOpt = None,
     scale: ScaleOpt = 2,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
@@ -210,17 +222,18 @@ def edit_image(
         inversion.check(invert_steps)
     elif images:
         raise InterfaceGANError("give image files or --codes, not both")
-    check_render(fps, scale)
+    render = {**given(fps=fps), "scale": scale}
+    check_render(**render)
     primal = load_direction(boundary, space=space or "z", model=model)
     conditions = [load_direction(c, space=primal.space, model=model or primal.model) for c in condition]
-    request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
+    request = EditRequest(primal, conditions, layers=layers, space=space, **edit_settings(steps, range_, mode))
     request.check()  # mode, range and steps, before the model loads
     generator = load_model(inversion_model_spec(model or primal.model, inversion.encoder), device=device)
     plan = request.plan(generator)  # a wrong boundary fails here, before the inversion
     written = [out / "grid.png", out / "edit.gif"]
     if codes is not None:
         edited = edit_codes(generator, load_codes(codes, generator, plan.space), request, plan=plan)
-        save_edit(edited, out, mp4=mp4, fps=fps, scale=scale)
+        save_edit(edited, out, mp4=mp4, **render)
     else:
         targets = read_targets(generator, images, inversion.align)
         result = inversion.invert(generator, targets, plan.space, invert_steps, quiet)
@@ -228,15 +241,16 @@ def edit_image(
         meta = {"model": generator.spec, "align": inversion.align, "boundary": str(boundary)}
         with staged_dir(out) as stage:  # the inversion's files and the edit's, or none
             save_inversion(result, targets, stage, [str(p) for p in images], meta, scale=scale)
-            save_edit(edited, stage, mp4=mp4, fps=fps, scale=scale)
+            save_edit(edited, stage, mp4=mp4, **render)
         console.print(f"[green]inverted[/] {plural(len(images), 'image')} into {result.space!r} ({result.init} start, "
-                      f"{invert_steps} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
+                      f"{len(result.losses) - 1} steps): mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
         _report(result, images)
         written += [out / "comparison.png", out / "codes.npy"]
     if edited.conditional is not None:
         console.print(f"conditional direction: cosine {plan.cosine:.3f} with the boundary")
     where = f" on layers {edited.layers}" if edited.layers else ""
-    console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {mode} "
-                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} in {plural(steps, 'step')}")  # fmt: skip
+    console.print(f"[green]edited[/] along {primal.attribute!r} ({edited.space}{where}), {request.mode} "
+                  f"{edited.values[0]:+g} .. {edited.values[-1]:+g} "
+                  f"in {plural(len(edited.values), 'step')}")  # fmt: skip
     for p in written:
         console.print(f"wrote {p}")

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt
+from interfacegan.cli.options import DeviceOpt, FpsOpt, GridRangeOpt, GridScaleOpt, GridStepsOpt, ModeOpt, RangeOpt
+from interfacegan.cli.options import StepsOpt, edit_settings, given, grid_options
 
 console = Console()
 
@@ -28,15 +29,15 @@ def train_boundary(
     run: Annotated[str, typer.Argument(help="Run directory or URL (s3://bucket/run) holding codes and scores.")],
     attribute: Annotated[list[str], typer.Option(help="Score to separate (repeatable).")] = [],
     all_scores: Annotated[bool, typer.Option("--all", help="Train one boundary per scalar score in the run.")] = False,
-    space: Annotated[str, typer.Option(help="Latent space of the codes: z, w or wp (flattened).")] = "z",
-    ratio: Annotated[float, typer.Option(help="Top and bottom share of the scored samples used (official: 0.02).")] = 0.02,
+    space: Annotated[Optional[str], typer.Option(help="Latent space of the codes: z, w or wp (flattened).", show_default="z")] = None,
+    ratio: Annotated[Optional[float], typer.Option(help="Top and bottom share of the scored samples used (official: 0.02).", show_default="0.02")] = None,
     count: Annotated[Optional[int], typer.Option(help="Use this many samples per side instead of --ratio.")] = None,
-    split: Annotated[float, typer.Option(help="Training share of the selected samples (rest validates).")] = 0.7,
-    seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
-    c: Annotated[float, typer.Option("--C", help="SVM regularisation C.")] = 1.0,
-    solver: Annotated[str, typer.Option(help="auto (the official SVC up to 3,000 training rows, LinearSVC above), official (SVC(kernel='linear')) or liblinear (LinearSVC).")] = "auto",
-    max_iter: Annotated[int, typer.Option(help="Iteration limit of the liblinear solver (a fit that hits it is reported).")] = 1000,
-    threshold: Annotated[str, typer.Option(help="Labels of the remaining samples: edges, extremes or a score.")] = "edges",
+    split: Annotated[Optional[float], typer.Option(help="Training share of the selected samples (rest validates).", show_default="0.7")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the train/validation split.", show_default="0")] = None,
+    c: Annotated[Optional[float], typer.Option("--C", help="SVM regularisation C.", show_default="1")] = None,
+    solver: Annotated[Optional[str], typer.Option(help="auto (the official SVC up to 3,000 training rows, LinearSVC above), official (SVC(kernel='linear')) or liblinear (LinearSVC).", show_default="auto")] = None,
+    max_iter: Annotated[Optional[int], typer.Option(help="Iteration limit of the liblinear solver (a fit that hits it is reported).", show_default="1000")] = None,
+    threshold: Annotated[Optional[str], typer.Option(help="Labels of the remaining samples: edges, extremes or a score.", show_default="edges")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Boundary .npz (one attribute) or directory (several); default: RUN-boundaries beside a local run.")] = None,
     official: Annotated[bool, typer.Option(help="Also write the official (1, d) .npy next to each boundary.")] = False,
 ):
@@ -46,6 +47,8 @@ def train_boundary(
     from interfacegan.storage import is_url
     from interfacegan.store import SampleStore
 
+    if count is not None and ratio is not None:  # --count replaces --ratio: both given, one would be ignored
+        raise InterfaceGANError(f"give --ratio or --count, not both (got {ratio:g} and {count})")
     if out is None and is_url(run):
         raise InterfaceGANError(f"run {run} is a URL, with no local folder beside it for the boundaries: "
                                 "name one with --out (a .npz or a folder)")  # fmt: skip
@@ -56,9 +59,10 @@ def train_boundary(
             f"name a score with --attribute (the run has: {', '.join(store.score_names) or 'none'}) or pass --all"
         )
     target = out or default_boundary_dir(run)
-    boundaries = train_boundaries(store, names, [space], target, official=official,
-                                  ratio=ratio, count=count, split=split, seed=seed, C=c, solver=solver,
-                                  max_iter=max_iter, threshold=threshold)  # fmt: skip
+    boundaries = train_boundaries(store, names, out=target, official=official,
+                                  **given(spaces=[space] if space else None, ratio=ratio, count=count, split=split,
+                                          seed=seed, C=c, solver=solver, max_iter=max_iter, threshold=threshold))
+    space = boundaries[0].space
     table = Table("attribute", "train acc", "val acc", "rest acc", "train/val/rest", "no score", "SVM iterations",
                   title=f"{space}-space boundaries of {run}")  # fmt: skip
     for boundary in boundaries:
@@ -80,17 +84,17 @@ def edit(
     boundary: Annotated[str, typer.Option(help="Boundary .npz, official .npy, or PATH:I of a direction stack.")],
     out: Annotated[Path, typer.Option(help="Output directory for grid.png and edit.gif.")],
     condition: Annotated[list[str], typer.Option(help="Boundary to keep unchanged (repeatable).")] = [],
-    steps: Annotated[int, typer.Option(help="Number of edit steps (grid columns).")] = 7,
-    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last step: offsets or distances.")] = (-3.0, 3.0),
+    steps: StepsOpt = None,
+    range_: RangeOpt = None,
     num: Annotated[int, typer.Option(help="Number of samples (grid rows).")] = 8,
     start: Annotated[int, typer.Option(help="First sample row of the run.")] = 0,
-    mode: Annotated[str, typer.Option(help="offset: x + a*n; distance: move each code to signed distance a.")] = "offset",
+    mode: ModeOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="W+ layers to edit, e.g. 0-3,6 (style models).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Space of .npy directions / codes to edit (default: the boundary's).")] = None,
     mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
-    fps: Annotated[float, typer.Option(help="Animation frames per second.")] = 6.0,
-    scale: Annotated[int, typer.Option(help="Enlarge images in the grid by this integer factor.")] = 1,
-    batch_size: Annotated[int, typer.Option(help="Synthesis batch size.")] = 64,
+    fps: FpsOpt = None,
+    scale: Annotated[Optional[int], typer.Option(help="Enlarge images in the grid by this integer factor.", show_default="1")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Synthesis batch size.", show_default="64")] = None,
     device: DeviceOpt = "auto",
 ):
     """Render samples of a run edited along a boundary: grid.png (rows = samples, columns = steps) and edit.gif."""
@@ -106,7 +110,8 @@ def edit(
     from interfacegan.store import SampleStore
 
     check_output(out, "dir")
-    check_render(fps, scale)
+    render = given(fps=fps, scale=scale)
+    check_render(**render)
     store = SampleStore.open(run, mode="r")
     spec = store.meta.get("model")
     if not spec or spec == "unknown":
@@ -116,19 +121,18 @@ def edit(
                                 f"and {start}")  # fmt: skip
     primal = load_direction(boundary, space=space or "z", model=spec)
     conditions = [load_direction(c, space=primal.space, model=spec) for c in condition]
-    request = EditRequest(primal, conditions, steps, range_[0], range_[1], mode=mode, layers=layers, space=space)
+    request = EditRequest(primal, conditions, layers=layers, space=space, **edit_settings(steps, range_, mode))
     request.check()  # mode, range and steps, before the model loads
     model = load_model(spec, device=device)
     rows = np.arange(start, min(start + num, store.num))
-    result = edit_run(model, store, request, rows, batch_size=batch_size)
+    result = edit_run(model, store, request, rows, **given(batch_size=batch_size))
     if result.conditional is not None:
         console.print(f"conditional direction: cosine {result.plan.cosine:.3f} with the boundary")
-    paths = save_edit(result, out, mp4=mp4, fps=fps, scale=scale)
+    paths = save_edit(result, out, mp4=mp4, **render)
     values = result.values
-    what = "distance" if mode == "distance" else "offset"
     where = f" on layers {result.layers}" if result.layers else ""
     console.print(f"[green]edited[/] {plural(len(rows), 'sample')} along {primal.attribute!r} ({result.space}{where}), "
-                  f"{what} {values[0]:+g} .. {values[-1]:+g} in {plural(steps, 'step')}")  # fmt: skip
+                  f"{request.mode} {values[0]:+g} .. {values[-1]:+g} in {plural(len(values), 'step')}")  # fmt: skip
     for p in paths:
         console.print(f"wrote {p}")
 
@@ -146,10 +150,16 @@ def _naming_table(names, title: str) -> Table:
 
 def _naming(scorers, num, alpha, seed) -> tuple[list, tuple[int, float, int]]:
     """(the scorers loaded, (num, alpha, seed) checked), with the API's defaults where an option is not given: what
-    naming needs, checked before any work."""
+    naming needs, checked before any work. Without scorers nothing is named: a naming setting given then is refused
+    (it would change nothing)."""
+    from interfacegan.errors import InterfaceGANError
     from interfacegan.rescoring.naming import NAMING_ALPHA, NAMING_NUM, NAMING_SEED, check_naming
     from interfacegan.rescoring.rescore import image_scorers
 
+    if not scorers:
+        if num is not None or alpha is not None:
+            raise InterfaceGANError("--name-num and --alpha set how directions are named: add --name-with SCORER")
+        return [], (num, alpha, seed)
     settings = check_naming(NAMING_NUM if num is None else num, NAMING_ALPHA if alpha is None else alpha,
                             NAMING_SEED if seed is None else seed)  # fmt: skip
     return image_scorers(scorers), settings
@@ -180,48 +190,42 @@ AlphaOpt = Annotated[Optional[float], typer.Option(help="Naming edits move sampl
 def sefa(
     model: Annotated[str, typer.Option(help="Model spec: dcgan-digiface, toy, or FORMAT:PATH.")],
     out: Annotated[Path, typer.Option(help="Output directory for sefa_{i}.npz and sefa_{i}.png.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="Number of directions.")] = 10,
+    k: Annotated[Optional[int], typer.Option("-k", "--k", help="Number of directions.", show_default="10")] = None,
     layers: Annotated[Optional[str], typer.Option(help="Style layers to factorize, e.g. 0-1 or all.")] = None,
     normalize_columns: Annotated[bool, typer.Option(help="Unit-normalise each output unit's weights first, as the official SeFa (--no-normalize-columns: the paper's plain A^T A).")] = True,
-    num: Annotated[int, typer.Option(help="Samples per grid (rows).")] = 6,
-    steps: Annotated[int, typer.Option(help="Steps per grid (columns).")] = 7,
-    range_: Annotated[tuple[float, float], typer.Option("--range", help="First and last offset.")] = (-3.0, 3.0),
-    seed: Annotated[int, typer.Option(help="Seed of the samples shown in the grids (naming uses its own fixed seed).")] = 0,
+    num: Annotated[Optional[int], typer.Option(help="Samples per grid (rows).", show_default="6")] = None,
+    steps: GridStepsOpt = None,
+    range_: GridRangeOpt = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the samples shown in the grids (naming uses its own fixed seed).", show_default="0")] = None,
     name_with: Annotated[list[str], typer.Option(help="Scorer(s) to name the directions with, e.g. face.")] = [],
     name_num: NameNumOpt = None,
     alpha: AlphaOpt = None,
     grids: Annotated[bool, typer.Option(help="Render a grid per direction.")] = True,
-    scale: Annotated[int, typer.Option(help="Enlarge images in the grids by this integer factor.")] = 1,
+    scale: GridScaleOpt = None,
     include_torgb: Annotated[Optional[str], typer.Option(help="StyleGAN2/3: ToRGB affines factorized with the conv layers' (none, all, first, last; default last, as the official SeFa).")] = None,
     device: DeviceOpt = "auto",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ):
     """Closed-form factorization: the top-k latent directions of the model's first affine weight."""
-    from interfacegan import checks
     from interfacegan.atomic import check_output, staged_dir
     from interfacegan.directions.files import NAMES_FILE
     from interfacegan.directions.sefa import sefa_boundaries
-    from interfacegan.editing.manipulation import linspace_steps
-    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
     from interfacegan.editing.run import save_direction_grid
     from interfacegan.models import load_model
 
     check_output(out, "dir")
-    values = linspace_steps(range_[0], range_[1], steps)
-    check_render(scale=scale)
-    num, seed = checks.positive_int("num", num, MAX_GRID_ROWS), checks.seed(seed)
-    scorers = []
-    if name_with:  # scorers loaded and naming settings checked before any work
-        scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)
+    grid = grid_options(grids, ("num", num), steps, range_, scale, seed)
+    scorers, (name_num, alpha, _) = _naming(name_with, name_num, alpha, None)  # before any work
     generator = load_model(model, device=device)
     affine_options = {"include_torgb": include_torgb} if include_torgb is not None else {}
-    boundaries = sefa_boundaries(generator, k, layers=layers, normalize_columns=normalize_columns, **affine_options)
+    boundaries = sefa_boundaries(generator, layers=layers, normalize_columns=normalize_columns,
+                                 **given(k=k), **affine_options)
     table = Table("direction", "eigenvalue", "share of top-k", "space", "file", title=f"SeFa directions of {model}")
     with staged_dir(out) as stage:  # every file, or none
         for b in boundaries:
             b.save(stage / f"{b.attribute}.npz")
             if grids:
-                save_direction_grid(generator, b, stage / f"{b.attribute}.png", num, values, seed, scale)
+                save_direction_grid(generator, b, stage / f"{b.attribute}.png", **grid)
             table.add_row(b.attribute, f"{b.metrics['eigenvalue']:.4g}", f"{b.metrics['share_of_top_k']:.3f}",
                           b.space, str(out / f"{b.attribute}.npz"))  # fmt: skip
         console.print(table)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DEFAULT_MODEL, DeviceOpt, QuietOpt, training_checkpoint
+from interfacegan.cli.options import DEFAULT_MODEL, DeviceOpt, QuietOpt, given, training_checkpoint
 
 console = Console()
 StrengthOpt = Annotated[list[str], typer.Option(help="Strengths, comma-separated or repeated: 0 = input, 1 = edit.")]
@@ -20,21 +20,21 @@ def train_translator_command(
     boundary: Annotated[str, typer.Option(help="Boundary .npz, official .npy, or PATH:I of a direction stack.")],
     out: Annotated[Path, typer.Option(help="Translator file to write (e.g. translator.pt).")],
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the boundary's model).")] = None,
-    alpha: Annotated[float, typer.Option(help="Edit amount: pairs are G(z) and G(z + alpha * n).")] = 3.0,
-    num: Annotated[int, typer.Option(help="Pairs to sample (before --keep).")] = 2000,
-    keep: Annotated[float, typer.Option(help="Fraction of pairs kept, largest score change first (--scorer).")] = 1.0,
+    alpha: Annotated[Optional[float], typer.Option(help="Edit amount: pairs are G(z) and G(z + alpha * n).", show_default="3")] = None,
+    num: Annotated[Optional[int], typer.Option(help="Pairs to sample (before --keep).", show_default="1000")] = None,
+    keep: Annotated[Optional[float], typer.Option(help="Fraction of pairs kept, largest score change first (--scorer).", show_default="1")] = None,
     scorer: Annotated[Optional[str], typer.Option(help="Scorer re-scoring the pairs, e.g. face.")] = None,
     attribute: Annotated[Optional[str], typer.Option(help="Scorer output to rank by (default: boundary's).")] = None,
-    identity_steps: Annotated[int, typer.Option(help="Adam steps of the identity network.")] = 300,
-    steps: Annotated[int, typer.Option(help="Adam steps of fine-tuning on the pairs.")] = 600,
-    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 16,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    width: Annotated[int, typer.Option(help="Channels of the first U-Net level.")] = 32,
-    seed: Annotated[int, typer.Option(help="Seed of the sampled codes, initial weights and minibatches.")] = 0,
+    identity_steps: Annotated[Optional[int], typer.Option(help="Adam steps of the identity network.", show_default="300")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Adam steps of fine-tuning on the pairs.", show_default="600")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Images per step.", show_default="16")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate.", show_default="0.001")] = None,
+    width: Annotated[Optional[int], typer.Option(help="Channels of the first U-Net level.", show_default="32")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the sampled codes, initial weights and minibatches.", show_default="0")] = None,
     space: Annotated[Optional[str], typer.Option(help="Space of a plain .npy direction (default: z).")] = None,
     flip: Annotated[bool, typer.Option(help="Mirror training images at random (off for asymmetric edits).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing translator file.")] = False,
-    checkpoint_every: Annotated[int, typer.Option(help="Save resumable progress every this many steps.")] = 50,
+    checkpoint_every: Annotated[Optional[int], typer.Option(help="Save resumable progress every this many steps.", show_default="50")] = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
 ):
@@ -50,11 +50,11 @@ def train_translator_command(
     generator = load_model(model or direction.model or DEFAULT_MODEL, device=device)
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")
-    translator = train_translator(generator, direction, alpha=alpha, num=num, keep=keep, scorer=scorer,
-                                  attribute=attribute, identity_steps=identity_steps, steps=steps,
-                                  batch_size=batch_size, lr=lr, width=width, seed=seed, progress=not quiet,
+    translator = train_translator(generator, direction, scorer=scorer, attribute=attribute, progress=not quiet,
                                   space=direction.space, flip=flip, checkpoint=checkpoint,
-                                  checkpoint_every=checkpoint_every)  # fmt: skip
+                                  **given(alpha=alpha, num=num, keep=keep, identity_steps=identity_steps, steps=steps,
+                                          batch_size=batch_size, lr=lr, width=width, seed=seed,
+                                          checkpoint_every=checkpoint_every))  # fmt: skip
     translator.save(out)
     m = translator.metrics
     console.print(f"[green]trained[/] a {translator.attribute!r} translator for {generator.spec} on "

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from interfacegan.cli import app
-from interfacegan.cli.options import DeviceOpt
+from interfacegan.cli.options import DeviceOpt, given
 
 console = Console()
 
@@ -23,11 +23,11 @@ def ui(
     sefa_layers: Annotated[Optional[str], typer.Option(help="Style layers SeFa factorizes, e.g. 0-3 (style models).")] = None,
     name_with: Annotated[list[str], typer.Option(help="Scorer(s) naming the SeFa sliders by re-scoring, e.g. face (as sefa --name-with).")] = [],
     space: Annotated[Optional[str], typer.Option(help="Space of plain .npy directions: z, w or wp (default: guessed).")] = None,
-    truncation_psi: Annotated[float, typer.Option(help="Default truncation psi of random samples (style models).")] = 1.0,
+    truncation_psi: Annotated[Optional[float], typer.Option(help="Default truncation psi of random samples (style models).", show_default="1")] = None,
     truncation_cutoff: Annotated[Optional[int], typer.Option(help="Truncate only the first N W+ layers.")] = None,
-    invert_steps: Annotated[int, typer.Option(help="Optimisation steps when inverting an uploaded image.")] = 200,
+    invert_steps: Annotated[Optional[int], typer.Option(help="Optimisation steps when inverting an uploaded image.", show_default="200")] = None,
     encoder: Annotated[Optional[Path], typer.Option(help="Encoder file (train-encoder) to start inversions from.")] = None,
-    slider_range: Annotated[float, typer.Option(help="Sliders span -R..R unit-normal lengths.")] = 5.0,
+    slider_range: Annotated[Optional[float], typer.Option(help="Sliders span -R..R unit-normal lengths.", show_default="5")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this computer only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     allow_host: Annotated[list[str], typer.Option(help="Another Host name the editor answers to, e.g. a reverse proxy's (NAME or NAME:PORT; repeatable).")] = [],
@@ -43,10 +43,10 @@ def ui(
     from interfacegan.sampling import make_truncation
     from interfacegan.ui.build import build_editor_app
 
-    editor_app = build_editor_app(model, boundaries, run, sefa, sefa_layers, space,
-                                  make_truncation(truncation_psi, truncation_cutoff), invert_steps, slider_range,
-                                  device, encoder, name_with, progress=True,
-                                  allowed_hosts=[host, *allow_host])  # fmt: skip
+    truncation = make_truncation(**given(psi=truncation_psi, cutoff=truncation_cutoff))
+    editor_app = build_editor_app(model, boundaries, run, sefa, sefa_layers, space, truncation, device=device,
+                                  encoder=encoder, name_with=name_with, progress=True, allowed_hosts=[host, *allow_host],
+                                  **given(invert_steps=invert_steps, slider_range=slider_range))  # fmt: skip
     import uvicorn
 
     editor = editor_app.state.editor

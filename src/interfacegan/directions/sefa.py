@@ -109,6 +109,7 @@ def sefa_boundaries(
     edits in W+ default to those layers.
     """
     check_layers(model, layers)
+    check_affine_options(model, affine_options)
     space = model.affine_space
     affine_options = {**official_affine_options(model), **affine_options}
     weight = model.first_affine(layers, **affine_options)
@@ -164,6 +165,18 @@ def check_layers(model, layers, name: str = "layers") -> None:
             f"model {model.name!r} has no layers to choose from (SeFa factorizes its first layer, which acts on z): "
             f"leave {name} unset (got {layers!r})"
         )
+
+
+def check_affine_options(model, options: dict) -> None:
+    """One line for a `first_affine` option that `model` does not take (e.g. include_torgb on the embedded DCGAN,
+    which has no ToRGB layers): it would be ignored, and the directions would not be what was asked for."""
+    parameters = inspect.signature(model.first_affine).parameters
+    taken = {name for name, p in parameters.items() if p.kind is not p.VAR_KEYWORD}
+    unknown = sorted(set(options) - taken)
+    if unknown:
+        name = unknown[0]
+        raise InterfaceGANError(f"{name} does not apply to model {model.name!r} (SeFa factorizes its first layer, "
+                                f"which acts on {model.affine_space}): leave {name} unset (got {options[name]!r})")
 
 
 def official_affine_options(model) -> dict:

@@ -63,9 +63,10 @@ def _like(values, ref):
 
 
 def linspace_steps(lo: float, hi: float, steps: int) -> np.ndarray:
-    """`steps` (at most MAX_STEPS) evenly spaced values from lo to hi inclusive, float32 (steps,); lo < hi (a
-    reversed or empty range draws nothing new: negate the direction instead)."""
-    steps = checks.positive_int("steps", steps, MAX_STEPS)
+    """`steps` (2 to MAX_STEPS) evenly spaced values from lo to hi inclusive, float32 (steps,); lo < hi (a
+    reversed or empty range draws nothing new: negate the direction instead). One step would draw lo alone and
+    silently drop the rest of the range, so it is refused as well."""
+    steps = checks.integer("steps", steps, low=2, high=MAX_STEPS)
     if not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (lo, hi)):
         raise InterfaceGANError(f"the edit range must be finite, got {lo} .. {hi}")
     if not lo < hi:

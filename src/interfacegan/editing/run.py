@@ -24,6 +24,9 @@ from interfacegan.editing.stream import edit_images
 from interfacegan.errors import InterfaceGANError
 
 
+GRID_ROWS = 6  # sampled codes (rows) of a direction grid
+
+
 @dataclass
 class EditRequest:
     """What to edit: `boundary`, kept orthogonal to `conditions`, at `steps` values from `lo` to `hi` (lo < hi).
@@ -128,11 +131,13 @@ def grid_labels(values: Sequence[float] | np.ndarray, tile_width: int, scale: in
     return [f"{v:+.1f}" for v in values] if tile_width * scale >= 32 else None
 
 
-def save_direction_grid(model, boundary: Boundary, path: str | Path, rows: int, values, seed: int = 0,
-                        scale: int = 1) -> Path:  # fmt: skip
+def save_direction_grid(model, boundary: Boundary, path: str | Path, rows: int = GRID_ROWS, values=None,
+                        seed: int = 0, scale: int = 1) -> Path:  # fmt: skip
     """A grid of `rows` sampled codes (rows [0, rows) of `seed`'s code stream) edited along `boundary` by each offset
-    in `values`, written atomically to `path`: the picture `sefa` and `ganspace` show of each direction."""
+    in `values` (default: an edit's, `EditRequest().values`), written atomically to `path`: the picture `sefa` and
+    `ganspace` show of each direction."""
     rows, seed = checks.positive_int("rows", rows, MAX_GRID_ROWS), checks.seed(seed)
+    values = EditRequest(boundary).values if values is None else values
     scale = check_render(scale=scale)[1]
     plan = plan_edit(model, boundary)
     grid = edit_images(plan, SampledCodes(model, plan.space, rows, seed).read(0, rows), values)

@@ -75,7 +75,7 @@ def face_template(model, num: int = TEMPLATE_SAMPLES, seed: int = 0) -> Framing:
     except InterfaceGANError:
         raise InterfaceGANError(
             f"dlib finds too few faces in {num} samples of model {model.name!r}: "
-            "--align is for face models; drop it and the photos are centre-cropped"
+            "`align` is for face models; leave align unset and the photos are centre-cropped"
         ) from None
     framing = nearest_preset(calibration.framing) or calibration.framing
     _templates[key] = framing
@@ -166,7 +166,7 @@ def align_face(
     points = detect_landmarks(array, num_points=5 if framing is None else 68)
     if points is None:
         raise InterfaceGANError(
-            f"no face found in {source}: use a photo with a clearly visible, roughly frontal face, or drop --align"
+            f"no face found in {source}: use a photo with a clearly visible, roughly frontal face, or leave align unset"
         )
     matrix = similarity_transform(points, points5 * size) if framing is None else framing.alignment_matrix(points, size)
     return warp_to(array, matrix, size)

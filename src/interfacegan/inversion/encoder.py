@@ -151,7 +151,8 @@ class Encoder:
         if space is not None and space != cfg.space:
             raise InterfaceGANError(
                 f"this encoder predicts {cfg.space!r} codes, not {space!r}: "
-                f"use --space {cfg.space} or {fix} --space {space}"
+                f"use `space` {cfg.space!r}, or train one with `interfacegan train-encoder --model {spec} "
+                f"--space {space}`"
             )
         if cfg.resolution != model.resolution or tuple(cfg.code_shape) != model.space_shape(cfg.space):
             raise InterfaceGANError(

@@ -151,7 +151,7 @@ def _initial_codes(model, targets, space, init, encoder, loss, num_candidates, s
         init = "encoder" if encoder is not None else ("search" if space == "z" else "mean")
     if init == "encoder":
         if encoder is None:
-            raise InterfaceGANError("init 'encoder' needs an encoder: pass --encoder FILE (see train-encoder)")
+            raise InterfaceGANError("init 'encoder' needs an encoder: give `encoder` (a file written by train-encoder)")
         return encoder.encode_tensor(targets).detach().to(targets.device), init
     if init == "search":
         return search_codes(model, targets, space, loss, num_candidates, seed), init

@@ -212,7 +212,13 @@ class Generator(ABC):
         return codes.to(self.device, torch.float32)
 
     def check_truncation(self, truncation: Truncation | None) -> None:
-        """Raise a one-line error when this model cannot honour `truncation` (callers check before writing)."""
+        """Raise a one-line error when this model cannot honour `truncation` (callers check before writing): W
+        truncation on a model without W would be a silent no-op."""
+        if truncation is not None and truncation.active and "w" not in self.spaces:
+            raise InterfaceGANError(
+                f"model {self.name!r} has no W space (its spaces: {', '.join(self.spaces)}): W truncation "
+                f"(psi {truncation.psi:g}) would change nothing, leave the truncation psi at 1"
+            )
 
     def check_codes(self, codes: np.ndarray | torch.Tensor, space: str) -> None:
         """Raise a clear error unless codes have shape (N, *space_shape)."""

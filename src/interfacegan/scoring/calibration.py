@@ -232,7 +232,7 @@ def calibrate_run(
     from interfacegan.store import SAMPLE_TASK
 
     if META_KEY in store.meta and not overwrite:
-        raise InterfaceGANError(f"{store.path} already has a face framing: pass overwrite=True to measure it again")
+        raise InterfaceGANError(f"{store.path} already has a face framing: set `overwrite` to measure it again")
     if framing is not None:
         chosen = resolve_framing(framing)
         entry = {"source": "given"}

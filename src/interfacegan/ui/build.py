@@ -64,6 +64,7 @@ def build_editor_app(
     run_model = store.meta.get("model") if store is not None else None
     spec = model or (run_model if run_model and run_model != "unknown" else None) or model_named_by(boundaries)
     generator = load_model(spec or DEFAULT_MODEL, device=device)
+    generator.check_truncation(truncation)
     found = read_directions(boundaries, model=generator, space=space)
     directions = make_directions(found, direction_labels(boundaries)) if found else []
     k = sefa if sefa is not None else (0 if directions else DEFAULT_SEFA)
@@ -71,8 +72,9 @@ def build_editor_app(
         raise InterfaceGANError(f"sefa must be >= 0, got {k}")
     if k:
         directions += sefa_directions(generator, k, sefa_layers, name_with, progress)
-    elif sefa_layers is not None:
-        raise InterfaceGANError("sefa_layers chooses the layers of SeFa directions, but none are added: set sefa > 0")
+    elif sefa_layers is not None or name_with:  # settings of SeFa sliders that would change nothing
+        what = "sefa_layers chooses the layers" if sefa_layers is not None else "name_with names the sliders"
+        raise InterfaceGANError(f"{what} of SeFa directions, but none are added: give `sefa` (how many)")
     if not directions:
         raise InterfaceGANError("no directions to edit with: give boundaries or sefa > 0")
     net = None
