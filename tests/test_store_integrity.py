@@ -212,6 +212,36 @@ def test_damaged_chunks_and_metadata_are_one_line_naming_the_file(tmp_path, scor
     assert FILES[name] in message and len(message.splitlines()) == 1 and len(message) < 600, message
 
 
+SPECIAL = {  # a chunk file replaced by an entry that is not a regular file -> how the message names it
+    "a link to /dev/zero": (lambda path: path.symlink_to("/dev/zero"), "a device"),  # read forever: killed for memory
+    "a named pipe": (lambda path: os.mkfifo(path), "a pipe"),  # blocked the reader for good
+    "a folder": (lambda path: path.mkdir(), "a folder"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPECIAL))
+def test_chunk_files_that_are_not_regular_files_are_damaged_chunks_never_read(tmp_path, scored_run, case):
+    """Probes: a codes chunk linked to /dev/zero was read until the process was killed for memory, a named pipe hung
+    `edit`, and a `sample` rerun over a folder where a chunk goes was an IsADirectoryError traceback."""
+    make, kind = SPECIAL[case]
+    run = tmp_path / "run"
+    shutil.copytree(scored_run, run)
+    chunk = run / "codes" / "z" / "c" / "1" / "0"
+    chunk.unlink()
+    make(chunk)
+    with pytest.raises(InterfaceGANError) as exc:
+        SampleStore.open(run).codes("z")
+    message = str(exc.value)
+    assert f"codes/z/c/1/0 (rows 100-199 of codes/z) is damaged (OSError: not a regular file but {kind})" in message
+    assert len(message.splitlines()) == 1 and "delete it, then run the same `interfacegan sample`" in message
+    if case == "a folder":  # the rerun the message asks for, before deleting it: one line naming the folder
+        from interfacegan.models import ToyGenerator
+
+        with pytest.raises(InterfaceGANError, match=r"cannot write rows 100-199 of .*codes/z \(Is a directory: .*c/1/0\)"):
+            sample_to_store(ToyGenerator(z_dim=16, num_attributes=3, seed=0), run, num=300, seed=1, chunk_rows=100,
+                            save_images=True, progress=False)
+
+
 TAMPERED = {  # (zarr.json, its change, the array read) -> what the message names
     "codes of another width": ("codes/z", lambda doc: doc.update(shape=[300, 15]), "codes/z/zarr.json is damaged"),
     "scores of another length": ("scores/attr0", lambda doc: doc.update(shape=[301]),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -187,6 +188,21 @@ class MissingChunk(InterfaceGANError):
         super().__init__(f"chunk file {key_url(location, key)} is missing")
 
 
+def _refuse_special_file(path: Path) -> None:
+    """An OSError unless `path` is missing or a regular file (after links): a device such as /dev/zero reads without
+    end and a pipe blocks, so neither is ever read as a chunk (the readers report it as a damaged chunk)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise OSError(f"not a regular file but {_KINDS.get(stat.S_IFMT(mode), 'a special file')}")
+
+
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFIFO: "a pipe",
+          stat.S_IFSOCK: "a socket"}  # fmt: skip
+
+
 class StrictReads(WrapperStore):
     """Reads of `store` where a missing chunk of a data array raises `MissingChunk` instead of zarr's fill value
     (NaN codes, black images). Progress flags are exempt: a missing flag means "not done". For readers only:
@@ -197,6 +213,8 @@ class StrictReads(WrapperStore):
         self.location = location
 
     async def get(self, key, prototype, byte_range=None):
+        if isinstance(self._store, LocalStore):
+            _refuse_special_file(Path(self._store.root) / key)
         value = await self._store.get(key, prototype, byte_range)
         if value is None and not key.startswith("progress/") and chunk_index(key) is not None:
             raise MissingChunk(self.location, key)

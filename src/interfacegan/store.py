@@ -243,7 +243,17 @@ class SampleStore:
         return arr
 
     def write_rows(self, name: str, start: int, values: np.ndarray) -> None:
-        self._writable(name)[start : start + len(values)] = values
+        """Write `values` at rows from `start` of array `name`; one line when the file system refuses (e.g. a folder
+        where a chunk file goes)."""
+        try:
+            self._writable(name)[start : start + len(values)] = values
+        except OSError as exc:
+            entry = exc.filename2 or exc.filename  # a rename's target, else the file refused
+            raise InterfaceGANError(
+                f"cannot write rows {start}-{start + len(values) - 1} of {key_url(self.path, name)} "
+                f"({exc.strerror or exc}{f': {entry}' if entry else ''}): delete what stands in the way "
+                "or free space, then run the command again"
+            ) from None
 
     # ---- codes, images, scores ------------------------------------------------------------------------------
     def _children(self, group: str) -> list[str]:
