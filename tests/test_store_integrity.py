@@ -248,6 +248,8 @@ TAMPERED = {  # (zarr.json, its change, the array read) -> what the message name
                                  "scores/attr0/zarr.json is damaged"),
     "codes in other chunks": ("codes/z", lambda doc: doc["chunk_grid"]["configuration"].update(chunk_shape=[50, 16]),
                               "shape (300, 16) in chunks of (50,) rows, the run expects (300, 16) in chunks of 100"),
+    "score attributes that are a list": ("scores/attr0", lambda doc: doc.update(attributes=[1, 2]),
+                                         "scores/attr0/zarr.json is damaged (ValueError: its attributes are list"),
     "a num of 10**30": ("", lambda doc: doc["attributes"]["interfacegan"].update(num=10**30),
                         "'num' is 1000000000000000000000000000000, expected an integer in [1, 2**40]"),
 }
@@ -256,7 +258,8 @@ TAMPERED = {  # (zarr.json, its change, the array read) -> what the message name
 @pytest.mark.parametrize("case", sorted(TAMPERED))
 def test_tampered_array_metadata_is_one_line_never_other_rows(tmp_path, scored_run, case):
     """Probes: a zarr.json declaring another shape or chunking than the run read other rows or columns silently
-    (export-official wrote 15-d codes of a 16-d model); a huge num was an IndexError traceback or a hang."""
+    (export-official wrote 15-d codes of a 16-d model); a huge num was an IndexError traceback or a hang, and so
+    were array attributes that are a JSON list."""
     import json
 
     folder, change, expected = TAMPERED[case]

@@ -170,7 +170,10 @@ class SampleStore:
         """The node `name` (None when absent); damaged metadata is one line naming its file."""
         group = self.group if group is None else group
         try:
-            return group[name] if name in group else None
+            node = group[name] if name in group else None
+            if node is not None and not isinstance(node.metadata.attributes, dict):
+                raise ValueError(f"its attributes are {type(node.metadata.attributes).__name__}, not an object")
+            return node
         except InterfaceGANError:
             raise
         except Exception as exc:  # zarr raises JSON or metadata errors for a damaged zarr.json
