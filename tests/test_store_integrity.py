@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -293,3 +294,26 @@ def test_cli_reports_a_damaged_chunk_in_one_line(tmp_path, scored_run, monkeypat
     (run / "scores" / "attr2" / "c" / "0").write_bytes(b"rubbish")
     err = cli_error(monkeypatch, capsys, "export-official", run, "--out", tmp_path / "out")
     assert "scores/attr2/c/0 (rows 0-99 of scores/attr2) is damaged" in err and "delete it, then run" in err
+
+
+def test_words_a_run_holds_are_printed_as_one_plain_line(tmp_path, scored_run, monkeypatch, capsys):
+    """Probe: a scorer name holding a newline and terminal escapes, quoted in the repair hint of a missing chunk,
+    split the one-line error and drove the terminal (a fake second line in red); `info` cleared the screen."""
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(scored_run, run)
+    for document, change in ((run / "scores" / "attr0" / "zarr.json", lambda d: d["attributes"].update(scorer="toy\n\x1b[2JFAKE")),
+                             (run / "zarr.json", lambda d: d["attributes"]["interfacegan"].update(model="toy\x1b[31m\nX"))):  # fmt: skip
+        doc = json.loads(document.read_text())
+        change(doc)
+        document.write_text(json.dumps(doc))
+    (run / "scores" / "attr0" / "c" / "1").unlink()
+    err = cli_error(monkeypatch, capsys, "export-official", run, "--out", tmp_path / "out")  # asserts one line
+    assert "--scorer toy\\n\\x1b[2JFAKE` again" in err and "\x1b" not in err
+    monkeypatch.setattr(sys, "argv", ["interfacegan", "info", str(run)])
+    from interfacegan.cli import main
+
+    main()
+    shown = " ".join(capsys.readouterr().out.split())  # joined: the console wraps long lines
+    assert "samples of toy\\x1b[31m\\nX (seed 1)" in shown and "\x1b" not in shown
