@@ -51,6 +51,10 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
         ([*imp, "--codes", f"z={t / 'znan.npy'}", "--model", "toy"],
          "z codes (rows 0-9) must be finite: 1 of 160 values are NaN or inf"),
         ([*imp, "--codes", f"z={t / 'znan.npy'}"], "must be finite"),  # checked without a model too
+        ([*imp, "--codes", f"z={t / 'zhuge.npy'}", "--model", "toy"],  # was stored as inf codes, with a warning
+         "z codes (rows 0-9) must be within +-3.4e+38 (float32): 1 of 160 values are beyond it"),
+        ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"a={t / 's_huge.npy'}"],
+         "scores 'a' hold inf values: use NaN for samples without a score (and finite values within float32"),
         ([*imp, "--codes", f"z={t / 'z512.npy'}", "--seed", "-1"], "seed must be a whole number"),
         ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"../x={t / 's_inf.npy'}"],
          "score name '../x' is not a plain name"),  # was a zarr traceback ('a/b' nested a group)
@@ -102,6 +106,10 @@ def _inputs(folder: Path) -> Path:
     (folder / "garbage.npz").write_bytes(b"not an archive")
     np.save(folder / "z16.npy", np.nan_to_num(codes, posinf=0.0))
     np.save(folder / "s_inf.npy", np.full(10, np.inf, np.float32))
+    huge = np.nan_to_num(codes, posinf=0.0).astype(np.float64)
+    huge[3, 5] = 1e300  # finite, beyond float32
+    np.save(folder / "zhuge.npy", huge)
+    np.save(folder / "s_huge.npy", np.full(10, 1e300))
     np.save(folder / "s_text.npy", np.array(["a"] * 10))
     import_official(folder / "imported", {"z": folder / "z16.npy"})  # a run without a model
     return folder
