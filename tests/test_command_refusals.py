@@ -212,3 +212,14 @@ def test_edit_train_boundary_analyze_and_ui_read_a_run_at_a_url(command_inputs, 
         port = sock.getsockname()[1]
     _run_cli(monkeypatch, "ui", "--run", url, "--sefa", "1", "--port", port)
     assert served[0].state.editor.model.spec == "toy"  # the run's model, read from the URL
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1/run", "ftp://127.0.0.1:1/run"])
+def test_a_run_at_an_unreachable_url_is_one_line(url, tmp_path, monkeypatch, capsys):
+    """Probe: a URL nothing answers at (loopback port 1) was a ConnectionRefusedError or aiohttp traceback, for a
+    new run (sample) and for reading one (info, export-official)."""
+    for args in (["sample", "--model", "toy", "--num", "10", "--quiet", "--out", url], ["info", url],
+                 ["export-official", url, "--out", tmp_path / "out"]):  # fmt: skip
+        err = cli_error(monkeypatch, capsys, *args)
+        assert f"cannot reach {url} (" in err and "check the address, the network and the credentials" in err
+    assert not (tmp_path / "out").exists()

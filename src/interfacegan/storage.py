@@ -114,11 +114,26 @@ def zarr_store(location: Location, read_only: bool = False, storage_options: dic
             f"cannot open {location} ({exc}): install the fsspec backend of its scheme (s3fs for s3://, gcsfs for "
             "gs://, adlfs for az://), e.g. pip install 'interfacegan[distributed]'"
         ) from None
+    except OSError as exc:  # a scheme that connects at once (ftp://, sftp://)
+        raise _unreachable(location, exc) from None
+
+
+def _unreachable(location, exc: OSError) -> InterfaceGANError:
+    from interfacegan.store_reads import short
+
+    return InterfaceGANError(f"cannot reach {location} ({short(exc)}): check the address, the network and the "
+                             "credentials")  # fmt: skip
 
 
 def read_key(store: Store, key: str) -> bytes | None:
-    """The bytes stored at `key`, or None when it does not exist."""
-    buffer = sync(store.get(key, prototype=default_buffer_prototype()))
+    """The bytes stored at `key`, or None when it does not exist; one line when a remote store cannot be reached
+    (the first read of every open or claim)."""
+    try:
+        buffer = sync(store.get(key, prototype=default_buffer_prototype()))
+    except OSError as exc:
+        if not isinstance(store, FsspecStore):
+            raise
+        raise _unreachable(f"{store.fs.unstrip_protocol(store.path)}", exc) from None
     return None if buffer is None else buffer.to_bytes()
 
 
