@@ -33,6 +33,7 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
     return [
         ([*sample, "--out", t / "afile"], f"output {t / 'afile'} is a file, not a folder"),
         ([*sample, "--out", t / "afile" / "run"], "which is a file: choose a path in a folder"),
+        ([*sample, "--out", t / "gone"], "is a link to "),  # to nothing: was a FileExistsError traceback
         ([*sample, "--out", "/proc/1/run"], "output /proc/1/run is under /proc, a system folder"),
         ([*sample, "--out", out, "--seed", "-1"], "seed must be a whole number from 0 to 2**63 - 1, got -1"),
         ([*sample, "--out", out, "--batch-size", "0"], "--batch-size must be positive, got 0"),
@@ -97,6 +98,7 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
 
 def _inputs(folder: Path) -> Path:
     (folder / "afile").write_text("x")
+    (folder / "gone").symlink_to(folder / "nowhere")
     np.save(folder / "z512.npy", np.zeros((10, 512), np.float32))
     codes = ToyGenerator().sample(10, seed=1)
     codes[4, 2] = np.inf
