@@ -195,6 +195,14 @@ def stored_chunks(store: Store, array: str) -> set[int]:
     return sync(collect())
 
 
+def refused_write(location: Location, name: str, start: int, stop: int, exc: OSError) -> InterfaceGANError:
+    """One line for rows [start, stop) of array `name` that the file system refused to write, naming the entry."""
+    entry = exc.filename2 or exc.filename  # a rename's target, else the file refused
+    return InterfaceGANError(f"cannot write rows {start}-{stop - 1} of {key_url(location, name)} ({exc.strerror or exc}"
+                             f"{f': {entry}' if entry else ''}): delete what stands in the way or free space, then run "
+                             "the command again")  # fmt: skip
+
+
 class MissingChunk(InterfaceGANError):
     """A chunk of a data array has no file (never written, or deleted). `key` is the chunk's store key."""
 

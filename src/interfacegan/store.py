@@ -45,6 +45,7 @@ from interfacegan.storage import (
     parse_location,
     put_if_absent,
     read_key,
+    refused_write,
     remove_stale_partials,
     stored_chunks,
     zarr_store,
@@ -200,15 +201,8 @@ class SampleStore:
             self._writers[name] = self.group[name].with_config(_WRITE_CONFIG)
         return self._writers[name]
 
-    def ensure_array(
-        self,
-        name: str,
-        tail: tuple[int, ...],
-        dtype: str,
-        attrs: dict | None = None,
-        fill_value: Any = None,
-        compress: bool = True,
-    ) -> zarr.Array:
+    def ensure_array(self, name: str, tail: tuple[int, ...], dtype: str, attrs: dict | None = None,
+                     fill_value: Any = None, compress: bool = True) -> zarr.Array:  # fmt: skip
         """The (num, *tail) array `name`, created if missing; refuses one of another shape, dtype or `attrs`.
 
         Created with create-if-absent (see `storage`), so concurrent writers agree on one array. Chunks carry a
@@ -246,17 +240,10 @@ class SampleStore:
         return arr
 
     def write_rows(self, name: str, start: int, values: np.ndarray) -> None:
-        """Write `values` at rows from `start` of array `name`; one line when the file system refuses (e.g. a folder
-        where a chunk file goes)."""
         try:
             self._writable(name)[start : start + len(values)] = values
-        except OSError as exc:
-            entry = exc.filename2 or exc.filename  # a rename's target, else the file refused
-            raise InterfaceGANError(
-                f"cannot write rows {start}-{start + len(values) - 1} of {key_url(self.path, name)} "
-                f"({exc.strerror or exc}{f': {entry}' if entry else ''}): delete what stands in the way "
-                "or free space, then run the command again"
-            ) from None
+        except OSError as exc:  # e.g. a folder where a chunk file goes: one line naming it
+            raise refused_write(self.path, name, start, start + len(values), exc) from None
 
     # ---- codes, images, scores ------------------------------------------------------------------------------
     def _children(self, group: str) -> list[str]:
