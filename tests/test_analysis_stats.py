@@ -104,6 +104,9 @@ def test_real_scores_csv_skips_text_columns(tmp_path):
     assert math.isnan(scores["smile"][1]) and scores["age"][1] == 40.0
     with pytest.raises(InterfaceGANError):
         load_real_scores(tmp_path / "missing.csv")
+    path.write_text("file,smile,age\na.png,0.5,30\nb.png,-inf,40\n")  # probe: read as a missing score, silently
+    with pytest.raises(InterfaceGANError, match="column 'smile' holds inf \\(data row 2\\): leave the cell empty"):
+        load_real_scores(path)
 
 
 def test_sefa_match_picks_largest_absolute_cosine_and_flips_sign():

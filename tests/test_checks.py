@@ -42,6 +42,8 @@ def test_the_checks_return_clean_values_and_name_the_parameter():
         (lambda: checks.seed(2**63), "seed must be a whole number from 0"),
         (lambda: checks.finite_array("codes", [[0.0, NAN], [INF, 1.0]]), "codes must be finite: 2 of 4 values"),
         (lambda: checks.finite_array("codes", np.array(["a"])), "codes must hold numbers"),
+        (lambda: checks.finite_array("alphas", [1.0, 1e300], dtype=np.float32),  # was inf, with a RuntimeWarning
+         r"alphas must be within \+-3.4e\+38 \(float32\): 1 of 2 values are beyond it"),
     ]
     for call, message in cases:
         with pytest.raises(InterfaceGANError, match=message):
@@ -70,6 +72,7 @@ def test_library_functions_refuse_non_finite_inputs(toy_generator):
         (lambda: Boundary(n, intercept=np.ones(2)), "not a finite number"),
         (lambda: Boundary(np.full(16, NAN)), "zero or non-finite normal"),
         (lambda: edit_offset(z, n, [0.0, NAN]), "alphas must be finite"),
+        (lambda: edit_images(plan, z, [0.0, 1e308]), r"edit values must be within \+-3.4e\+38"),  # not inf
         (lambda: edit_to_distance(z, n, 0.0, [INF]), "distances must be finite"),
         (lambda: edit_to_distance(z, n, NAN, [1.0]), "intercept must be a finite number"),
         (lambda: linspace_steps(-INF, 3, 5), "the edit range must be finite"),

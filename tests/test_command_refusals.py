@@ -33,6 +33,7 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
     return [
         ([*sample, "--out", t / "afile"], f"output {t / 'afile'} is a file, not a folder"),
         ([*sample, "--out", t / "afile" / "run"], "which is a file: choose a path in a folder"),
+        ([*sample, "--out", t / "gone"], "is a link to "),  # to nothing: was a FileExistsError traceback
         ([*sample, "--out", "/proc/1/run"], "output /proc/1/run is under /proc, a system folder"),
         ([*sample, "--out", out, "--seed", "-1"], "seed must be a whole number from 0 to 2**63 - 1, got -1"),
         ([*sample, "--out", out, "--batch-size", "0"], "--batch-size must be positive, got 0"),
@@ -51,6 +52,10 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
         ([*imp, "--codes", f"z={t / 'znan.npy'}", "--model", "toy"],
          "z codes (rows 0-9) must be finite: 1 of 160 values are NaN or inf"),
         ([*imp, "--codes", f"z={t / 'znan.npy'}"], "must be finite"),  # checked without a model too
+        ([*imp, "--codes", f"z={t / 'zhuge.npy'}", "--model", "toy"],  # was stored as inf codes, with a warning
+         "z codes (rows 0-9) must be within +-3.4e+38 (float32): 1 of 160 values are beyond it"),
+        ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"a={t / 's_huge.npy'}"],
+         "scores 'a' hold inf values: use NaN for samples without a score (and finite values within float32"),
         ([*imp, "--codes", f"z={t / 'z512.npy'}", "--seed", "-1"], "seed must be a whole number"),
         ([*imp, "--codes", f"z={t / 'z16.npy'}", "--scores", f"../x={t / 's_inf.npy'}"],
          "score name '../x' is not a plain name"),  # was a zarr traceback ('a/b' nested a group)
@@ -93,6 +98,7 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
 
 def _inputs(folder: Path) -> Path:
     (folder / "afile").write_text("x")
+    (folder / "gone").symlink_to(folder / "nowhere")
     np.save(folder / "z512.npy", np.zeros((10, 512), np.float32))
     codes = ToyGenerator().sample(10, seed=1)
     codes[4, 2] = np.inf
@@ -102,6 +108,10 @@ def _inputs(folder: Path) -> Path:
     (folder / "garbage.npz").write_bytes(b"not an archive")
     np.save(folder / "z16.npy", np.nan_to_num(codes, posinf=0.0))
     np.save(folder / "s_inf.npy", np.full(10, np.inf, np.float32))
+    huge = np.nan_to_num(codes, posinf=0.0).astype(np.float64)
+    huge[3, 5] = 1e300  # finite, beyond float32
+    np.save(folder / "zhuge.npy", huge)
+    np.save(folder / "s_huge.npy", np.full(10, 1e300))
     np.save(folder / "s_text.npy", np.array(["a"] * 10))
     import_official(folder / "imported", {"z": folder / "z16.npy"})  # a run without a model
     return folder
@@ -204,3 +214,14 @@ def test_edit_train_boundary_analyze_and_ui_read_a_run_at_a_url(command_inputs, 
         port = sock.getsockname()[1]
     _run_cli(monkeypatch, "ui", "--run", url, "--sefa", "1", "--port", port)
     assert served[0].state.editor.model.spec == "toy"  # the run's model, read from the URL
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1/run", "ftp://127.0.0.1:1/run"])
+def test_a_run_at_an_unreachable_url_is_one_line(url, tmp_path, monkeypatch, capsys):
+    """Probe: a URL nothing answers at (loopback port 1) was a ConnectionRefusedError or aiohttp traceback, for a
+    new run (sample) and for reading one (info, export-official)."""
+    for args in (["sample", "--model", "toy", "--num", "10", "--quiet", "--out", url], ["info", url],
+                 ["export-official", url, "--out", tmp_path / "out"]):  # fmt: skip
+        err = cli_error(monkeypatch, capsys, *args)
+        assert f"cannot reach {url} (" in err and "check the address, the network and the credentials" in err
+    assert not (tmp_path / "out").exists()

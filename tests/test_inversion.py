@@ -155,6 +155,21 @@ def test_toy_inversion_recovers_the_code(toy_generator):
     assert np.array_equal(rounded.reconstructions, toy_generator.synthesize(rounded.codes))
 
 
+def test_search_streams_its_candidates_a_batch_at_a_time(toy_generator, monkeypatch):
+    """--init search with a huge --candidates once sampled every candidate up front (10**9 codes: killed for
+    memory); it draws one batch of the seed's sequence at a time and still finds the exact sample."""
+    from interfacegan.inversion.optimize import search_codes
+
+    z = toy_generator.sample(300, seed=5)
+    with torch.no_grad():
+        targets = toy_generator.generate(torch.from_numpy(z[[217, 3]]))
+    asked = []
+    sample = toy_generator.sample
+    monkeypatch.setattr(toy_generator, "sample", lambda n, seed=0, start=0: asked.append(n) or sample(n, seed, start))
+    found = search_codes(toy_generator, targets, "z", ReconstructionLoss(), num=300, seed=5, batch_size=64)
+    assert np.array_equal(found.numpy(), z[[217, 3]]) and max(asked) == 64 and sum(asked) == 300
+
+
 def test_inversion_is_deterministic_and_batch_independent(toy_generator):
     images = toy_generator.synthesize(toy_generator.sample(5, seed=1))
     a = invert(toy_generator, images, space="z", steps=40, seed=3, batch_size=5)

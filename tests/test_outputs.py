@@ -161,13 +161,17 @@ FOLDER_OUTPUTS = ("train-boundary", "edit", "sefa", "invert", "edit-image", "tra
 def test_output_paths_that_cannot_be_written_are_refused_first(command, command_inputs, tmp_path, monkeypatch, capsys):
     (tmp_path / "afile").write_text("x")
     (tmp_path / "folder").mkdir()
-    wrong_kind = tmp_path / ("afile" if command in FOLDER_OUTPUTS else "folder")
-    expected = "is a file, not a folder" if command in FOLDER_OUTPUTS else "is a folder, not a file"
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere" / "x")  # a link to nothing: written through, it made
+    wrong_kind = tmp_path / ("afile" if command in FOLDER_OUTPUTS else "folder")  # folders where it pointed, or a
+    expected = "is a file, not a folder" if command in FOLDER_OUTPUTS else "is a folder, not a file"  # traceback
+    dangling = f"is a link to {tmp_path / 'nowhere' / 'x'}, which does not exist"
     for out, message in [(wrong_kind, expected), (tmp_path / "afile" / "x.pt", "lies under"),
-                         ("/proc/1/x.pt", "under /proc, a system folder")]:  # fmt: skip
+                         ("/proc/1/x.pt", "under /proc, a system folder"), (tmp_path / "gone", dangling),
+                         (tmp_path / "gone" / "x.pt", dangling)]:  # fmt: skip
         err = cli_error(monkeypatch, capsys, *_commands(command_inputs, Path(out))[command])
         assert message in err, err
     assert _tree(tmp_path) == {"afile": b"x"} and (tmp_path / "folder").is_dir()
+    assert not (tmp_path / "nowhere").exists()
 
 
 REFUSALS = [  # (command, extra options that make it refuse late, the refusal)

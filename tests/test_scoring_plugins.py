@@ -250,3 +250,29 @@ def test_bad_specs_raise_interfacegan_errors(tmp_path):
     for spec in ("no-such-scorer", f"csv:{tmp_path / 'absent.csv'}", "onnx:", "just_a_module:"):
         with pytest.raises(InterfaceGANError):
             load_scorer(spec)
+
+
+def test_onnx_outputs_that_are_not_bounded_numbers_are_one_line(tmp_path):
+    """Probes: a model giving 100,000 scores per image made `score` create an array per score for hours; one giving
+    strings was a ValueError traceback. Refused before any array is created (a run keeps at most MAX_OUTPUTS)."""
+    from interfacegan.models import ToyGenerator
+    from interfacegan.sampling import sample_to_store
+    from interfacegan.scoring.run import MAX_OUTPUTS, score_store
+
+    consts = [helper.make_node("Constant", [], [k], value=helper.make_tensor(k, TensorProto.INT64, [len(v)], v))
+              for k, v in (("axes", [1, 2, 3]), ("column", [-1, 1]), ("wide", [1, MAX_OUTPUTS + 1]))]  # fmt: skip
+    mean = [*consts, helper.make_node("ReduceMean", ["image", "axes"], ["m"], keepdims=1),
+            helper.make_node("Reshape", ["m", "column"], ["c"])]  # fmt: skip
+    wide = _save_model(tmp_path / "wide.onnx", [*mean, helper.make_node("Expand", ["c", "wide"], ["scores"])],
+                       ["N", 3, 8, 8], ["N", MAX_OUTPUTS + 1])  # fmt: skip
+    graph = helper.make_graph([*mean, helper.make_node("Cast", ["c"], ["scores"], to=TensorProto.STRING)], "text",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("scores", TensorProto.STRING, ["N", 1])])  # fmt: skip
+    text = tmp_path / "text.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(text))
+    store = sample_to_store(ToyGenerator(), tmp_path / "run", num=8, progress=False)
+    with pytest.raises(InterfaceGANError, match=f"gives {MAX_OUTPUTS + 1:,} outputs, more than the {MAX_OUTPUTS:,}"):
+        score_store(store, load_scorer(f"onnx:{wide}"), model=ToyGenerator(), progress=False)
+    assert store.score_names == []
+    with pytest.raises(InterfaceGANError, match="returned object values, not numbers"):
+        load_scorer(f"onnx:{text}").score(np.zeros((2, 8, 8, 3), np.uint8))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -212,12 +213,44 @@ def test_damaged_chunks_and_metadata_are_one_line_naming_the_file(tmp_path, scor
     assert FILES[name] in message and len(message.splitlines()) == 1 and len(message) < 600, message
 
 
+SPECIAL = {  # a chunk file replaced by an entry that is not a regular file -> how the message names it
+    "a link to /dev/zero": (lambda path: path.symlink_to("/dev/zero"), "a device"),  # read forever: killed for memory
+    "a named pipe": (lambda path: os.mkfifo(path), "a pipe"),  # blocked the reader for good
+    "a folder": (lambda path: path.mkdir(), "a folder"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPECIAL))
+def test_chunk_files_that_are_not_regular_files_are_damaged_chunks_never_read(tmp_path, scored_run, case):
+    """Probes: a codes chunk linked to /dev/zero was read until the process was killed for memory, a named pipe hung
+    `edit`, and a `sample` rerun over a folder where a chunk goes was an IsADirectoryError traceback."""
+    make, kind = SPECIAL[case]
+    run = tmp_path / "run"
+    shutil.copytree(scored_run, run)
+    chunk = run / "codes" / "z" / "c" / "1" / "0"
+    chunk.unlink()
+    make(chunk)
+    with pytest.raises(InterfaceGANError) as exc:
+        SampleStore.open(run).codes("z")
+    message = str(exc.value)
+    assert f"codes/z/c/1/0 (rows 100-199 of codes/z) is damaged (OSError: not a regular file but {kind})" in message
+    assert len(message.splitlines()) == 1 and "delete it, then run the same `interfacegan sample`" in message
+    if case == "a folder":  # the rerun the message asks for, before deleting it: one line naming the folder
+        from interfacegan.models import ToyGenerator
+
+        with pytest.raises(InterfaceGANError, match=r"cannot write rows 100-199 of .*codes/z \(Is a directory: .*c/1/0\)"):
+            sample_to_store(ToyGenerator(z_dim=16, num_attributes=3, seed=0), run, num=300, seed=1, chunk_rows=100,
+                            save_images=True, progress=False)
+
+
 TAMPERED = {  # (zarr.json, its change, the array read) -> what the message names
     "codes of another width": ("codes/z", lambda doc: doc.update(shape=[300, 15]), "codes/z/zarr.json is damaged"),
     "scores of another length": ("scores/attr0", lambda doc: doc.update(shape=[301]),
                                  "scores/attr0/zarr.json is damaged"),
     "codes in other chunks": ("codes/z", lambda doc: doc["chunk_grid"]["configuration"].update(chunk_shape=[50, 16]),
                               "shape (300, 16) in chunks of (50,) rows, the run expects (300, 16) in chunks of 100"),
+    "score attributes that are a list": ("scores/attr0", lambda doc: doc.update(attributes=[1, 2]),
+                                         "scores/attr0/zarr.json is damaged (ValueError: its attributes are list"),
     "a num of 10**30": ("", lambda doc: doc["attributes"]["interfacegan"].update(num=10**30),
                         "'num' is 1000000000000000000000000000000, expected an integer in [1, 2**40]"),
 }
@@ -226,7 +259,8 @@ TAMPERED = {  # (zarr.json, its change, the array read) -> what the message name
 @pytest.mark.parametrize("case", sorted(TAMPERED))
 def test_tampered_array_metadata_is_one_line_never_other_rows(tmp_path, scored_run, case):
     """Probes: a zarr.json declaring another shape or chunking than the run read other rows or columns silently
-    (export-official wrote 15-d codes of a 16-d model); a huge num was an IndexError traceback or a hang."""
+    (export-official wrote 15-d codes of a 16-d model); a huge num was an IndexError traceback or a hang, and so
+    were array attributes that are a JSON list."""
     import json
 
     folder, change, expected = TAMPERED[case]
@@ -260,3 +294,26 @@ def test_cli_reports_a_damaged_chunk_in_one_line(tmp_path, scored_run, monkeypat
     (run / "scores" / "attr2" / "c" / "0").write_bytes(b"rubbish")
     err = cli_error(monkeypatch, capsys, "export-official", run, "--out", tmp_path / "out")
     assert "scores/attr2/c/0 (rows 0-99 of scores/attr2) is damaged" in err and "delete it, then run" in err
+
+
+def test_words_a_run_holds_are_printed_as_one_plain_line(tmp_path, scored_run, monkeypatch, capsys):
+    """Probe: a scorer name holding a newline and terminal escapes, quoted in the repair hint of a missing chunk,
+    split the one-line error and drove the terminal (a fake second line in red); `info` cleared the screen."""
+    import json
+
+    run = tmp_path / "run"
+    shutil.copytree(scored_run, run)
+    for document, change in ((run / "scores" / "attr0" / "zarr.json", lambda d: d["attributes"].update(scorer="toy\n\x1b[2JFAKE")),
+                             (run / "zarr.json", lambda d: d["attributes"]["interfacegan"].update(model="toy\x1b[31m\nX"))):  # fmt: skip
+        doc = json.loads(document.read_text())
+        change(doc)
+        document.write_text(json.dumps(doc))
+    (run / "scores" / "attr0" / "c" / "1").unlink()
+    err = cli_error(monkeypatch, capsys, "export-official", run, "--out", tmp_path / "out")  # asserts one line
+    assert "--scorer toy\\n\\x1b[2JFAKE` again" in err and "\x1b" not in err
+    monkeypatch.setattr(sys, "argv", ["interfacegan", "info", str(run)])
+    from interfacegan.cli import main
+
+    main()
+    shown = " ".join(capsys.readouterr().out.split())  # joined: the console wraps long lines
+    assert "samples of toy\\x1b[31m\\nX (seed 1)" in shown and "\x1b" not in shown

@@ -2,7 +2,7 @@
 
     check_output(path, kind)   one line, before any work, unless `path` can become a 'file' or 'dir' output: not
                                the other kind, not under a file, not in a read-only place, not under /proc, /sys
-                               or /dev
+                               or /dev, not through a link to nothing
     atomic_path(path)          one file (or a folder another library fills): write the temporary sibling it
                                yields; it is renamed onto `path` only when the block succeeds
     staged_dir(out)            a folder of outputs: write into the hidden folder it yields; when the block
@@ -34,10 +34,19 @@ def _existing_ancestor(path: Path) -> Path:
     """The nearest folder above `path` that exists; a one-line error when a file stands in the way."""
     parent = path.parent
     while not (parent.exists() or parent == parent.parent):
+        _no_dangling_link(path, parent)
         parent = parent.parent
     if parent.exists() and not parent.is_dir():
         raise InterfaceGANError(f"output {path} lies under {parent}, which is a file: choose a path in a folder")
     return parent
+
+
+def _no_dangling_link(path: Path, entry: Path) -> None:
+    """One line when `entry` (the output `path` or a folder above it) is a symbolic link to nothing: writing there
+    would fail midway, or create folders wherever the link points."""
+    if entry.is_symlink() and not entry.exists():
+        raise InterfaceGANError(f"output {path}: {entry} is a link to {os.readlink(entry)}, which does not exist; "
+                                "create it or choose another path")  # fmt: skip
 
 
 def _writable(folder: Path) -> bool:
@@ -50,8 +59,8 @@ def check_output(path: str | os.PathLike, kind: str | None = "file") -> Path:
     """`path` as a Path when it can be written as `kind` ('file', 'dir', or None for either); else one line.
 
     Refused: a path under /proc, /sys or /dev; an existing entry of the other kind (or a device, pipe or socket);
-    a path under a file; a place this process cannot write (a read-only mount, a folder without write access).
-    Nothing is created or written.
+    a path under a file; a place this process cannot write (a read-only mount, a folder without write access); a
+    path that is, or lies under, a symbolic link to nothing. Nothing is created or written.
     """
     if kind not in (*KINDS, None):
         raise ValueError(f"kind must be 'file', 'dir' or None, got {kind!r}")
@@ -60,6 +69,7 @@ def check_output(path: str | os.PathLike, kind: str | None = "file") -> Path:
     for root in SYSTEM_ROOTS:
         if real == root or root in real.parents:
             raise InterfaceGANError(f"output {path} is under {root}, a system folder: write it elsewhere")
+    _no_dangling_link(path, path)
     if path.exists():
         if kind == "dir" and not path.is_dir():
             raise InterfaceGANError(f"output {path} is a file, not a folder: choose a folder (new or existing)")

@@ -11,7 +11,7 @@ caller computes with (float, int, float array).
     integer(name, x, lo, hi)   a whole number in [lo, hi] (either bound None: unbounded)
     positive_int(name, x, hi)  a whole number >= 1 (and <= hi)
     seed(x)                    a whole number in [0, MAX_SEED] (what numpy and torch both accept)
-    finite_array(name, a)      a numeric array without NaN or inf
+    finite_array(name, a)      a numeric array without NaN or inf (cast to a float dtype within its range)
 """
 
 from __future__ import annotations
@@ -95,8 +95,9 @@ def seed(value, name: str = "seed") -> int:
     return value
 
 
-def finite_array(name: str, array) -> np.ndarray:
-    """`array` as a numpy array; one line unless it holds numbers, none of them NaN or inf."""
+def finite_array(name: str, array, dtype=None) -> np.ndarray:
+    """`array` as a numpy array; one line unless it holds numbers, none of them NaN or inf. With a float `dtype`, the
+    array is returned cast to it, and values beyond its range (1e300 as float32) are refused too, not made inf."""
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
         raise InterfaceGANError(f"{name} must hold numbers, got {array.dtype} values")
@@ -104,4 +105,12 @@ def finite_array(name: str, array) -> np.ndarray:
         bad = int(array.size - np.count_nonzero(np.isfinite(array)))
         if bad:
             raise InterfaceGANError(f"{name} must be finite: {bad} of {array.size} values are NaN or inf")
+    if dtype is not None:
+        with np.errstate(over="ignore"):
+            cast = array.astype(dtype, copy=False)
+        bad = int(cast.size - np.count_nonzero(np.isfinite(cast)))
+        if bad:
+            raise InterfaceGANError(f"{name} must be within +-{np.finfo(dtype).max:.3g} ({np.dtype(dtype).name}): "
+                                    f"{bad} of {array.size} values are beyond it")  # fmt: skip
+        array = cast
     return array

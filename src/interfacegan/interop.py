@@ -66,8 +66,11 @@ def import_official(
             raise InterfaceGANError(f"scores {name!r} have shape {arr.shape}: expected (N,) or (N, 1)")
         if arr.dtype.kind not in "biuf":
             raise InterfaceGANError(f"scores {name!r} hold {arr.dtype} values, not numbers")
-        if arr.dtype.kind == "f" and np.isinf(arr).any():  # NaN marks a sample without a score; inf is no score
-            raise InterfaceGANError(f"scores {name!r} hold inf values: use NaN for samples without a score")
+        with np.errstate(over="ignore"):  # stored as float32: 1e300 would become inf
+            infinite = arr.dtype.kind == "f" and np.isinf(arr.astype(np.float32)).any()
+        if infinite:  # NaN marks a sample without a score; inf is no score
+            raise InterfaceGANError(f"scores {name!r} hold inf values: use NaN for samples without a score (and "
+                                    "finite values within float32's +-3.4e+38)")  # fmt: skip
     for space, arr in arrays.items():
         expected = 3 if space == "wp" else 2
         if arr.ndim != expected:
@@ -114,7 +117,7 @@ def _check_codes(arrays: dict[str, np.ndarray], model: str, chunk_rows: int) -> 
     for space, arr in arrays.items():
         for start in range(0, len(arr), chunk_rows):
             checks.finite_array(f"{space} codes (rows {start}-{min(start + chunk_rows, len(arr)) - 1})",
-                                arr[start : start + chunk_rows])  # fmt: skip
+                                arr[start : start + chunk_rows], dtype=np.float32)  # fmt: skip
     return info
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -113,11 +114,26 @@ def zarr_store(location: Location, read_only: bool = False, storage_options: dic
             f"cannot open {location} ({exc}): install the fsspec backend of its scheme (s3fs for s3://, gcsfs for "
             "gs://, adlfs for az://), e.g. pip install 'interfacegan[distributed]'"
         ) from None
+    except OSError as exc:  # a scheme that connects at once (ftp://, sftp://)
+        raise _unreachable(location, exc) from None
+
+
+def _unreachable(location, exc: OSError) -> InterfaceGANError:
+    from interfacegan.store_reads import short
+
+    return InterfaceGANError(f"cannot reach {location} ({short(exc)}): check the address, the network and the "
+                             "credentials")  # fmt: skip
 
 
 def read_key(store: Store, key: str) -> bytes | None:
-    """The bytes stored at `key`, or None when it does not exist."""
-    buffer = sync(store.get(key, prototype=default_buffer_prototype()))
+    """The bytes stored at `key`, or None when it does not exist; one line when a remote store cannot be reached
+    (the first read of every open or claim)."""
+    try:
+        buffer = sync(store.get(key, prototype=default_buffer_prototype()))
+    except OSError as exc:
+        if not isinstance(store, FsspecStore):
+            raise
+        raise _unreachable(f"{store.fs.unstrip_protocol(store.path)}", exc) from None
     return None if buffer is None else buffer.to_bytes()
 
 
@@ -179,12 +195,35 @@ def stored_chunks(store: Store, array: str) -> set[int]:
     return sync(collect())
 
 
+def refused_write(location: Location, name: str, start: int, stop: int, exc: OSError) -> InterfaceGANError:
+    """One line for rows [start, stop) of array `name` that the file system refused to write, naming the entry."""
+    entry = exc.filename2 or exc.filename  # a rename's target, else the file refused
+    return InterfaceGANError(f"cannot write rows {start}-{stop - 1} of {key_url(location, name)} ({exc.strerror or exc}"
+                             f"{f': {entry}' if entry else ''}): delete what stands in the way or free space, then run "
+                             "the command again")  # fmt: skip
+
+
 class MissingChunk(InterfaceGANError):
     """A chunk of a data array has no file (never written, or deleted). `key` is the chunk's store key."""
 
     def __init__(self, location: Location, key: str):
         self.key = key
         super().__init__(f"chunk file {key_url(location, key)} is missing")
+
+
+def _refuse_special_file(path: Path) -> None:
+    """An OSError unless `path` is missing or a regular file (after links): a device such as /dev/zero reads without
+    end and a pipe blocks, so neither is ever read as a chunk (the readers report it as a damaged chunk)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise OSError(f"not a regular file but {_KINDS.get(stat.S_IFMT(mode), 'a special file')}")
+
+
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFIFO: "a pipe",
+          stat.S_IFSOCK: "a socket"}  # fmt: skip
 
 
 class StrictReads(WrapperStore):
@@ -197,6 +236,8 @@ class StrictReads(WrapperStore):
         self.location = location
 
     async def get(self, key, prototype, byte_range=None):
+        if isinstance(self._store, LocalStore):
+            _refuse_special_file(Path(self._store.root) / key)
         value = await self._store.get(key, prototype, byte_range)
         if value is None and not key.startswith("progress/") and chunk_index(key) is not None:
             raise MissingChunk(self.location, key)

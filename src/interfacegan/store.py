@@ -45,6 +45,7 @@ from interfacegan.storage import (
     parse_location,
     put_if_absent,
     read_key,
+    refused_write,
     remove_stale_partials,
     stored_chunks,
     zarr_store,
@@ -170,7 +171,10 @@ class SampleStore:
         """The node `name` (None when absent); damaged metadata is one line naming its file."""
         group = self.group if group is None else group
         try:
-            return group[name] if name in group else None
+            node = group[name] if name in group else None
+            if node is not None and not isinstance(node.metadata.attributes, dict):
+                raise ValueError(f"its attributes are {type(node.metadata.attributes).__name__}, not an object")
+            return node
         except InterfaceGANError:
             raise
         except Exception as exc:  # zarr raises JSON or metadata errors for a damaged zarr.json
@@ -197,15 +201,8 @@ class SampleStore:
             self._writers[name] = self.group[name].with_config(_WRITE_CONFIG)
         return self._writers[name]
 
-    def ensure_array(
-        self,
-        name: str,
-        tail: tuple[int, ...],
-        dtype: str,
-        attrs: dict | None = None,
-        fill_value: Any = None,
-        compress: bool = True,
-    ) -> zarr.Array:
+    def ensure_array(self, name: str, tail: tuple[int, ...], dtype: str, attrs: dict | None = None,
+                     fill_value: Any = None, compress: bool = True) -> zarr.Array:  # fmt: skip
         """The (num, *tail) array `name`, created if missing; refuses one of another shape, dtype or `attrs`.
 
         Created with create-if-absent (see `storage`), so concurrent writers agree on one array. Chunks carry a
@@ -243,7 +240,10 @@ class SampleStore:
         return arr
 
     def write_rows(self, name: str, start: int, values: np.ndarray) -> None:
-        self._writable(name)[start : start + len(values)] = values
+        try:
+            self._writable(name)[start : start + len(values)] = values
+        except OSError as exc:  # e.g. a folder where a chunk file goes: one line naming it
+            raise refused_write(self.path, name, start, start + len(values), exc) from None
 
     # ---- codes, images, scores ------------------------------------------------------------------------------
     def _children(self, group: str) -> list[str]:

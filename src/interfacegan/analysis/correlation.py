@@ -71,6 +71,10 @@ def load_real_scores(path: str | Path) -> dict[str, np.ndarray]:
             values = np.array([float(r[j]) if j < len(r) and r[j].strip() else np.nan for r in body])
         except ValueError:
             continue  # a text column (file names, ids)
+        if np.isinf(values).any():  # 'inf' parses as a number but is no score; it was dropped like an empty cell
+            row = int(np.flatnonzero(np.isinf(values))[0]) + 1
+            raise InterfaceGANError(f"{path}: column {name.strip()!r} holds inf (data row {row}): leave the cell empty "
+                                    "(or write nan) for an image without a score")  # fmt: skip
         columns[name.strip()] = values
     if not columns:
         raise InterfaceGANError(f"{path} has no numeric columns: expected one column of scores per attribute")

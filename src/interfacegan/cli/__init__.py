@@ -91,13 +91,14 @@ def main() -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from interfacegan.cli.options import printable
     from interfacegan.errors import InterfaceGANError
 
     stderr = Console(stderr=True, soft_wrap=True)
     try:
         status = app(standalone_mode=False)
     except InterfaceGANError as exc:
-        stderr.print(f"[bold red]error:[/] {escape(_in_option_words(str(exc)))}", highlight=False)
+        stderr.print(f"[bold red]error:[/] {escape(printable(_in_option_words(str(exc))))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         status = 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -79,6 +80,15 @@ def grid_options(grids: bool, rows: tuple[str, int | None], steps: int | None, r
     if seed is not None:
         grid["seed"] = checks.seed(seed)
     return grid
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """`text` with control characters (newlines, terminal escapes, bidi overrides) shown as escapes: what a run
+    folder or a file says is printed as one plain line and never drives the terminal."""
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], str(text))
 
 
 def given(**values) -> dict:

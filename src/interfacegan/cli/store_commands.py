@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from interfacegan.cli import app
@@ -19,6 +20,7 @@ from interfacegan.cli.options import (
     executor_from_options,
     given,
     parse_named_paths,
+    printable,
 )
 
 console = Console()
@@ -126,8 +128,8 @@ def info(run: Annotated[str, typer.Argument(help="Run directory or URL.")]):
 
     store = SampleStore.open(run, mode="r")
     meta = store.meta
-    model = meta.get("model", "an unnamed model")
-    console.print(f"[bold]{store.path}[/]: {store.num} samples of {model} (seed {meta.get('seed')})")
+    model = escape(printable(meta.get("model", "an unnamed model")))
+    console.print(f"[bold]{escape(str(store.path))}[/]: {store.num} samples of {model} (seed {meta.get('seed')})")
     console.print(f"spaces: {', '.join(store.spaces)}; images: {meta.get('image_size') or 'none'}")
     done = store.done_chunks("sample")
     missing = store.missing_chunks("sample", store.sampled_arrays)
@@ -139,18 +141,19 @@ def info(run: Annotated[str, typer.Argument(help="Run directory or URL.")]):
         table, problems = Table("score", "scorer", "valid", "mean", "std", "min", "max"), []
         for name in store.score_names:
             scorer = store.score_info(name)
+            label = escape(printable(f"{scorer.get('scorer')} v{scorer.get('version')}"))  # the run's words, as text
             try:
                 values = store.scores([name])[name]
             except InterfaceGANError as exc:  # not completely scored, or a chunk file missing or damaged
-                table.add_row(name, f"{scorer.get('scorer')} v{scorer.get('version')}", "incomplete", *"----")
+                table.add_row(name, label, "incomplete", *"----")
                 problems.append(str(exc))
                 continue
             valid = values[np.isfinite(values)]
             stats = [f"{f(valid):.4g}" if len(valid) else "-" for f in (np.mean, np.std, np.min, np.max)]
-            table.add_row(name, f"{scorer.get('scorer')} v{scorer.get('version')}", str(len(valid)), *stats)
+            table.add_row(name, label, str(len(valid)), *stats)
         console.print(table)
         for problem in problems[:3]:
-            console.print(f"[yellow]{problem}[/]")
+            console.print(f"[yellow]{escape(printable(problem))}[/]")
 
 
 @app.command("import-official")

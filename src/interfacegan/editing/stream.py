@@ -21,9 +21,9 @@ def edited_batches(plan: EditPlan, codes: np.ndarray, values: Sequence[float], b
     holds about `batch_size` images. `truncation` applies when synthesizing z codes of style models. Arguments are
     checked on the call, not on first use.
     """
-    codes = checks.finite_array("codes", np.asarray(codes, dtype=np.float32))
+    codes = checks.finite_array("codes", codes, dtype=np.float32)
     plan.model.check_codes(codes, plan.space)
-    values = checks.finite_array("edit values", np.asarray(values, dtype=np.float32).reshape(-1))
+    values = checks.finite_array("edit values", np.ravel(values), dtype=np.float32)
     if len(values) == 0:
         raise InterfaceGANError("give at least one edit step (value)")
     checks.positive_int("batch_size", batch_size)
@@ -46,7 +46,7 @@ def _edited_batches(plan, codes, values, batch_size, truncation, mode):
 def edit_images(plan: EditPlan, codes: np.ndarray, values: Sequence[float], mode: str = "offset",
                 batch_size: int = 64, truncation=None) -> np.ndarray:  # fmt: skip
     """Images (N, S, H, W, 3) uint8 of codes (N, *plan.code_shape) edited at each step value (S,)."""
-    values = np.asarray(values, dtype=np.float32).reshape(-1)
+    values = checks.finite_array("edit values", np.ravel(values), dtype=np.float32)
     blocks = [images.reshape(stop - start, len(values), *images.shape[1:])
               for start, stop, images in edited_batches(plan, codes, values, batch_size, truncation, mode)]  # fmt: skip
     if not blocks:

@@ -59,20 +59,23 @@ def code_statistics(model, space: str) -> tuple[np.ndarray, float]:
 
 def search_codes(model, targets: torch.Tensor, space: str, loss: ReconstructionLoss, num: int, seed: int,
                  batch_size: int = 64) -> torch.Tensor:  # fmt: skip
-    """For each target (N, 3, H, W), the best (lowest loss) of `num` random samples as a code (N, *space_shape)."""
-    z = model.sample(num, seed=seed)
-    codes = model.to_tensor(z if space == "z" else model.map(z, space))
+    """For each target (N, 3, H, W), the best (lowest loss) of `num` random samples as a code (N, *space_shape).
+
+    The samples are drawn and mapped `batch_size` at a time (rows of the seed's z sequence), so memory stays one
+    batch whatever `num` is."""
     best_loss = torch.full((len(targets),), float("inf"), device=targets.device)
-    best = torch.zeros(len(targets), dtype=torch.long, device=targets.device)
+    best = model.to_tensor(np.zeros((len(targets), *model.space_shape(space)), dtype=np.float32))
     with torch.no_grad():
         for start in range(0, num, batch_size):
-            images = model.generate(codes[start : start + batch_size], space)
+            z = model.sample(min(batch_size, num - start), seed=seed, start=start)
+            codes = model.to_tensor(z if space == "z" else model.map(z, space))
+            images = model.generate(codes, space)
             for i, target in enumerate(targets):
                 values = loss(images, target[None].expand_as(images))
                 value, index = values.min(0)
                 if value < best_loss[i]:
-                    best_loss[i], best[i] = value, start + index
-    return codes[best].clone()
+                    best_loss[i], best[i] = value, codes[index]
+    return best
 
 
 def lr_schedule(step: int, steps: int, lr: float, rampup: float = 0.05, rampdown: float = 0.25) -> float:

@@ -277,6 +277,8 @@ class OnnxScorer(Scorer):
                 raise InterfaceGANError(
                     f"ONNX model {self.path} failed on input {part.shape}: {reason} (check size/mean/std options)"
                 ) from None
+            if np.asarray(y).dtype.kind not in "biuf":
+                raise InterfaceGANError(f"ONNX model {self.path} returned {np.asarray(y).dtype} values, not numbers")
             y = np.asarray(y, dtype=np.float32)
             if y.ndim == 0 or y.shape[0] != len(part) or _score_width(y.shape[1:]) is None:
                 raise InterfaceGANError(

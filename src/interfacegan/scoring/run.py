@@ -26,6 +26,7 @@ from interfacegan.scoring.base import Scorer, bind_run
 from interfacegan.store import SAMPLE_TASK, SampleStore
 
 
+MAX_OUTPUTS = 1024  # arrays one scorer may add to a run (the paper's attributes: 5; a 1000-class model: 1000)
 # A prefix starts the stored names (`scores/PREFIXNAME`, and files like PREFIXNAME_z.npz): a plain name, so it can
 # neither nest arrays ('/' makes groups that `info` and `train-boundary` then stumble on) nor hide them ('.', '__').
 PREFIX_RULE = "letters, digits, '_', '-' and '.', starting with a letter or digit (e.g. v2_)"
@@ -40,7 +41,11 @@ def check_prefix(prefix: str, what: str = "prefix") -> str:
 
 
 def _check_output_names(scorer: Scorer, prefix: str) -> None:
-    """Each stored name one array name: not empty, no '/' or '\\' (which would nest groups), not hidden."""
+    """Each stored name one array name: not empty, no '/' or '\\' (which would nest groups), not hidden; and at most
+    MAX_OUTPUTS of them (one array each: an ONNX model giving 100,000 scores per image created arrays for hours)."""
+    if len(scorer.outputs) > MAX_OUTPUTS:
+        raise InterfaceGANError(f"scorer {scorer.name!r} gives {len(scorer.outputs):,} outputs, more than the "
+                                f"{MAX_OUTPUTS:,} a run stores (one array each): give it fewer outputs")  # fmt: skip
     for output in scorer.outputs:
         name = f"{prefix}{output}"
         if not name or "/" in name or "\\" in name or name.startswith((".", "__")):
