@@ -1,12 +1,15 @@
-"""Helpers that test modules import (not tests themselves): running the command line and checking its errors, and
-reference math shared by the model tests.
+"""Helpers that test modules import (not tests themselves): running the command line and checking its errors, a
+real server for the editor's app, and reference math shared by the model tests.
 
 Fixtures live in conftest.py; test modules import helpers from here, never from conftest or from each other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,27 @@ def cli_error(monkeypatch, capsys, *args) -> str:
 def cli_path() -> str:
     """The installed `interfacegan` console script next to this interpreter."""
     return str(BIN / "interfacegan")
+
+
+@contextlib.contextmanager
+def serving(app):
+    """Serve the ASGI `app` on a real uvicorn at 127.0.0.1 and a port the system chooses; yields that port."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(400):
+            if server.started or not thread.is_alive():
+                break
+            time.sleep(0.025)
+        assert server.started, "uvicorn did not start"
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def ref_mapping(state, z, lr: float = 0.01):

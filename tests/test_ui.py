@@ -156,8 +156,11 @@ def test_layer_and_space_errors(toy_generator):
 # ---- HTTP API -------------------------------------------------------------------------------------------------
 def test_page_and_static_files_load_from_the_server_only(client):
     page = client.get("/")
-    assert page.status_code == 200 and '<script src="/static/app.js"></script>' in page.text
-    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+    assert page.status_code == 200
+    scripts = re.findall(r'<script src="/static/([\w-]+\.js)"></script>', page.text)
+    assert scripts == ["helpers.js", "render.js", "directions.js", "sources.js", "app.js"]  # in this order
+    assert {p.name for p in STATIC.glob("*.js")} == set(scripts)  # each loaded once
+    for name, kind in [*((s, "javascript") for s in scripts), ("style.css", "text/css")]:
         response = client.get(f"/static/{name}")
         assert response.status_code == 200 and kind in response.headers["content-type"]
     for path in STATIC.iterdir():  # works offline: nothing is fetched from elsewhere
@@ -225,10 +228,10 @@ NODE = shutil.which("node")
 
 
 def run_page_js(body: str):
-    """Run `body` (a JS function body that returns JSON-able data) with the page script's pure functions as `app`."""
+    """Run `body` (a JS function body that returns JSON-able data) with static/helpers.js (pure functions) as `app`."""
     if NODE is None:
         pytest.skip("node is not installed: the page's pure functions are checked where it is")
-    script = f"const app = require({json.dumps(str(STATIC / 'app.js'))}); " \
+    script = f"const app = require({json.dumps(str(STATIC / 'helpers.js'))}); " \
              f"console.log(JSON.stringify((() => {{ {body} }})()));"  # fmt: skip
     done = subprocess.run([NODE, "-e", script], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr

@@ -1,7 +1,7 @@
 """The editor's web server: a FastAPI app over an `Editor` (model + directions), with the page served locally.
 
 Endpoints (JSON bodies are `schemas.StateIn` / `StripIn`; user errors answer 4xx {"detail": "one line"}):
-    GET  /                      the page (static/index.html; app.js, style.css under /static, no CDN)
+    GET  /                      the page (static/index.html; its scripts and style.css under /static, no CDN)
     GET  /api/config            model, edit space, W+ layers, directions (label, note, default layers), run, upload
     POST /api/render            state -> PNG of the edited image (model resolution)
     POST /api/strip             {state, direction, lo, hi, steps} -> PNG strip of that slider at `steps` values
