@@ -46,7 +46,7 @@ def train_translator_command(
     from interfacegan.translation import train_translator
 
     checkpoint = training_checkpoint(out, force, checkpoint_every, "translator")
-    direction = load_direction(boundary, space=space or "z", model=model)
+    direction = load_direction(boundary, space=space, model=model)
     generator = load_model(model or direction.model or DEFAULT_MODEL, device=device)
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")
