@@ -227,3 +227,17 @@ def test_every_numeric_option_is_checked_with_one_line(index, command_inputs, tm
     err = cli_error(monkeypatch, capsys, *args)
     assert message in err, err
     assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_the_render_and_inversion_checkers_hold_no_defaults_of_their_own():
+    """`check_render` and `check_inversion` check what they are given and pass the rest on as None: the defaults
+    live once, in `save_edit` and `invert`, not repeated in the checkers."""
+    from interfacegan.editing.render import check_render
+    from interfacegan.inversion.optimize import check_inversion
+
+    assert check_render() == (None, None)
+    assert check_render(scale=3.0) == (None, 3) and check_render(fps=2) == (2.0, None)
+    assert check_inversion() == (None,) * 7
+    assert check_inversion(steps=5.0, seed=7) == (5, None, None, None, None, 7, None)
+    with pytest.raises(InterfaceGANError, match="^num_candidates must be positive"):
+        check_inversion(num_candidates=0)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 
 import numpy as np
+import pytest
 
+from interfacegan.errors import InterfaceGANError
 from interfacegan.models import load_model
 from interfacegan.models.checkpoints import build_random
 from interfacegan.models.rosinality import save_rosinality
@@ -34,5 +36,8 @@ def test_forced_format_is_used_and_recorded(tmp_path):
 
 
 def test_format_is_refused_for_built_in_models(tmp_path):
+    """The library names its parameter (`format`); `sample`, which holds it as `checkpoint_format`, prints --format."""
+    with pytest.raises(InterfaceGANError, match="^`format` applies to checkpoint files, not to the built-in model"):
+        load_model("toy", format="nvidia")
     proc = _sample("--model", "toy", "--format", "nvidia", "--out", str(tmp_path / "run"))
     assert proc.returncode == 2 and "--format applies to checkpoint files" in proc.stderr

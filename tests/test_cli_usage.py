@@ -136,13 +136,17 @@ def test_defaults_the_cli_shows_are_the_apis():
     from interfacegan.cli import app
     from interfacegan.demo import DemoSettings
     from interfacegan.directions.ganspace import GANSpace
+    from interfacegan.directions.files import PLAIN_SPACE
     from interfacegan.directions.sefa import sefa_boundaries
-    from interfacegan.editing.run import EditRequest, edit_run, save_direction_grid, save_edit
+    from interfacegan.editing.run import EditRequest, edit_rows, edit_run, save_direction_grid, save_edit
+    from interfacegan.interop import import_official
     from interfacegan.inversion import ReconstructionLoss, invert, train_encoder
+    from interfacegan.inversion.files import save_inversion
     from interfacegan.scoring.calibration import calibrate_run
     from interfacegan.translation import train_translator
+    from interfacegan.translation.dni import save_translations
     from interfacegan.learning import BoundaryTrainer, train_boundaries
-    from interfacegan.ui.build import build_editor_app
+    from interfacegan.ui.build import DEFAULT_HOST, DEFAULT_PORT, build_editor_app
     from interfacegan.sampling import make_truncation, sample_to_store
     from interfacegan.scoring.run import score_store
 
@@ -159,18 +163,23 @@ def test_defaults_the_cli_shows_are_the_apis():
     figure = defaults(save_direction_grid)
     edit = {**grid, "mode": request.mode, "fps": defaults(save_edit)["fps"]}
     demo = DemoSettings()
+    sheet_scale = defaults(save_inversion)["scale"]  # edit-image's edits are enlarged as its inversion sheets
     api = {
         "sample": {"seed": sample["seed"], "batch_size": sample["batch_size"], "chunk_rows": sample["chunk_rows"],
                    "truncation_psi": defaults(make_truncation)["psi"]},
-        "score": {"batch_size": score["batch_size"]},
+        "score": {"batch_size": score["batch_size"], "prefix": score["prefix"] or "none"},
+        "import-official": {"model": defaults(import_official)["model"]},
         "demo": {"num": demo.num, "seed": demo.seed, "ratio": demo.ratio},
         "train-boundary": {"space": defaults(train_boundaries)["spaces"][0],
                            **{name: trainer[key] for name, key in (("ratio", "ratio"), ("split", "split"),
                               ("seed", "seed"), ("c", "C"), ("solver", "solver"), ("max_iter", "max_iter"),
                               ("threshold", "threshold"))}},
-        "edit": {**edit, "batch_size": defaults(edit_run)["batch_size"], "scale": defaults(save_edit)["scale"]},
-        "edit-image": {**edit, "invert_steps": inversion["steps"], **inverting},
-        "invert": {"steps": inversion["steps"], **inverting},
+        "edit": {**edit, "batch_size": defaults(edit_run)["batch_size"], "scale": defaults(save_edit)["scale"],
+                 "num": defaults(edit_rows)["num"], "start": defaults(edit_rows)["start"]},
+        "edit-image": {**edit, "invert_steps": inversion["steps"], **inverting, "scale": sheet_scale},
+        "invert": {"steps": inversion["steps"], **inverting, "scale": sheet_scale},
+        "translate": {"scale": defaults(save_translations)["scale"]},
+        "name-directions": {"space": PLAIN_SPACE},
         "face calibrate": {"num": defaults(calibrate_run)["num"]},
         "sefa": {"k": defaults(sefa_boundaries)["k"], "seed": figure["seed"], "num": figure["rows"],
                  "scale": figure["scale"], **grid},
@@ -180,7 +189,7 @@ def test_defaults_the_cli_shows_are_the_apis():
         "train-translator": {name: translator[name] for name in (
             "alpha", "num", "keep", "identity_steps", "steps", "batch_size", "lr", "width", "seed", "checkpoint_every")},
         "ui": {"truncation_psi": defaults(make_truncation)["psi"], "invert_steps": ui["invert_steps"],
-               "slider_range": ui["slider_range"]},
+               "slider_range": ui["slider_range"], "host": DEFAULT_HOST, "port": DEFAULT_PORT},
         "analyze all": {"num": analysis["num_rescore"], "num_identity": analysis["num_identity"],
                         "num_distance": analysis["num_distance"], "alpha": analysis["alpha"],
                         "sweep": ",".join(f"{a:g}" for a in analysis["sweep"]), "sefa_k": analysis["sefa_k"],

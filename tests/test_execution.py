@@ -204,3 +204,29 @@ def test_ray_is_not_imported_unless_asked_for(tmp_path):
               "try:\n    main()\nexcept SystemExit:\n    pass\nprint('ray' in sys.modules)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_cuda_asked_of_ray_workers_without_gpus_says_how_to_give_them_one(monkeypatch):
+    """A job asking for CUDA on Ray workers given no GPU fails with one line that names both fixes: another
+    `device`, or gpus_per_worker; the CLI writes them as the command's --device and --gpus-per-worker."""
+    pytest.importorskip("ray", reason="the Ray tests need the distributed extra: pip install -e '.[dev,distributed]'")
+    import torch
+    import typer
+
+    from interfacegan.cli import app
+    from interfacegan.cli.flags import invoked_command, with_option_names
+    from interfacegan.device import CudaUnavailableError, resolve_device
+    from interfacegan.execution.ray import job_error
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CudaUnavailableError) as raised:
+        resolve_device("cuda")
+    message = str(job_error(raised.value, 0.0))
+    assert message == ("`device` 'cuda' requested but CUDA is not available: use 'cpu' or 'auto', or give the Ray "
+                       "workers GPUs (gpus_per_worker, e.g. 1)")  # fmt: skip
+    assert str(job_error(raised.value, 1.0)) == str(raised.value)  # workers with GPUs: CUDA is broken, not missing
+    assert str(job_error(InterfaceGANError("num must be positive"), 0.0)) == "num must be positive"
+    score = invoked_command(typer.main.get_command(app), ["score", "run", "--scorer", "toy", "--executor", "ray"])
+    assert with_option_names(message, score) == (
+        "--device 'cuda' requested but CUDA is not available: use 'cpu' or 'auto', or give the Ray workers GPUs "
+        "(--gpus-per-worker, e.g. 1)")  # fmt: skip

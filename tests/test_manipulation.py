@@ -306,3 +306,19 @@ def test_edit_request_refuses_an_empty_or_reversed_range(small_toy):
     with pytest.raises(InterfaceGANError, match="unknown edit mode"):
         EditRequest(b, mode="sideways").plan(small_toy)
     assert EditRequest(b, lo=-1, hi=1, steps=3).plan(small_toy).space == "z"
+
+
+def test_edit_rows_are_the_first_rows_from_start_ending_with_the_run():
+    """`edit_rows`: the API's default (EDIT_ROWS from row 0), fewer rows where the run ends, a bad start refused by
+    its parameter's name before any model loads."""
+    from types import SimpleNamespace
+
+    from interfacegan.editing.run import EDIT_ROWS, edit_rows
+
+    run = SimpleNamespace(num=10)
+    np.testing.assert_array_equal(edit_rows(run), np.arange(EDIT_ROWS))
+    np.testing.assert_array_equal(edit_rows(run, num=4, start=7), [7, 8, 9])
+    with pytest.raises(InterfaceGANError, match=r"^start must be in \[0, 9\], got 10"):
+        edit_rows(run, start=10)
+    with pytest.raises(InterfaceGANError, match=r"^num must be in \[1, 1000\], got 0"):
+        edit_rows(run, num=0)

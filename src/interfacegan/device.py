@@ -7,6 +7,10 @@ import torch
 from interfacegan.errors import InterfaceGANError
 
 
+class CudaUnavailableError(InterfaceGANError):
+    """CUDA was asked for where torch sees none (e.g. a Ray worker given no GPU): callers may add where to get one."""
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """Return the torch device for `device` ('auto'/None picks CUDA when available, else CPU)."""
     if isinstance(device, torch.device):
@@ -18,5 +22,5 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     except RuntimeError as exc:
         raise InterfaceGANError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InterfaceGANError(f"`device` {device!r} requested but CUDA is not available: use 'cpu' or 'auto'")
+        raise CudaUnavailableError(f"`device` {device!r} requested but CUDA is not available: use 'cpu' or 'auto'")
     return resolved

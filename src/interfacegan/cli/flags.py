@@ -28,20 +28,27 @@ def invoked_command(root: Any, argv: Sequence[str]) -> Any:
     return invoked_context(root, argv).command
 
 
+# API parameters that every command having the option passes under its own name: {API parameter: its parameter}
+# (`load_model`'s `format` is `sample`'s --format, held as `checkpoint_format`).
+COMMON_API_NAMES = {"format": "checkpoint_format"}
+
+
 def option_flags(command: Any, api_names: Mapping[str, str] | None = None) -> dict[str, str]:
     """{parameter: its option} for `command`'s options (the longest spelling), plus each API parameter of
-    `api_names` ({API parameter: the command's parameter}) that the command passes under another name."""
+    `api_names` and COMMON_API_NAMES ({API parameter: the command's parameter}) that the command passes under
+    another name."""
     options = [p for p in getattr(command, "params", []) if getattr(p, "param_type_name", "") == "option"]
     flags = {p.name: max(p.opts, key=len) for p in options if p.name and p.opts}
-    flags.update({api: flags[own] for api, own in (api_names or {}).items() if own in flags})
+    renamed = {**COMMON_API_NAMES, **(api_names or {})}
+    flags.update({api: flags[own] for api, own in renamed.items() if own in flags})
     return flags
 
 
 def with_option_names(message: str, command: Any, api_names: Mapping[str, str] | None = None) -> str:
-    """`message` with the parameters of `command`'s options (and the API parameters of `api_names`, see
-    `option_flags`) written as the options: a name in backquotes or with an underscore wherever it stands alone as a
-    word, any other name where it opens 'NAME must ...' or reads 'leave NAME unset' (plain words such as 'layers' or
-    'num' stay words elsewhere in a sentence). Paths are left alone."""
+    """`message` with the parameters of `command`'s options (and the API parameters of `api_names` and
+    COMMON_API_NAMES, see `option_flags`) written as the options: a name in backquotes or with an underscore wherever
+    it stands alone as a word, any other name where it opens 'NAME must ...' or reads 'leave NAME unset' (plain words
+    such as 'layers' or 'num' stay words elsewhere in a sentence). Paths are left alone."""
     flags = option_flags(command, api_names)
     if not flags:
         return message

@@ -21,7 +21,9 @@ ImagesArg = Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, W
 InvertStepsOpt = Annotated[
     Optional[int], typer.Option(help="Adam steps per image (0: keep the initial codes).", show_default="300")
 ]
-ScaleOpt = Annotated[int, typer.Option(help="Enlarge images in the sheets by this integer factor.")]
+ScaleOpt = Annotated[
+    Optional[int], typer.Option(help="Enlarge images in the sheets by this integer factor.", show_default="2")
+]
 # The inversion options `invert` and `edit-image` share, declared once: name -> (option, default).
 INVERSION_OPTIONS = {
     "lr": (Annotated[Optional[float], typer.Option(help="Adam learning rate, in units of the codes' spread.",
@@ -115,7 +117,7 @@ def invert_command(
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the encoder's model, else dcgan-digiface).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Latent space to invert into (default: z, or wp for style models).")] = None,
     steps: InvertStepsOpt = None,
-    scale: ScaleOpt = 2,
+    scale: ScaleOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     inversion: InversionOptions = None,
@@ -130,14 +132,14 @@ def invert_command(
     check_output(out, "dir")
     check_image_files(images)
     inversion.check(steps)
-    check_render(scale=scale)
+    check_render(**given(scale=scale))
     generator = load_model(inversion_model_spec(model, inversion.encoder), device=device)
     if space is not None:
         generator.check_space(space)
     targets = read_targets(generator, images, inversion.align)
     result = inversion.invert(generator, targets, space, steps, quiet)
     meta = {"model": generator.spec, "align": inversion.align}
-    paths = save_inversion(result, targets, out, [str(p) for p in images], meta, scale=scale)
+    paths = save_inversion(result, targets, out, [str(p) for p in images], meta, **given(scale=scale))
     console.print(f"[green]inverted[/] {plural(len(images), 'image')} into {result.space!r} codes of {generator.spec} "
                   f"({result.init} start, {len(result.losses) - 1} steps): "
                   f"mean PSNR {result.psnr.mean():.2f} dB")  # fmt: skip
@@ -199,7 +201,7 @@ def edit_image(
     codes: Annotated[Optional[Path], typer.Option(help="Edit the codes.npy of an earlier `invert` run instead of images.")] = None,
     mp4: Annotated[bool, typer.Option("--mp4", help="Also write edit.mp4.")] = False,
     fps: FpsOpt = None,
-    scale: ScaleOpt = 2,
+    scale: ScaleOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     inversion: InversionOptions = None,
@@ -211,7 +213,7 @@ def edit_image(
     from interfacegan.editing.run import EditRequest, edit_codes, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.inversion.files import check_image_files, inversion_model_spec, load_codes, read_targets
-    from interfacegan.inversion.files import save_inversion
+    from interfacegan.inversion.files import SHEET_SCALE, save_inversion
     from interfacegan.models import load_model
     from interfacegan.report import plural
 
@@ -222,9 +224,10 @@ def edit_image(
         inversion.check(invert_steps)
     elif images:
         raise InterfaceGANError("give image files or --codes, not both")
+    scale = SHEET_SCALE if scale is None else scale  # the inversion sheets' and the edit's
     render = {**given(fps=fps), "scale": scale}
     check_render(**render)
-    primal = load_direction(boundary, space=space or "z", model=model)
+    primal = load_direction(boundary, space=space, model=model)
     conditions = [load_direction(c, space=primal.space, model=model or primal.model) for c in condition]
     request = EditRequest(primal, conditions, layers=layers, space=space, **edit_settings(steps, range_, mode))
     request.check()  # mode, range and steps, before the model loads

@@ -86,8 +86,8 @@ def edit(
     condition: Annotated[list[str], typer.Option(help="Boundary to keep unchanged (repeatable).")] = [],
     steps: StepsOpt = None,
     range_: RangeOpt = None,
-    num: Annotated[int, typer.Option(help="Number of samples (grid rows).")] = 8,
-    start: Annotated[int, typer.Option(help="First sample row of the run.")] = 0,
+    num: Annotated[Optional[int], typer.Option(help="Number of samples (grid rows).", show_default="8")] = None,
+    start: Annotated[Optional[int], typer.Option(help="First sample row of the run.", show_default="0")] = None,
     mode: ModeOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="W+ layers to edit, e.g. 0-3,6 (style models).")] = None,
     space: Annotated[Optional[str], typer.Option(help="Space of .npy directions / codes to edit (default: the boundary's).")] = None,
@@ -98,12 +98,10 @@ def edit(
     device: DeviceOpt = "auto",
 ):
     """Render samples of a run edited along a boundary: grid.png (rows = samples, columns = steps) and edit.gif."""
-    import numpy as np
-
     from interfacegan.atomic import check_output
     from interfacegan.directions.files import load_direction
-    from interfacegan.editing.render import MAX_GRID_ROWS, check_render
-    from interfacegan.editing.run import EditRequest, edit_run, save_edit
+    from interfacegan.editing.render import check_render
+    from interfacegan.editing.run import EditRequest, edit_rows, edit_run, save_edit
     from interfacegan.errors import InterfaceGANError
     from interfacegan.models import load_model
     from interfacegan.report import plural
@@ -116,15 +114,12 @@ def edit(
     spec = store.meta.get("model")
     if not spec or spec == "unknown":
         raise InterfaceGANError(f"{run} does not name its model: re-import it with --model SPEC")
-    if not 0 < num <= MAX_GRID_ROWS or not 0 <= start < store.num:
-        raise InterfaceGANError(f"--num must be in [1, {MAX_GRID_ROWS}] and --start in [0, {store.num}), got {num} "
-                                f"and {start}")  # fmt: skip
-    primal = load_direction(boundary, space=space or "z", model=spec)
+    rows = edit_rows(store, **given(num=num, start=start))
+    primal = load_direction(boundary, space=space, model=spec)
     conditions = [load_direction(c, space=primal.space, model=spec) for c in condition]
     request = EditRequest(primal, conditions, layers=layers, space=space, **edit_settings(steps, range_, mode))
     request.check()  # mode, range and steps, before the model loads
     model = load_model(spec, device=device)
-    rows = np.arange(start, min(start + num, store.num))
     result = edit_run(model, store, request, rows, **given(batch_size=batch_size))
     if result.conditional is not None:
         console.print(f"conditional direction: cosine {result.plan.cosine:.3f} with the boundary")
@@ -239,7 +234,7 @@ def name_directions_command(
     directions: Annotated[list[str], typer.Argument(help="Direction files (.npz, .npy, PATH:I).")],
     scorer: Annotated[list[str], typer.Option(help="Scorer(s) to re-score with, e.g. face.")],
     model: Annotated[Optional[str], typer.Option(help="Model spec (default: the one the directions name).")] = None,
-    space: Annotated[str, typer.Option(help="Space of plain .npy directions.")] = "z",
+    space: Annotated[Optional[str], typer.Option(help="Space of plain .npy directions.", show_default="z")] = None,
     num: NameNumOpt = None,
     alpha: AlphaOpt = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the samples (default: the fixed naming seed, 0).")] = None,

@@ -87,9 +87,9 @@ def score(
                                 "(repeatable).")  # fmt: skip
     ],
     prefix: Annotated[
-        str, typer.Option(help="Prefix for the stored score names: letters, digits, _ - and ., starting with a letter "
-                          "or digit (e.g. v2_).")  # fmt: skip
-    ] = "",
+        Optional[str], typer.Option(help="Prefix for the stored score names: letters, digits, _ - and ., starting with "
+                                    "a letter or digit (e.g. v2_).", show_default="none")  # fmt: skip
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Recompute scores that already exist.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(help="Synthesis batch size.", show_default="128")] = None,
     shard: Annotated[
@@ -112,9 +112,9 @@ def score(
     engine = executor_from_options(executor, ray_address, gpus_per_worker)
     scorers = [load_scorer(spec) for spec in scorer]
     for s in scorers:
-        names = score_store(store, s, prefix=prefix, overwrite=overwrite, shard=shard_pair,
-                            device=launcher_device(device), progress=not quiet, executor=engine,
-                            **given(batch_size=batch_size))  # fmt: skip
+        names = score_store(store, s, overwrite=overwrite, shard=shard_pair, device=launcher_device(device),
+                            progress=not quiet, executor=engine,
+                            **given(prefix=prefix, batch_size=batch_size))  # fmt: skip
         console.print(f"[green]scored[/] {', '.join(names) or '(features only)'} with {s.name} v{s.version}")
 
 
@@ -161,13 +161,14 @@ def import_official_command(
     out: Annotated[str, typer.Option(help="New run directory to create.")],
     codes: Annotated[list[str], typer.Option(help="SPACE=PATH of an official codes .npy, e.g. z=z.npy.")],
     scores: Annotated[list[str], typer.Option(help="NAME=PATH of an (N,1) scores .npy.")] = [],
-    model: Annotated[str, typer.Option(help="Spec of the model the codes belong to.")] = "unknown",
+    model: Annotated[Optional[str], typer.Option(help="Spec of the model the codes belong to.", show_default="unknown")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed, if known.")] = None,
 ):
     """Create a run from the official InterFaceGAN `.npy` codes and scores."""
     from interfacegan.interop import import_official
 
-    store = import_official(out, parse_named_paths(codes, "--codes"), parse_named_paths(scores, "--scores"), model, seed)
+    store = import_official(out, parse_named_paths(codes, "--codes"), parse_named_paths(scores, "--scores"), seed=seed,
+                            **given(model=model))
     console.print(f"[green]imported[/] {store.num} samples into {store.path}")
 
 

@@ -46,7 +46,7 @@ def train_translator_command(
     from interfacegan.translation import train_translator
 
     checkpoint = training_checkpoint(out, force, checkpoint_every, "translator")
-    direction = load_direction(boundary, space=space or "z", model=model)
+    direction = load_direction(boundary, space=space, model=model)
     generator = load_model(model or direction.model or DEFAULT_MODEL, device=device)
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")
@@ -110,7 +110,7 @@ def translate_command(
     strength: StrengthOpt = ["0,0.5,1"],
     resize: Annotated[bool, typer.Option("--resize", help="Centre-crop and resize images of another size.")] = False,
     align: Annotated[bool, typer.Option("--align", help="Detect and align the face (dlib) like the GAN's faces.")] = False,
-    scale: Annotated[int, typer.Option(help="Enlarge the strips by this integer factor.")] = 2,
+    scale: Annotated[Optional[int], typer.Option(help="Enlarge the strips by this integer factor.", show_default="2")] = None,
     device: DeviceOpt = "auto",
 ):
     """Edit images in one forward pass per strength (no inversion): OUT/NNN_name_tT.png and OUT/NNN_name_strip.png."""
@@ -124,11 +124,11 @@ def translate_command(
     check_output(out, "dir")
     check_image_files(images)
     values = check_strengths(parse_strengths(strength))
-    check_render(scale=scale)
+    check_render(**given(scale=scale))
     editor = Translator.load(translator, device=device)
     inputs = _read_inputs(images, editor.resolution, resize, (editor.model or DEFAULT_MODEL) if align else None, device)
     edited = editor.translate(inputs, values)  # (N, S, R, R, 3)
-    written = save_translations(edited, [p.name for p in images], values, out, scale=scale)
+    written = save_translations(edited, [p.name for p in images], values, out, **given(scale=scale))
     console.print(f"[green]edited[/] {plural(len(images), 'image')} with the {editor.attribute!r} translator at "
                   f"strengths {', '.join(f'{t:g}' for t in values)}")  # fmt: skip
     console.print(f"wrote {len(written)} files to {out}")

@@ -28,15 +28,18 @@ def ui(
     invert_steps: Annotated[Optional[int], typer.Option(help="Optimisation steps when inverting an uploaded image.", show_default="200")] = None,
     encoder: Annotated[Optional[Path], typer.Option(help="Encoder file (train-encoder) to start inversions from.")] = None,
     slider_range: Annotated[Optional[float], typer.Option(help="Sliders span -R..R unit-normal lengths.", show_default="5")] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this computer only).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (127.0.0.1: this computer only).", show_default="127.0.0.1")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on.", show_default="8000")] = None,
     allow_host: Annotated[list[str], typer.Option(help="Another Host name the editor answers to, e.g. a reverse proxy's (NAME or NAME:PORT; repeatable).")] = [],
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
     device: DeviceOpt = "auto",
 ):
     """Edit images interactively in the browser: a slider per direction, conditions, W+ layer ranges, uploads."""
     from interfacegan.errors import InterfaceGANError
+    from interfacegan.ui.build import DEFAULT_HOST, DEFAULT_PORT
 
+    host = DEFAULT_HOST if host is None else host  # where to serve: the app's defaults, no API function takes them
+    port = DEFAULT_PORT if port is None else port
     if not 0 < port < 65536:
         raise InterfaceGANError(f"--port must be in 1..65535, got {port}")
     _check_port_free(host, port)

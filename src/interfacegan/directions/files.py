@@ -32,6 +32,7 @@ from interfacegan.directions.boundary import Boundary
 from interfacegan.errors import InterfaceGANError, unreadable_array
 
 NAMES_FILE = "names.json"
+PLAIN_SPACE = "z"  # the space of a plain array read without a space or a Generator to guess it from
 NPZ_KEYS = ("lat_comp", "directions", "boundary", "normal")  # GANSpace components, generic stacks
 _INDEXED = re.compile(r"^(.*):(-?\d+)$")
 
@@ -163,7 +164,7 @@ def _plain(rows: np.ndarray, path: Path, index, model, space, attribute=None) ->
     """Row `index` of a plain array as an 'imported' Boundary in the space the module docstring's rule gives."""
     size = rows.shape[1]
     if model is None or isinstance(model, str):
-        space, spec, code_shape = space or "z", model, None
+        space, spec, code_shape = space or PLAIN_SPACE, model, None
     else:
         space = space or _guess_space(model, size)
         model.check_space(space)

@@ -25,6 +25,7 @@ from interfacegan.errors import InterfaceGANError
 
 
 GRID_ROWS = 6  # sampled codes (rows) of a direction grid
+EDIT_ROWS = 8  # samples (rows) of a run that an edit shows
 
 
 @dataclass
@@ -89,6 +90,14 @@ def edit_codes(model, codes: np.ndarray, request: EditRequest, batch_size: int =
     plan = plan or request.plan(model)
     grid = edit_images(plan, codes, request.values, mode=request.mode, batch_size=batch_size, truncation=truncation)
     return EditResult(grid, request.values, plan)
+
+
+def edit_rows(store, num: int = EDIT_ROWS, start: int = 0) -> np.ndarray:
+    """The run's sample rows an edit shows: `num` of them (at most MAX_GRID_ROWS) from row `start`, fewer where the
+    run ends; checked against the run before any model loads."""
+    num = checks.integer("num", num, 1, MAX_GRID_ROWS)
+    start = checks.integer("start", start, 0, store.num - 1)
+    return np.arange(start, min(start + num, store.num))
 
 
 def edit_run(model, store, request: EditRequest, rows: Sequence[int] | np.ndarray, batch_size: int = 64) -> EditResult:

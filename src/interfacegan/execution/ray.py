@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import ray
 
+from interfacegan.device import CudaUnavailableError
 from interfacegan.errors import InterfaceGANError
 from interfacegan.execution.base import ChunkCallback, ChunkJob, Executor, ResultCallback, run_chunk
 from interfacegan.store import SampleStore
@@ -156,7 +157,7 @@ class RayExecutor(Executor):
             while pending:
                 (ref,), _ = ray.wait(list(pending), num_returns=1)
                 worker = pending.pop(ref)
-                result, node = _result(ref)
+                result, node = _result(ref, self.gpus_per_worker)
                 self.placement[result[0]] = node
                 done(result)
                 if queue:
@@ -184,15 +185,24 @@ class RayExecutor(Executor):
         self._dispatch(job, None, [tuple(b) for b in blocks], "compute", lambda r: on_result(*r))
 
 
-def _result(ref) -> tuple:
+def _result(ref, gpus_per_worker: float) -> tuple:
     """The value of a finished call; a failure inside the job is raised as its own one-line error when it is an
-    InterfaceGANError, a worker that died more than `max_retries` times as one line naming the cause."""
+    InterfaceGANError (`job_error`), a worker that died more than `max_retries` times as one line naming the cause."""
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
         if isinstance(exc.cause, InterfaceGANError):
-            raise InterfaceGANError(str(exc.cause)) from None
+            raise job_error(exc.cause, gpus_per_worker) from None
         raise
     except ray.exceptions.RayActorError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InterfaceGANError(f"a Ray worker died and could not be restarted ({first}): see the Ray logs") from None
+
+
+def job_error(cause: InterfaceGANError, gpus_per_worker: float) -> InterfaceGANError:
+    """The one-line error of a job that failed on a worker: its own message, plus, where CUDA was asked for on
+    workers given no GPU (Ray hides the node's GPUs from them), how to give them one."""
+    message = str(cause)
+    if isinstance(cause, CudaUnavailableError) and not gpus_per_worker:
+        message += ", or give the Ray workers GPUs (gpus_per_worker, e.g. 1)"
+    return InterfaceGANError(message)

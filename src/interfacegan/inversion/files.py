@@ -20,6 +20,7 @@ from interfacegan.atomic import atomic_path, staged_dir, write_text_atomic
 from interfacegan.editing.render import check_render, save_grid, save_image
 from interfacegan.errors import InterfaceGANError, unreadable_array
 
+SHEET_SCALE = 2  # enlargement of the sheets of real images (inputs beside their inversions, and their edits)
 CODES_FIX = "give the codes.npy written by an inversion (`interfacegan invert`)"
 
 
@@ -106,7 +107,7 @@ def save_npy(array: np.ndarray, path: Path) -> Path:
 
 
 def save_inversion(result, targets: np.ndarray, out: str | Path, names: Sequence[str], meta: dict | None = None,
-                   scale: int = 1) -> list[Path]:  # fmt: skip
+                   scale: int = SHEET_SCALE) -> list[Path]:  # fmt: skip
     """Write `result` (an InversionResult) of uint8 `targets` (N, R, R, 3) named `names` into the folder `out`:
     every file of the layout above, or on any failure none; the paths."""
     scale = check_render(scale=scale)[1]

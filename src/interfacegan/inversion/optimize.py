@@ -174,14 +174,23 @@ def resolve_encoder(model, encoder, space: str | None):
     return encoder
 
 
-def check_inversion(steps: int = 300, lr: float = 0.4, prior_weight: float = 0.5, spread_weight: float = 0.0,
-                    num_candidates: int = 256, seed: int = 0, batch_size: int = 16) -> tuple:  # fmt: skip
-    """The numeric settings of `invert`, checked (one line naming the first bad one), in its order."""
-    steps = checks.integer("steps", checks.integer("steps", steps, low=0), high=MAX_STEPS)
-    return (steps, checks.positive("lr", lr),
-            checks.non_negative("prior_weight", prior_weight), checks.non_negative("spread_weight", spread_weight),
-            checks.positive_int("num_candidates", num_candidates), checks.seed(seed),
-            checks.positive_int("batch_size", batch_size))  # fmt: skip
+def check_inversion(steps: int | None = None, lr: float | None = None, prior_weight: float | None = None,
+                    spread_weight: float | None = None, num_candidates: int | None = None, seed: int | None = None,
+                    batch_size: int | None = None) -> tuple:  # fmt: skip
+    """The numeric settings of `invert` that are given, checked (one line naming the first bad one), in its order;
+    None stays None (the defaults are `invert`'s), so a caller checks what it was given before any work."""
+
+    def given(check, name: str, value):
+        return None if value is None else check(name, value)
+
+    def whole_steps(name: str, value) -> int:
+        return checks.integer(name, checks.integer(name, value, low=0), high=MAX_STEPS)
+
+    return (given(whole_steps, "steps", steps), given(checks.positive, "lr", lr),
+            given(checks.non_negative, "prior_weight", prior_weight),
+            given(checks.non_negative, "spread_weight", spread_weight),
+            given(checks.positive_int, "num_candidates", num_candidates), None if seed is None else checks.seed(seed),
+            given(checks.positive_int, "batch_size", batch_size))  # fmt: skip
 
 
 def invert(

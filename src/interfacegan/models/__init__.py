@@ -39,7 +39,7 @@ def available_models() -> list[str]:
 def load_model(spec: str, device=None, **options) -> Generator:
     """Load the generator named by `spec` on `device` (None/'auto' picks CUDA when present)."""
     if "format" in options and (spec in _REGISTRY or ":" not in spec and not Path(spec).exists()):
-        raise InterfaceGANError(f"--format applies to checkpoint files, not to the built-in model {spec!r}: drop it")
+        raise InterfaceGANError(f"`format` applies to checkpoint files, not to the built-in model {spec!r}: drop it")
     if spec in _REGISTRY:
         model = _REGISTRY[spec](device=device, **options)
     else:

@@ -13,6 +13,8 @@ from interfacegan import DEFAULT_MODEL
 from interfacegan.errors import InterfaceGANError
 
 DEFAULT_SEFA = 10  # SeFa directions shown when no direction files are given
+DEFAULT_HOST = "127.0.0.1"  # the address the editor is served on: this computer only
+DEFAULT_PORT = 8000  # the port it is served on
 
 
 def sefa_directions(generator, k: int, layers: str | None = None, name_with: Sequence = (), progress: bool = False):
