@@ -241,3 +241,19 @@ def test_the_render_and_inversion_checkers_hold_no_defaults_of_their_own():
     assert check_inversion(steps=5.0, seed=7) == (5, None, None, None, None, 7, None)
     with pytest.raises(InterfaceGANError, match="^num_candidates must be positive"):
         check_inversion(num_candidates=0)
+
+
+def test_a_none_given_to_the_api_is_one_line_not_a_traceback(toy_generator, tmp_path):
+    """A setting not given takes the API's default; None given explicitly is a bad value, refused in one line by
+    the checker (not passed on as 'not given', where it would fail later with a TypeError)."""
+    from interfacegan.editing.render import check_render
+    from interfacegan.inversion import invert
+    from interfacegan.inversion.optimize import check_inversion
+
+    with pytest.raises(InterfaceGANError, match="^fps must be"):
+        check_render(fps=None)
+    with pytest.raises(InterfaceGANError, match="^steps must be"):
+        check_inversion(steps=None)
+    images = toy_generator.synthesize(np.zeros((1, toy_generator.z_dim), np.float32))
+    with pytest.raises(InterfaceGANError, match="^lr must be"):
+        invert(toy_generator, images, lr=None)

@@ -12,12 +12,14 @@ caller computes with (float, int, float array).
     positive_int(name, x, hi)  a whole number >= 1 (and <= hi)
     seed(x)                    a whole number in [0, MAX_SEED] (what numpy and torch both accept)
     finite_array(name, a)      a numeric array without NaN or inf (cast to a float dtype within its range)
+    UNSET                      the default of a checker's argument that was not given (None given is checked)
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,16 @@ from interfacegan.errors import InterfaceGANError
 MAX_SEED = 2**63 - 1  # numpy takes any seed >= 0, torch.manual_seed at most 2**64 - 1; int64 holds this one
 MAX_BATCH = 4096  # images of one training batch, held in memory with their activations and gradients
 MAX_PAIRS = 100_000  # translator training pairs, held in memory as image pairs
+
+
+class _Unset:
+    """The type of UNSET: a checker's argument that was not given (None given is a bad value, not an absent one)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
 
 
 def finite(name: str, value) -> float:

@@ -22,12 +22,12 @@ MAX_GRID_ROWS = 1000  # samples (rows) of one grid: a grid is rendered in memory
 MAX_FPS = 1000.0  # frames per second of animations (GIF frames last at least 20 ms whatever is asked)
 
 
-def check_render(fps: float | None = None, scale: int | None = None) -> tuple[float | None, int | None]:
-    """(fps, scale) checked, each one given (None stays None: the defaults are the renderers'): fps in (0, MAX_FPS],
-    scale a whole number in [1, MAX_SCALE]; callers that render at the end of long work call this first, so a bad
-    value is refused before any work."""
-    return (None if fps is None else checks.in_range("fps", fps, 0.0, MAX_FPS, low_open=True),
-            None if scale is None else checks.integer("scale", scale, 1, MAX_SCALE))  # fmt: skip
+def check_render(fps: float = checks.UNSET, scale: int = checks.UNSET) -> tuple[float | None, int | None]:
+    """(fps, scale) checked, each one given (one not given comes back None: the defaults are the renderers'; a None
+    given is refused like any other bad value): fps in (0, MAX_FPS], scale a whole number in [1, MAX_SCALE]; callers
+    that render at the end of long work call this first, so a bad value is refused before any work."""
+    return (None if fps is checks.UNSET else checks.in_range("fps", fps, 0.0, MAX_FPS, low_open=True),
+            None if scale is checks.UNSET else checks.integer("scale", scale, 1, MAX_SCALE))  # fmt: skip
 
 
 def _check_images(images: np.ndarray, ndim: int, what: str) -> np.ndarray:

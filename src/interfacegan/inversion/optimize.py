@@ -174,22 +174,26 @@ def resolve_encoder(model, encoder, space: str | None):
     return encoder
 
 
-def check_inversion(steps: int | None = None, lr: float | None = None, prior_weight: float | None = None,
-                    spread_weight: float | None = None, num_candidates: int | None = None, seed: int | None = None,
-                    batch_size: int | None = None) -> tuple:  # fmt: skip
+def check_inversion(steps: int = checks.UNSET, lr: float = checks.UNSET, prior_weight: float = checks.UNSET,
+                    spread_weight: float = checks.UNSET, num_candidates: int = checks.UNSET, seed: int = checks.UNSET,
+                    batch_size: int = checks.UNSET) -> tuple:  # fmt: skip
     """The numeric settings of `invert` that are given, checked (one line naming the first bad one), in its order;
-    None stays None (the defaults are `invert`'s), so a caller checks what it was given before any work."""
+    one not given comes back None (the defaults are `invert`'s), so a caller checks what it was given before any
+    work. A None given is refused like any other bad value."""
 
     def given(check, name: str, value):
-        return None if value is None else check(name, value)
+        return None if value is checks.UNSET else check(name, value)
 
     def whole_steps(name: str, value) -> int:
         return checks.integer(name, checks.integer(name, value, low=0), high=MAX_STEPS)
 
+    def seed_of(name: str, value) -> int:
+        return checks.seed(value, name)
+
     return (given(whole_steps, "steps", steps), given(checks.positive, "lr", lr),
             given(checks.non_negative, "prior_weight", prior_weight),
             given(checks.non_negative, "spread_weight", spread_weight),
-            given(checks.positive_int, "num_candidates", num_candidates), None if seed is None else checks.seed(seed),
+            given(checks.positive_int, "num_candidates", num_candidates), given(seed_of, "seed", seed),
             given(checks.positive_int, "batch_size", batch_size))  # fmt: skip
 
 
