@@ -251,6 +251,11 @@ TAMPERED = {  # (zarr.json, its change, the array read) -> what the message name
                               "shape (300, 16) in chunks of (50,) rows, the run expects (300, 16) in chunks of 100"),
     "score attributes that are a list": ("scores/attr0", lambda doc: doc.update(attributes=[1, 2]),
                                          "scores/attr0/zarr.json is damaged (ValueError: its attributes are list"),
+    "codes read big-endian": ("codes/z", lambda doc: doc["codecs"][0].update(configuration={"endian": "big"}),
+                              "codecs bytes/big -> zstd -> crc32c, the run writes bytes (little-endian)"),
+    "codes transposed": ("codes/z", lambda doc: doc["codecs"].insert(0, {"name": "transpose",
+                                                                         "configuration": {"order": [1, 0]}}),
+                         "codecs transpose -> bytes -> zstd -> crc32c, the run writes"),
     "a num of 10**30": ("", lambda doc: doc["attributes"]["interfacegan"].update(num=10**30),
                         "'num' is 1000000000000000000000000000000, expected an integer in [1, 2**40]"),
 }

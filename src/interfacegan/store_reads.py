@@ -76,6 +76,23 @@ def _rows(selection: Any, num: int) -> np.ndarray:
     return np.arange(num)[np.asarray(first)].reshape(-1)
 
 
+# The codec chains `SampleStore.ensure_array` writes: little-endian bytes, optionally zstd, then a CRC32C checksum
+# (runs made before the checksum was added lack it). Any other chain (big-endian, a transpose) would decode other
+# numbers from the same chunk files, so it is refused rather than read.
+STORE_CODECS = {("bytes", "zstd", "crc32c"), ("bytes", "crc32c"), ("bytes", "zstd"), ("bytes",)}
+
+
+def _codec_names(array: zarr.Array) -> tuple[str, ...]:
+    """The names of `array`'s codecs in order, with 'bytes' spelled 'bytes/big' when big-endian."""
+    names = []
+    for codec in array.metadata.to_dict().get("codecs", ()):
+        name = str(codec.get("name")) if isinstance(codec, dict) else str(codec)
+        config = codec.get("configuration") if isinstance(codec, dict) else None
+        endian = config.get("endian") if isinstance(config, dict) else None
+        names.append(f"{name}/{endian}" if name == "bytes" and endian not in (None, "little") else name)
+    return tuple(names)
+
+
 class StoreArray:
     """A store array for reading (shape, dtype, attrs, `[...]`, `get_orthogonal_selection`); see module docstring."""
 
@@ -92,13 +109,17 @@ class StoreArray:
         tail = tuple(tail) if isinstance(tail, list) else None
         shape, chunks = tuple(self._array.shape), tuple(self._array.chunks)
         whole_rows = chunks[:1] == (self.chunk_rows,) and chunks[1:] == shape[1:]  # how `ensure_array` makes them
+        document, folder = key_url(self.location, f"{self.name}/zarr.json"), key_url(self.location, self.name)
         if shape[:1] != (num,) or not whole_rows or (tail is not None and shape[1:] != tail):
             expected = (num, *tail) if tail is not None else f"({num}, ...)"
-            document, folder = key_url(self.location, f"{self.name}/zarr.json"), key_url(self.location, self.name)
             raise InterfaceGANError(
                 f"{document} is damaged: shape {shape} in chunks of {chunks[:1]} rows, the run expects {expected} in "
                 f"chunks of {self.chunk_rows}: delete {folder}, then {self.repair}"
             )
+        codecs = _codec_names(self._array)
+        if codecs not in STORE_CODECS:
+            raise InterfaceGANError(f"{document} is damaged: codecs {' -> '.join(codecs)}, the run writes "
+                                    f"bytes (little-endian) -> [zstd ->] crc32c: delete {folder}, then {self.repair}")
         return self
 
     def __getattr__(self, attr: str) -> Any:  # shape, dtype, ndim, attrs, chunks, ...
