@@ -71,6 +71,10 @@ def _refusals(f: Path, t: Path) -> list[tuple[list, str]]:
          "num must be <= 100000"),
         (["train-translator", "--boundary", f / "b.npz", "--batch-size", "100000000", "--out", t / "tr.pt"],
          "--batch-size must be <= 4096"),
+        (["train-translator", "--boundary", f / "b.npz", "--space", "qq", "--out", t / "tr.pt"],  # was ignored
+         "model 'toy' has no latent space 'qq'"),
+        (["train-translator", "--boundary", f / "b.npz", "--space", "w", "--out", t / "tr.pt"],
+         "boundary 'attr0' lives in space 'z', not 'w'"),
         (["train-encoder", "--model", "toy", "--batch-size", "100000000", "--out", t / "enc.pt"],
          "--batch-size must be <= 4096"),
         ([*score, "--batch-size", "0"], "--batch-size must be positive, got 0"),

@@ -31,7 +31,9 @@ def train_translator_command(
     lr: Annotated[Optional[float], typer.Option(help="Adam learning rate.", show_default="0.001")] = None,
     width: Annotated[Optional[int], typer.Option(help="Channels of the first U-Net level.", show_default="32")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the sampled codes, initial weights and minibatches.", show_default="0")] = None,
-    space: Annotated[Optional[str], typer.Option(help="Space of a plain .npy direction (default: z).")] = None,
+    space: Annotated[
+        Optional[str], typer.Option(help="Space the codes are edited in (default: the boundary's; z for a plain .npy).")
+    ] = None,
     flip: Annotated[bool, typer.Option(help="Mirror training images at random (off for asymmetric edits).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing translator file.")] = False,
     checkpoint_every: Annotated[Optional[int], typer.Option(help="Save resumable progress every this many steps.", show_default="50")] = None,
@@ -51,7 +53,7 @@ def train_translator_command(
     if checkpoint.exists():
         console.print(f"resuming from {checkpoint}")
     translator = train_translator(generator, direction, scorer=scorer, attribute=attribute, progress=not quiet,
-                                  space=direction.space, flip=flip, checkpoint=checkpoint,
+                                  space=space or direction.space, flip=flip, checkpoint=checkpoint,
                                   **given(alpha=alpha, num=num, keep=keep, identity_steps=identity_steps, steps=steps,
                                           batch_size=batch_size, lr=lr, width=width, seed=seed,
                                           checkpoint_every=checkpoint_every))  # fmt: skip
