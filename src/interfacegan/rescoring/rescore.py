@@ -69,8 +69,7 @@ def rescore(
     `editing.plan.as_plan`); with `layers`, codes are W+ and only those layers move. Only scalar outputs of image scorers are kept, unless `vectors` also keeps vector
     outputs such as identity descriptors, as (N, S, k). NaN where a scorer could not tell.
     """
-    codes = checks.finite_array("codes", codes, dtype=np.float32)
-    alphas = checks.finite_array("alphas", np.ravel(alphas), dtype=np.float32)
+    alphas = checks.finite_array("alphas", np.ravel(alphas), dtype=np.float32)  # named as this function names them
     batches = edited_batches(as_plan(model, direction, space, layers), codes, alphas, batch_size, truncation)
     scorers = image_scorers(scorers, vectors)
     names = _output_names(scorers, vectors)
